@@ -1,0 +1,49 @@
+// The CPU twin of every op: the fast fallback backend AND the oracle the CUDA kernels are
+// tested against. Same signatures as the CUDA launchers minus the stream.
+// Argument order: outputs, inputs, sizes. Every output is OVERWRITTEN unless noted.
+// Layouts: NCHW; conv weights [K][C][R][S]; dense weights [in][out] (Keras), y = x W + b.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/shapes.h"
+
+namespace zs::cpu {
+
+// ---- convolution (three kernels serve Conv2D and Conv2DTranspose) ----
+// y = act(conv(x, w) + b); b: [K] or nullptr.
+void conv2d_forward(const ConvGeom& g, float* y, const float* x, const float* w, const float* b, Act act);
+// dx = conv-transpose(dy, w) (+ bias[c], then act, when given: this is Conv2DTranspose's forward).
+// bias: [C] or nullptr.
+void conv2d_backward_data(const ConvGeom& g, float* dx, const float* dy, const float* w,
+                          const float* bias, Act act);
+// dw[K][C][R][S] = sum_n,p,q dy * x; db[K] = sum dy (db may be nullptr).
+void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float* x, const float* dy);
+// db[c] = sum over n, spatial of dy[n][c][hw] (bias gradient of a Conv2DTranspose layer).
+void bias_grad_nchw(float* db, const float* dy, int n, int c, int hw);
+
+// ---- dense ----
+// y[n][out] = act(x[n][in] * w[in][out] + b[out]); b may be nullptr.
+void dense_forward(float* y, const float* x, const float* w, const float* b, int n, int in, int out, Act act);
+// dw = x^T dy; db = column sums of dy (nullable); dx = dy w^T (nullable: skip).
+void dense_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
+                    int n, int in, int out);
+
+// ---- elementwise ----
+void activation_forward(Act act, float* y, const float* x, int64_t count);  // y may alias x
+// dx = dy * act'(.), expressed through the activation's OUTPUT y; dx may alias dy.
+void activation_backward(Act act, float* dx, const float* dy, const float* y, int64_t count);
+
+// ---- losses: per-sample loss[n] and gradient of the BATCH MEAN loss w.r.t. pred ----
+// BCE (Keras): probabilities clamped to [1e-7, 1-1e-7]; per-sample = mean over dim.
+// The gradient is zero where the clamp is active (as the clamp's derivative is).
+void bce_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim);
+// MSE: per-sample = mean over dim of (pred - target)^2.
+void mse_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim);
+
+// ---- optimizer ----
+// Keras Adam: m,v updated in place; lr_t = lr*sqrt(1-b2^t)/(1-b1^t); p -= lr_t*m/(sqrt(v)+eps).
+void adam_step(float* param, float* m, float* v, const float* grad, int64_t count, const AdamHyper& h,
+               int64_t step);
+
+}  // namespace zs::cpu

@@ -1,0 +1,92 @@
+// The backend interface: device memory plus the op catalogue of kernels/cpu/ops.h.
+// Three implementations: cpu (kernels/cpu), cuda (kernels/*.cu via nvcc) and emu (the same
+// kernels/*.cu built by g++ against runtime/simt). All pointers passed to ops are memory
+// from the same backend's alloc(). Ops are asynchronous on cuda: to_host() synchronizes.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "kernels/shapes.h"
+
+namespace zs {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;   // "cpu", "cuda", "emu"
+
+  // ---- memory (counts are in floats) ----
+  virtual float* alloc(size_t count) = 0;              // contents undefined
+  virtual void release(float* p) noexcept = 0;
+  virtual void to_device(float* dst, const float* host_src, size_t count) = 0;
+  virtual void to_host(float* host_dst, const float* src, size_t count) = 0;
+  virtual void fill(float* dst, float value, size_t count) = 0;
+  virtual void copy(float* dst, const float* src, size_t count) = 0;
+  virtual void synchronize() {}
+  virtual size_t bytes_in_use() const { return 0; }
+  virtual size_t peak_bytes() const { return 0; }
+
+  // ---- ops: same meaning as kernels/cpu/ops.h ----
+  virtual void conv2d_forward(const ConvGeom& g, float* y, const float* x, const float* w, const float* b,
+                              Act act) = 0;
+  virtual void conv2d_backward_data(const ConvGeom& g, float* dx, const float* dy, const float* w,
+                                    const float* bias, Act act) = 0;
+  virtual void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float* x,
+                                      const float* dy) = 0;
+  virtual void bias_grad_nchw(float* db, const float* dy, int n, int c, int hw) = 0;
+  virtual void dense_forward(float* y, const float* x, const float* w, const float* b, int n, int in, int out,
+                             Act act) = 0;
+  virtual void dense_backward(float* dx, float* dw, float* db, const float* dy, const float* x,
+                              const float* w, int n, int in, int out) = 0;
+  virtual void activation_forward(Act act, float* y, const float* x, int64_t count) = 0;
+  virtual void activation_backward(Act act, float* dx, const float* dy, const float* y, int64_t count) = 0;
+  virtual void bce_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim) = 0;
+  virtual void mse_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim) = 0;
+  virtual void adam_step(float* param, float* m, float* v, const float* grad, int64_t count,
+                         const AdamHyper& h, int64_t step) = 0;
+};
+
+// Move-only owner of backend memory.
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(Backend& be, size_t count) : be_(&be), p_(count ? be.alloc(count) : nullptr), n_(count) {}
+  Buffer(Buffer&& o) noexcept : be_(o.be_), p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+  Buffer& operator=(Buffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      be_ = o.be_;
+      p_ = std::exchange(o.p_, nullptr);
+      n_ = std::exchange(o.n_, 0);
+    }
+    return *this;
+  }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { reset(); }
+  void reset() noexcept {
+    if (p_) be_->release(p_);
+    p_ = nullptr;
+    n_ = 0;
+  }
+  float* data() const { return p_; }
+  size_t size() const { return n_; }
+
+ private:
+  Backend* be_ = nullptr;
+  float* p_ = nullptr;
+  size_t n_ = 0;
+};
+
+enum class DeviceKind { Auto, Cpu, Cuda, Emu };
+
+// Creates the backend for `kind`. Auto picks cuda when a usable GPU is present, else cpu;
+// `notice` receives the one-line explanation of that choice (empty for explicit kinds).
+// Throws UserError when the requested backend is not available in this build/machine.
+std::unique_ptr<Backend> make_backend(DeviceKind kind, std::string* notice = nullptr);
+std::unique_ptr<Backend> make_cpu_backend();
+
+}  // namespace zs

@@ -1,0 +1,157 @@
+// Atomic file output; see atomic_file.h for the conventions.
+#include "runtime/io/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
+
+#include "runtime/core/error.h"
+
+namespace zs {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string os_reason(int os_errno) { return std::generic_category().message(os_errno); }
+
+// Folder that holds `path`; "" (a bare file name) means the working directory.
+fs::path folder_of(const fs::path& path) {
+  fs::path parent = path.parent_path();
+  return parent.empty() ? fs::path(".") : parent;
+}
+
+// Unique within this process (counter) and across processes (pid).
+fs::path temp_name_for(const fs::path& target, unsigned long serial) {
+  std::string name = "." + target.filename().string() + ".tmp-" + std::to_string(::getpid()) +
+                     "-" + std::to_string(serial);
+  return target.parent_path() / name;
+}
+
+std::atomic<unsigned long> g_temp_serial{0};
+
+void fsync_folder(const fs::path& folder) {
+  int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // Some file systems refuse: durability is best effort beyond the data.
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+AtomicFileWriter::AtomicFileWriter(fs::path target, AtomicWriteOptions options)
+    : target_(std::move(target)), options_(options) {
+  if (target_.empty() || !target_.has_filename())
+    throw UserError("cannot write '" + target_.string() + "': not a file path; give a file name");
+  for (;;) {
+    temp_ = temp_name_for(target_, g_temp_serial.fetch_add(1));
+    // 0666 minus the umask: the final file gets ordinary permissions (mkstemp would give 0600).
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd_ >= 0) return;
+    if (errno == EEXIST) continue;  // A stale temp from a crashed run of a recycled pid.
+    int err = errno;
+    throw UserError("cannot write " + target_.string() + ": " + os_reason(err) +
+                    "; check that the folder " + folder_of(target_).string() +
+                    " exists and is writable");
+  }
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (!committed_) discard();
+}
+
+void AtomicFileWriter::discard() noexcept {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  if (!temp_.empty()) {
+    ::unlink(temp_.c_str());
+    temp_.clear();
+  }
+}
+
+void AtomicFileWriter::fail(const std::string& what, int os_errno) {
+  discard();
+  throw UserError("cannot write " + target_.string() + ": " + what + ": " + os_reason(os_errno) +
+                  "; free some space or choose another folder");
+}
+
+void AtomicFileWriter::write(const void* data, std::size_t size) {
+  if (committed_ || fd_ < 0) throw std::logic_error("AtomicFileWriter::write after commit");
+  const char* bytes = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd_, bytes, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("write failed", errno);
+    }
+    bytes += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+void AtomicFileWriter::commit() {
+  if (committed_ || fd_ < 0) throw std::logic_error("AtomicFileWriter::commit called twice");
+  if (options_.durable && ::fsync(fd_) != 0) fail("fsync failed", errno);
+  // close() can be the first to report a deferred write error (NFS, quota): check it.
+  int rc = ::close(fd_);
+  fd_ = -1;
+  if (rc != 0) fail("close failed", errno);
+  if (::rename(temp_.c_str(), target_.c_str()) != 0) fail("rename failed", errno);
+  temp_.clear();
+  committed_ = true;
+  if (options_.durable) fsync_folder(folder_of(target_));
+}
+
+void write_bytes_atomic(const fs::path& path, std::span<const std::byte> bytes,
+                        AtomicWriteOptions options) {
+  AtomicFileWriter writer(path, options);
+  writer.write(bytes.data(), bytes.size());
+  writer.commit();
+}
+
+void write_text_atomic(const fs::path& path, std::string_view text, AtomicWriteOptions options) {
+  AtomicFileWriter writer(path, options);
+  writer.write(text);
+  writer.commit();
+}
+
+void write_json_atomic(const fs::path& path, const nlohmann::json& value,
+                       AtomicWriteOptions options) {
+  write_text_atomic(path, value.dump(2) + "\n", options);
+}
+
+void ensure_output_dir(const fs::path& dir, std::string_view option_name) {
+  const std::string who = std::string(option_name) + " " + dir.string();
+  if (dir.empty()) throw UserError(std::string(option_name) + ": empty path; give a folder");
+
+  std::error_code ec;
+  fs::file_status status = fs::status(dir, ec);
+  if (fs::exists(status) && !fs::is_directory(status))
+    throw UserError(who + ": exists and is not a directory; choose a folder path");
+  if (!fs::exists(status)) {
+    fs::create_directories(dir, ec);
+    if (ec)
+      throw UserError(who + ": cannot create directory: " + ec.message() +
+                      "; choose a writable folder");
+  }
+
+  // access(W_OK) misjudges root, read-only mounts and ACLs: creating a file is the real test.
+  fs::path probe = dir / (".zs-write-probe-" + std::to_string(::getpid()));
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    int err = errno;
+    throw UserError(who + ": cannot write into directory: " + os_reason(err) +
+                    "; choose a writable folder");
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
+}  // namespace zs

@@ -1,0 +1,71 @@
+// Atomic file output: a reader (or a crash) never sees a half-written file.
+//
+// Conventions:
+// - Every writer creates a temporary file in the SAME folder as the target (so rename(2) stays
+//   on one file system and is atomic), writes it completely, optionally fsyncs it, then renames
+//   it over the target. On any failure the temporary file is removed and the old target, if
+//   any, is left untouched.
+// - Temporary names look like ".<target name>.tmp-<pid>-<counter>": hidden, unique per process.
+// - I/O failures (full disk, read-only folder, missing folder) are zs::UserError naming the file,
+//   the OS reason and a fix; misuse of the API (write after commit) is std::logic_error.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace zs {
+
+struct AtomicWriteOptions {
+  // fsync the data (and the folder after the rename) before returning: survives a power cut,
+  // at the cost of a few milliseconds. Off by default; checkpoints turn it on.
+  bool durable = false;
+};
+
+// Streaming form, for writers that produce their output in pieces (PNG encoder, large NPY).
+// Usage: AtomicFileWriter w(path); w.write(...); ...; w.commit();
+// Destroying the writer without commit() discards the temporary file.
+class AtomicFileWriter {
+ public:
+  explicit AtomicFileWriter(std::filesystem::path target, AtomicWriteOptions options = {});
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  void write(const void* data, std::size_t size);
+  void write(std::string_view text) { write(text.data(), text.size()); }
+  // Flushes, optionally fsyncs, closes and renames onto the target.
+  void commit();
+
+  const std::filesystem::path& target() const { return target_; }
+  const std::filesystem::path& temp_path() const { return temp_; }
+
+ private:
+  void discard() noexcept;
+  [[noreturn]] void fail(const std::string& what, int os_errno);
+
+  std::filesystem::path target_;
+  std::filesystem::path temp_;
+  AtomicWriteOptions options_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+void write_bytes_atomic(const std::filesystem::path& path, std::span<const std::byte> bytes,
+                        AtomicWriteOptions options = {});
+void write_text_atomic(const std::filesystem::path& path, std::string_view text,
+                       AtomicWriteOptions options = {});
+// Pretty-printed with a 2-space indent and a trailing newline.
+void write_json_atomic(const std::filesystem::path& path, const nlohmann::json& value,
+                       AtomicWriteOptions options = {});
+
+// Makes sure `dir` exists (creating parents) and that files can be created in it.
+// `option_name` is how the user named it (e.g. "--out"), so the message points at the fix:
+//   "--out /x: cannot create directory: Permission denied; choose a writable folder"
+void ensure_output_dir(const std::filesystem::path& dir, std::string_view option_name = "--out");
+
+}  // namespace zs

@@ -1,0 +1,11 @@
+// Each command registers itself on the app: `void register_X(CLI::App& app)` adds a subcommand
+// whose callback does the work (throwing zs::UserError on bad input). To add a command, declare
+// its register function here and call it from main.cpp.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace zs::driver {
+
+void register_ae(CLI::App& app);
+
+}  // namespace zs::driver

@@ -1,0 +1,78 @@
+#include "tools/train_mnist/common.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "runtime/core/error.h"
+#include "runtime/io/atomic_file.h"
+
+extern "C" void openblas_set_num_threads(int);
+
+namespace zs::driver {
+
+void add_common_options(CLI::App& cmd, CommonOptions& o) {
+  cmd.add_option("--data", o.data, "folder with the four MNIST IDX files (raw or .gz)")->capture_default_str();
+  cmd.add_option("--out", o.out, "output folder (created if missing)")->capture_default_str();
+  cmd.add_option("--device", o.device, "auto|cpu|cuda|emu")->capture_default_str();
+  cmd.add_option("--seed", o.seed, "seed of initialization, shuffling and sampling")->capture_default_str();
+  cmd.add_option("--threads", o.threads, "CPU threads (0 = all cores)")->capture_default_str();
+  cmd.add_option("--train-limit", o.train_limit, "use only the first N training images (-1 = all)")->capture_default_str();
+  cmd.add_option("--test-limit", o.test_limit, "use only the first N test images (-1 = all)")->capture_default_str();
+  cmd.add_flag("--quiet,-q", o.quiet, "no progress output on stderr");
+}
+
+void require_range(const std::string& option, double v, double lo, double hi) {
+  if (!std::isfinite(v) || v < lo || v > hi) {
+    std::ostringstream msg;
+    msg << option << ": " << v << " is out of range; use a value in [" << lo << ", " << hi << "]";
+    throw UserError(msg.str());
+  }
+}
+
+static DeviceKind parse_device(const std::string& d) {
+  if (d == "auto") return DeviceKind::Auto;
+  if (d == "cpu") return DeviceKind::Cpu;
+  if (d == "cuda") return DeviceKind::Cuda;
+  if (d == "emu") return DeviceKind::Emu;
+  throw UserError("--device " + d + ": unknown device; use auto, cpu, cuda or emu");
+}
+
+RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
+  DeviceKind kind = parse_device(o.device);
+  require_range("--threads", o.threads, 0, 1024);
+  if (o.train_limit == 0 || o.train_limit < -1) throw UserError("--train-limit: must be a positive count or -1 for all");
+  if (o.test_limit == 0 || o.test_limit < -1) throw UserError("--test-limit: must be a positive count or -1 for all");
+  if (o.threads > 0) {
+    omp_set_num_threads(o.threads);
+    openblas_set_num_threads(o.threads);
+  }
+  if (load_data) data = load_dataset_dir(o.data, o.train_limit, o.test_limit);
+  ensure_output_dir(o.out, "--out");
+  std::string notice;
+  backend = make_backend(kind, &notice);
+  if (!notice.empty()) say(notice);
+}
+
+std::string RunContext::out_path(const std::string& file) const { return (std::filesystem::path(opt.out) / file).string(); }
+
+double RunContext::seconds_since_start() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void RunContext::say(const std::string& line) const {
+  if (!opt.quiet) std::cerr << line << '\n';
+}
+
+std::vector<float> images_as_float(const ImageSet& set) {
+  std::vector<float> out(set.pixels.size());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = float(set.pixels[i]) * (1.0f / 255.0f);
+  return out;
+}
+
+}  // namespace zs::driver

@@ -1,0 +1,52 @@
+// What every train_mnist command shares: the common options of the driver contract (--data, --out,
+// --device, --seed, --threads, --train-limit, --test-limit, --quiet), their validation, and the
+// run context built from them (backend, output folder, data set).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "runtime/backend/backend.h"
+#include "runtime/data/idx.h"
+
+namespace zs::driver {
+
+inline constexpr int kPixels = 28 * 28;  // one MNIST image
+
+struct CommonOptions {
+  std::string data = "data/mnist";
+  std::string out = "out";
+  std::string device = "auto";
+  uint64_t seed = 42;
+  int threads = 0;        // 0 = all hardware threads
+  int train_limit = -1;   // -1 = all
+  int test_limit = -1;
+  bool quiet = false;
+};
+
+void add_common_options(CLI::App& cmd, CommonOptions& o);
+
+// Validates the common options, prepares --out, sets the thread count, creates the backend and
+// loads the data set. Throws UserError on any problem.
+struct RunContext {
+  CommonOptions opt;
+  std::unique_ptr<Backend> backend;
+  Dataset data;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+
+  explicit RunContext(const CommonOptions& o, bool load_data = true);
+  std::string out_path(const std::string& file) const;
+  double seconds_since_start() const;
+  void say(const std::string& line) const;  // one line on stderr unless --quiet
+};
+
+// Images as floats in [0,1], count x 784, row-major.
+std::vector<float> images_as_float(const ImageSet& set);
+
+// Throws UserError "--name: must be ..." unless lo <= v <= hi.
+void require_range(const std::string& option, double v, double lo, double hi);
+
+}  // namespace zs::driver
