@@ -30,6 +30,8 @@ optimizer step (device synchronized); data loading, model setup, the train-loss 
 the test evaluation are outside it.
 Data: the first --train-limit / --test-limit images of the standard MNIST IDX files (raw or .gz)
 in --data; pixels are scaled to [0,1] and are both input and target.
+Threads: --threads sets torch's intra-op pool and OpenBLAS's pool (unless OPENBLAS_NUM_THREADS
+is set); torch 1.13 runs Conv2DTranspose through im2col + BLAS gemm on the CPU.
 Output: progress on stderr, the metrics JSON on stdout and (atomically) in --json FILE.
 Exit codes: 0 ok, 1 self-check failed, 2 bad input (one message naming the problem and the fix).
 """
@@ -43,9 +45,25 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+
+def _blas_threads_from_argv(argv):
+    """--threads, read before torch loads: Debian's torch calls the system OpenBLAS (pthreads
+    build), which sizes its own pool from OPENBLAS_NUM_THREADS (default: every core) at load time
+    and ignores torch.set_num_threads. Bad values are left to argparse to report."""
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--threads="):
+            return arg.split("=", 1)[1]
+    return "2"
+
+
+if "OPENBLAS_NUM_THREADS" not in os.environ:  # an explicit user setting wins
+    os.environ["OPENBLAS_NUM_THREADS"] = _blas_threads_from_argv(sys.argv[1:])
+
+import numpy as np  # noqa: E402  (torch must load after OPENBLAS_NUM_THREADS is set)
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 LEAKY_ALPHA = 0.3        # Keras LeakyReLU default
 BCE_EPS = 1e-7           # Keras backend epsilon()
@@ -322,6 +340,7 @@ def train(args, device, log):
         "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
                         else platform.processor() or platform.machine()),
         "threads": torch.get_num_threads(),
+        "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
         "tf32": bool(device.type == "cuda" and torch.backends.cudnn.allow_tf32),
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
@@ -492,7 +511,7 @@ def parse_args(argv):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-limit", type=positive_int, help="use the first N training images")
     ap.add_argument("--test-limit", type=positive_int, help="use the first N test images")
-    ap.add_argument("--threads", type=positive_int, default=2, help="torch intra-op threads (CPU)")
+    ap.add_argument("--threads", type=positive_int, default=2, help="torch intra-op threads and OpenBLAS threads (CPU)")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--allow-tf32", action="store_true",
                     help="let cuDNN use TF32 tensor cores (off: plain fp32, as zspace computes)")
@@ -502,10 +521,14 @@ def parse_args(argv):
     return ap.parse_args(argv)
 
 
-def write_json_atomically(path, payload):
+def check_json_folder(path):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UserError(f"--json {path}: folder {folder} does not exist; create it or pick another path")
+
+
+def write_json_atomically(path, payload):
+    folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".peer_ae.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w") as f:
@@ -532,6 +555,8 @@ def pick_device(args):
 def main(argv):
     args = parse_args(argv)
     try:
+        if args.json:
+            check_json_folder(args.json)  # before training, not after it
         device = pick_device(args)
         if args.self_check:
             return 0 if self_check(device) else 1

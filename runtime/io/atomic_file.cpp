@@ -28,8 +28,13 @@ fs::path folder_of(const fs::path& path) {
 
 // Unique within this process (counter) and across processes (pid).
 fs::path temp_name_for(const fs::path& target, unsigned long serial) {
-  std::string name = "." + target.filename().string() + ".tmp-" + std::to_string(::getpid()) +
-                     "-" + std::to_string(serial);
+  // Built with += : GCC 12 gives a false -Wrestrict for "literal" + std::string at -O3.
+  std::string name = ".";
+  name += target.filename().string();
+  name += ".tmp-";
+  name += std::to_string(::getpid());
+  name += '-';
+  name += std::to_string(serial);
   return target.parent_path() / name;
 }
 

@@ -34,16 +34,16 @@ struct AxisRange {
 // Loss curves (train/test per epoch) and the elbow curve (inertia vs k, with markers).
 
 struct Series {
-  std::string name;        // Legend entry.
-  std::vector<double> x;   // Same length as y.
-  std::vector<double> y;   // Non-finite values (and values <= 0 on a log axis) are skipped.
+  std::string name{};       // Legend entry.
+  std::vector<double> x{};  // Same length as y.
+  std::vector<double> y{};  // Non-finite values (and values <= 0 on a log axis) are skipped.
   bool markers = false;    // Draw a dot on each point (e.g. the elbow curve).
 };
 
 struct LinePlotOptions {
-  std::string title;
-  std::string x_label;
-  std::string y_label;
+  std::string title{};
+  std::string x_label{};
+  std::string y_label{};
   bool log_y = false;
   int width = 800;
   int height = 500;
@@ -56,13 +56,13 @@ FigureSize line_plot(const std::filesystem::path& path, const std::vector<Series
 // 2-D points coloured by class (latent spaces). Thousands of points: small translucent dots.
 
 struct ScatterOptions {
-  std::string title;
+  std::string title{};
   std::string x_label = "z[0]";
   std::string y_label = "z[1]";
   std::string legend_title = "digit";
   // Fixed ranges let two figures (AE and VAE latents) share one scale; default: fit the data.
-  std::optional<AxisRange> x_range;
-  std::optional<AxisRange> y_range;
+  std::optional<AxisRange> x_range{};
+  std::optional<AxisRange> y_range{};
   double point_radius = 1.6;  // Pixels.
   double point_alpha = 0.55;
   int width = 760;
@@ -80,20 +80,20 @@ FigureSize class_scatter(const std::filesystem::path& path, std::span<const floa
 // Reconstructions, generated samples, decoded 2-D latent manifolds.
 
 struct ImageGridOptions {
-  std::string title;
+  std::string title{};
   int image_height = 28;
   int image_width = 28;
   int scale = 2;          // Each pixel becomes scale x scale screen pixels (nearest neighbour).
   int separator = 2;      // Pixels of background between cells.
   bool invert = false;    // false: 0 = black, 1 = white (matplotlib "gray"); true: the reverse.
   // One title per row, drawn left of it (e.g. "original", "reconstruction"); empty: none.
-  std::vector<std::string> row_titles;
+  std::vector<std::string> row_titles{};
   // Manifold axes: one value per column (x) / per row (y, top row first), labelled under the
   // columns and left of the rows; empty: no ticks. Labels are thinned out if they would collide.
-  std::vector<double> column_values;
-  std::vector<double> row_values;
-  std::string x_label;  // e.g. "z[0]"; drawn only with column_values.
-  std::string y_label;  // e.g. "z[1]"; drawn only with row_values.
+  std::vector<double> column_values{};
+  std::vector<double> row_values{};
+  std::string x_label{};  // e.g. "z[0]"; drawn only with column_values.
+  std::string y_label{};  // e.g. "z[1]"; drawn only with row_values.
 };
 
 // images: rows * cols images of image_height x image_width floats in [0, 1] (values outside are
@@ -104,13 +104,13 @@ FigureSize image_grid(const std::filesystem::path& path, std::span<const float> 
 // ---------------------------------------------------------------- confusion heatmap
 
 struct HeatmapOptions {
-  std::string title;
+  std::string title{};
   std::string x_label = "predicted digit";
   std::string y_label = "true digit";
-  std::vector<std::string> row_labels;     // Default "0", "1", ...
-  std::vector<std::string> column_labels;  // Default "0", "1", ...
+  std::vector<std::string> row_labels{};     // Default "0", "1", ...
+  std::vector<std::string> column_labels{};  // Default "0", "1", ...
   bool colour_bar = true;
-  int cell_size = 44;  // Pixels per cell side.
+  int cell_size = 44;  // Cell height in pixels; cells widen when a count needs it.
 };
 
 // counts: rows x cols, row-major; each cell shows its count in a colour that contrasts with it.

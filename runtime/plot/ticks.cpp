@@ -16,14 +16,29 @@ constexpr double kRelativeSlack = 1e-9;
 
 int floor_log10(double v) { return static_cast<int>(std::floor(std::log10(v) + kRelativeSlack)); }
 
+// The next of ... 0.5, 1, 2, 5, 10, 20 ... after `step`.
+double next_nice_step(double step) {
+  const double magnitude = std::pow(10.0, floor_log10(step));
+  const double mantissa = std::round(step / magnitude);
+  return (mantissa < 2 ? 2 : mantissa < 5 ? 5 : 10) * magnitude;
+}
+
 // Decimals needed to print multiples of `step` exactly (step = 1, 2 or 5 x 10^k).
 int decimals_for_step(double step) { return std::max(0, -floor_log10(step)); }
 
-// Label for m x 10^k on a log axis: plain decimals where they stay short, else powers of ten.
-std::string log_label(double value) {
+// Plain decimals read best while they stay short; beyond that every label of the axis uses
+// powers of ten, so one axis never mixes "0.001" with "10⁻⁴".
+bool plain_log_labels(const std::vector<double>& values) {
+  for (double v : values)
+    if (floor_log10(v) < -3 || floor_log10(v) > 4) return false;
+  return true;
+}
+
+// Label for m x 10^k on a log axis.
+std::string log_label(double value, bool plain) {
   int exponent = floor_log10(value);
   double mantissa = std::round(value / std::pow(10.0, exponent));
-  if (exponent >= -3 && exponent <= 4) return decimal_text(value, std::max(0, -exponent));
+  if (plain) return decimal_text(value, std::max(0, -exponent));
   if (mantissa == 1) return power_of_ten_text(exponent);
   return decimal_text(mantissa, 0) + "×" + power_of_ten_text(exponent);
 }
@@ -57,9 +72,14 @@ double nice_step(double span, int target) {
 Ticks linear_ticks(double lo, double hi, int target, bool integers_only) {
   Ticks ticks;
   if (!(hi > lo)) return ticks;
-  double step = nice_step(hi - lo, target);
-  if (integers_only) step = std::max(step, 1.0);
   const double slack = (hi - lo) * kRelativeSlack;
+  auto count_for = [&](double step) { return std::floor((hi + slack) / step) - std::ceil((lo - slack) / step) + 1; };
+  // nice_step looks at the span only; where the ticks fall matters too ([-0.55, 0.55] fits five
+  // ticks 0.2 apart but only three 0.5 apart). Take the finest nice step that gives at most
+  // target + 3 ticks, starting two nice steps below nice_step's answer.
+  double step = nice_step(hi - lo, target) / 5;
+  while (count_for(step) > target + 3) step = next_nice_step(step);
+  if (integers_only) step = std::max(step, 1.0);
   for (double k = std::ceil((lo - slack) / step); k * step <= hi + slack; k += 1) {
     double v = k * step;
     ticks.values.push_back(std::fabs(v) < slack ? 0.0 : v);
@@ -98,7 +118,8 @@ Ticks log_ticks(double lo, double hi) {
     }
     if (ticks.values.size() < 3) return linear_ticks(lo, hi, 5);
   }
-  for (double v : ticks.values) ticks.labels.push_back(log_label(v));
+  const bool plain = plain_log_labels(ticks.values);
+  for (double v : ticks.values) ticks.labels.push_back(log_label(v, plain));
   return ticks;
 }
 

@@ -7,5 +7,6 @@
 namespace zs::driver {
 
 void register_ae(CLI::App& app);
+void register_kmeans(CLI::App& app);
 
 }  // namespace zs::driver

@@ -69,10 +69,5 @@ void RunContext::say(const std::string& line) const {
   if (!opt.quiet) std::cerr << line << '\n';
 }
 
-std::vector<float> images_as_float(const ImageSet& set) {
-  std::vector<float> out(set.pixels.size());
-  for (size_t i = 0; i < out.size(); ++i) out[i] = float(set.pixels[i]) * (1.0f / 255.0f);
-  return out;
-}
 
 }  // namespace zs::driver

@@ -43,9 +43,6 @@ struct RunContext {
   void say(const std::string& line) const;  // one line on stderr unless --quiet
 };
 
-// Images as floats in [0,1], count x 784, row-major.
-std::vector<float> images_as_float(const ImageSet& set);
-
 // Throws UserError "--name: must be ..." unless lo <= v <= hi.
 void require_range(const std::string& option, double v, double lo, double hi);
 

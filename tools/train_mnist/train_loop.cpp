@@ -18,8 +18,8 @@ using Clock = std::chrono::steady_clock;
 TrainLoop::TrainLoop(RunContext& ctx, int batch, int epochs, int first_epoch, std::vector<std::string> terms)
     : ctx_(ctx), batch_(batch), epochs_(epochs), first_epoch_(first_epoch), terms_(std::move(terms)) {
   Backend& be = *ctx.backend;
-  train_host_ = images_as_float(ctx.data.train);
-  std::vector<float> test_host = images_as_float(ctx.data.test);
+  train_host_ = pixels_to_float(ctx.data.train);
+  std::vector<float> test_host = pixels_to_float(ctx.data.test);
   train_x_ = Buffer(be, train_host_.size());
   shuffled_x_ = Buffer(be, train_host_.size());
   test_x_ = Buffer(be, test_host.size());
@@ -57,9 +57,9 @@ void TrainLoop::run(const StepFn& train, const StepFn& evaluate, const std::func
   Progress progress(ctx_.opt.quiet, epochs_, n_train, first_epoch_);
   for (int epoch = first_epoch_; epoch < first_epoch_ + epochs_; ++epoch) {
     // The shuffle is a host gather + one upload per epoch: batches are then contiguous slices.
-    std::vector<int32_t> perm = epoch_permutation(n_train, ctx_.opt.seed, uint64_t(epoch));
+    std::vector<int> perm = epoch_permutation(n_train, ctx_.opt.seed, epoch);
     std::vector<float> shuffled(train_host_.size());
-    gather_rows(shuffled.data(), train_host_.data(), perm.data(), n_train, kPixels);
+    gather_rows(shuffled, train_host_, kPixels, perm);
     be.to_device(shuffled_x_.data(), shuffled.data(), shuffled.size());
 
     std::vector<double> sums(terms_.size(), 0.0);

@@ -1,0 +1,307 @@
+// Google Benchmark of the CPU twin (kernels/cpu/ops.h) on the blog autoencoder's shapes at batch
+// 128, plus "AE training step": the whole forward + BCE + backward + Adam step composed from the
+// ops exactly as a Keras Conv2D / Conv2DTranspose / Dense stack does it, reporting images/s.
+//
+// Counters: FLOPS (2 x multiply-adds per second), bytes_per_second (the op's compulsory tensor
+// traffic: inputs read once, outputs written once), images/s for the training step.
+// Thread count: OpenMP's default (OMP_NUM_THREADS / all cores); the training step also runs with
+// an explicit thread count argument (threads:1, threads:2).
+//
+//   build/<dir>/bench/bench_cpu_ops --benchmark_filter='AE'
+#include <omp.h>
+
+#include <benchmark/benchmark.h>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/ops.h"
+
+namespace {
+
+using zs::Act;
+using zs::ConvGeom;
+using Vec = std::vector<float>;
+
+constexpr int kBatch = 128;
+
+Vec random_vec(size_t count, float lo, float hi, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  Vec v(count);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// Glorot-uniform limit sqrt(6 / (fan_in + fan_out)) of a conv weight [K][C][R][S].
+Vec conv_weights(const ConvGeom& g, unsigned seed) {
+  const float limit = std::sqrt(6.f / float((g.c + g.k) * g.r * g.s));
+  return random_vec(g.w_size(), -limit, limit, seed);
+}
+
+void set_counters(benchmark::State& state, double flops, double bytes) {
+  state.counters["FLOPS"] = benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate);
+  state.SetBytesProcessed(int64_t(bytes * double(state.iterations())));
+}
+
+// The three forward-conv geometries of the model; every conv op of the model runs on one of them
+// (a Conv2DTranspose uses the geometry of the forward conv it is the adjoint of).
+ConvGeom layer_geom(int layer) {
+  switch (layer) {
+    case 1: return ConvGeom::same(kBatch, 1, 28, 28, 32, 3, 1);    // conv1; also convT3 (32 -> 1)
+    case 2: return ConvGeom::same(kBatch, 32, 28, 28, 64, 3, 2);   // conv2; also convT2 (64 -> 32)
+    default: return ConvGeom::same(kBatch, 64, 14, 14, 128, 3, 2); // conv3; also convT1 (128 -> 64)
+  }
+}
+
+double conv_bytes(const ConvGeom& g) { return 4.0 * double(g.x_size() + g.y_size() + g.w_size()); }
+
+void BM_conv2d_forward(benchmark::State& state) {
+  const ConvGeom g = layer_geom(int(state.range(0)));
+  const Vec x = random_vec(g.x_size(), 0.f, 1.f, 1), w = conv_weights(g, 2), b(g.k, 0.01f);
+  Vec y(g.y_size());
+  for (auto _ : state) {
+    zs::cpu::conv2d_forward(g, y.data(), x.data(), w.data(), b.data(), Act::LeakyRelu);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_counters(state, 2.0 * double(g.macs()), conv_bytes(g));
+}
+
+void BM_conv2d_backward_data(benchmark::State& state) {
+  const ConvGeom g = layer_geom(int(state.range(0)));
+  const Vec dy = random_vec(g.y_size(), -1.f, 1.f, 3), w = conv_weights(g, 4), bias(g.c, 0.01f);
+  Vec dx(g.x_size());
+  for (auto _ : state) {
+    // With bias + activation, as in a Conv2DTranspose forward.
+    zs::cpu::conv2d_backward_data(g, dx.data(), dy.data(), w.data(), bias.data(), Act::LeakyRelu);
+    benchmark::DoNotOptimize(dx.data());
+  }
+  set_counters(state, 2.0 * double(g.macs()), conv_bytes(g));
+}
+
+void BM_conv2d_backward_weight(benchmark::State& state) {
+  const ConvGeom g = layer_geom(int(state.range(0)));
+  const Vec x = random_vec(g.x_size(), 0.f, 1.f, 5), dy = random_vec(g.y_size(), -1.f, 1.f, 6);
+  Vec dw(g.w_size()), db(g.k);
+  for (auto _ : state) {
+    zs::cpu::conv2d_backward_weight(g, dw.data(), db.data(), x.data(), dy.data());
+    benchmark::DoNotOptimize(dw.data());
+  }
+  set_counters(state, 2.0 * double(g.macs()), conv_bytes(g));
+}
+
+// Dense layers of the model: encoder 6272 -> 16 and decoder 16 -> 6272.
+void BM_dense_forward(benchmark::State& state) {
+  const int in = int(state.range(0)), out = int(state.range(1));
+  const Vec x = random_vec(size_t(kBatch) * in, -1.f, 1.f, 7), w = random_vec(size_t(in) * out, -0.03f, 0.03f, 8);
+  const Vec b(out, 0.01f);
+  Vec y(size_t(kBatch) * out);
+  for (auto _ : state) {
+    zs::cpu::dense_forward(y.data(), x.data(), w.data(), b.data(), kBatch, in, out, Act::None);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_counters(state, 2.0 * kBatch * in * out, 4.0 * (double(kBatch) * (in + out) + double(in) * out));
+}
+
+void BM_dense_backward(benchmark::State& state) {
+  const int in = int(state.range(0)), out = int(state.range(1));
+  const Vec x = random_vec(size_t(kBatch) * in, -1.f, 1.f, 9), w = random_vec(size_t(in) * out, -0.03f, 0.03f, 10);
+  const Vec dy = random_vec(size_t(kBatch) * out, -1.f, 1.f, 11);
+  Vec dx(x.size()), dw(w.size()), db(out);
+  for (auto _ : state) {
+    zs::cpu::dense_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), kBatch, in, out);
+    benchmark::DoNotOptimize(dw.data());
+  }
+  set_counters(state, 4.0 * kBatch * in * out, 4.0 * 2 * (double(kBatch) * (in + out) + double(in) * out));
+}
+
+// Element-wise ops on the largest activation of the model (32 x 28 x 28 per image).
+void BM_activation_forward(benchmark::State& state) {
+  const Act act = Act(state.range(0));
+  const int64_t count = act == Act::Sigmoid ? int64_t(kBatch) * 784 : int64_t(kBatch) * 32 * 784;
+  const Vec x = random_vec(count, -4.f, 4.f, 12);
+  Vec y(count);
+  for (auto _ : state) {
+    zs::cpu::activation_forward(act, y.data(), x.data(), count);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_counters(state, double(count), 8.0 * double(count));
+}
+
+void BM_activation_backward(benchmark::State& state) {
+  const Act act = Act(state.range(0));
+  const int64_t count = act == Act::Sigmoid ? int64_t(kBatch) * 784 : int64_t(kBatch) * 32 * 784;
+  const Vec y = random_vec(count, 0.f, 1.f, 13), dy = random_vec(count, -1.f, 1.f, 14);
+  Vec dx(count);
+  for (auto _ : state) {
+    zs::cpu::activation_backward(act, dx.data(), dy.data(), y.data(), count);
+    benchmark::DoNotOptimize(dx.data());
+  }
+  set_counters(state, double(count), 12.0 * double(count));
+}
+
+void BM_bias_grad_nchw(benchmark::State& state) {
+  const int c = int(state.range(0)), hw = int(state.range(1));
+  const Vec dy = random_vec(size_t(kBatch) * c * hw, -1.f, 1.f, 15);
+  Vec db(c);
+  for (auto _ : state) {
+    zs::cpu::bias_grad_nchw(db.data(), dy.data(), kBatch, c, hw);
+    benchmark::DoNotOptimize(db.data());
+  }
+  set_counters(state, double(dy.size()), 4.0 * double(dy.size()));
+}
+
+void BM_bce_loss(benchmark::State& state) {
+  const Vec pred = random_vec(size_t(kBatch) * 784, 0.f, 1.f, 16), target = random_vec(pred.size(), 0.f, 1.f, 17);
+  Vec loss(kBatch), dpred(pred.size());
+  for (auto _ : state) {
+    zs::cpu::bce_loss(loss.data(), dpred.data(), pred.data(), target.data(), kBatch, 784);
+    benchmark::DoNotOptimize(dpred.data());
+  }
+  set_counters(state, double(pred.size()), 12.0 * double(pred.size()));
+}
+
+// All parameters of the autoencoder (z_dim 16): 391,969 floats.
+constexpr int64_t kAeParams = 320 + 18496 + 73856 + 100368 + 106624 + 73792 + 18464 + 289;
+
+void BM_adam_step(benchmark::State& state) {
+  Vec p = random_vec(kAeParams, -1.f, 1.f, 18), g = random_vec(kAeParams, -1.f, 1.f, 19);
+  Vec m(kAeParams, 0.f), v(kAeParams, 0.f);
+  int64_t step = 0;
+  for (auto _ : state) {
+    zs::cpu::adam_step(p.data(), m.data(), v.data(), g.data(), kAeParams, zs::AdamHyper{}, ++step);
+    benchmark::DoNotOptimize(p.data());
+  }
+  set_counters(state, 12.0 * kAeParams, 4.0 * 7 * kAeParams);
+}
+
+// ---- the whole training step ----
+// The blog's conv autoencoder (z_dim 16), batch 128:
+//   encoder Conv2D 1->32 s1, 32->64 s2, 64->128 s2 (LeakyReLU 0.3), Flatten, Dense 6272->16;
+//   decoder Dense 16->6272, Reshape 128x7x7, Conv2DTranspose 128->64 s2, 64->32 s2 (LeakyReLU),
+//   32->1 s1, sigmoid; binary cross-entropy against the input; Adam.
+struct Param {
+  Vec value, grad, m, v;
+  explicit Param(Vec init) : value(std::move(init)), grad(value.size()), m(value.size()), v(value.size()) {}
+};
+
+class AutoencoderStep {
+ public:
+  explicit AutoencoderStep(int n)
+      : n_(n),
+        g1_(ConvGeom::same(n, 1, 28, 28, 32, 3, 1)),
+        g2_(ConvGeom::same(n, 32, 28, 28, 64, 3, 2)),
+        g3_(ConvGeom::same(n, 64, 14, 14, 128, 3, 2)),
+        w1_(conv_weights(g1_, 101)), b1_(Vec(32, 0.f)),
+        w2_(conv_weights(g2_, 102)), b2_(Vec(64, 0.f)),
+        w3_(conv_weights(g3_, 103)), b3_(Vec(128, 0.f)),
+        we_(random_vec(size_t(kFlat) * kLatent, -0.03f, 0.03f, 104)), be_(Vec(kLatent, 0.f)),
+        wd_(random_vec(size_t(kLatent) * kFlat, -0.03f, 0.03f, 105)), bd_(Vec(kFlat, 0.f)),
+        // Conv2DTranspose a -> b stores the weights of the forward conv b -> a, whose geometry is
+        // g3 (128 -> 64), g2 (64 -> 32) and g1 (32 -> 1); their bias has the OUTPUT channels.
+        wt1_(conv_weights(g3_, 106)), bt1_(Vec(64, 0.f)),
+        wt2_(conv_weights(g2_, 107)), bt2_(Vec(32, 0.f)),
+        wt3_(conv_weights(g1_, 108)), bt3_(Vec(1, 0.f)),
+        x_(random_vec(size_t(n) * 784, 0.f, 1.f, 109)),
+        a1_(g1_.y_size()), a2_(g2_.y_size()), a3_(g3_.y_size()), z_(size_t(n) * kLatent), d0_(g3_.y_size()),
+        t1_(g2_.y_size()), t2_(g1_.y_size()), t3_(size_t(n) * 784), loss_(n),
+        gt3_(t3_.size()), gt2_(t2_.size()), gt1_(t1_.size()), gd0_(d0_.size()), gz_(z_.size()),
+        ga3_(a3_.size()), ga2_(a2_.size()), ga1_(a1_.size()) {}
+
+  float step() {
+    using namespace zs::cpu;
+    // Forward.
+    conv2d_forward(g1_, a1_.data(), x_.data(), w1_.value.data(), b1_.value.data(), Act::LeakyRelu);
+    conv2d_forward(g2_, a2_.data(), a1_.data(), w2_.value.data(), b2_.value.data(), Act::LeakyRelu);
+    conv2d_forward(g3_, a3_.data(), a2_.data(), w3_.value.data(), b3_.value.data(), Act::LeakyRelu);
+    dense_forward(z_.data(), a3_.data(), we_.value.data(), be_.value.data(), n_, kFlat, kLatent, Act::None);
+    dense_forward(d0_.data(), z_.data(), wd_.value.data(), bd_.value.data(), n_, kLatent, kFlat, Act::None);
+    conv2d_backward_data(g3_, t1_.data(), d0_.data(), wt1_.value.data(), bt1_.value.data(), Act::LeakyRelu);
+    conv2d_backward_data(g2_, t2_.data(), t1_.data(), wt2_.value.data(), bt2_.value.data(), Act::LeakyRelu);
+    conv2d_backward_data(g1_, t3_.data(), t2_.data(), wt3_.value.data(), bt3_.value.data(), Act::Sigmoid);
+    bce_loss(loss_.data(), gt3_.data(), t3_.data(), x_.data(), n_, 784);
+    // Backward through the decoder.
+    activation_backward(Act::Sigmoid, gt3_.data(), gt3_.data(), t3_.data(), int64_t(gt3_.size()));
+    bias_grad_nchw(bt3_.grad.data(), gt3_.data(), n_, 1, 784);
+    conv2d_backward_weight(g1_, wt3_.grad.data(), nullptr, gt3_.data(), t2_.data());
+    conv2d_forward(g1_, gt2_.data(), gt3_.data(), wt3_.value.data(), nullptr, Act::None);
+    activation_backward(Act::LeakyRelu, gt2_.data(), gt2_.data(), t2_.data(), int64_t(gt2_.size()));
+    bias_grad_nchw(bt2_.grad.data(), gt2_.data(), n_, 32, 784);
+    conv2d_backward_weight(g2_, wt2_.grad.data(), nullptr, gt2_.data(), t1_.data());
+    conv2d_forward(g2_, gt1_.data(), gt2_.data(), wt2_.value.data(), nullptr, Act::None);
+    activation_backward(Act::LeakyRelu, gt1_.data(), gt1_.data(), t1_.data(), int64_t(gt1_.size()));
+    bias_grad_nchw(bt1_.grad.data(), gt1_.data(), n_, 64, 196);
+    conv2d_backward_weight(g3_, wt1_.grad.data(), nullptr, gt1_.data(), d0_.data());
+    conv2d_forward(g3_, gd0_.data(), gt1_.data(), wt1_.value.data(), nullptr, Act::None);
+    dense_backward(gz_.data(), wd_.grad.data(), bd_.grad.data(), gd0_.data(), z_.data(), wd_.value.data(), n_,
+                   kLatent, kFlat);
+    // Backward through the encoder (the first conv needs no input gradient).
+    dense_backward(ga3_.data(), we_.grad.data(), be_.grad.data(), gz_.data(), a3_.data(), we_.value.data(), n_,
+                   kFlat, kLatent);
+    activation_backward(Act::LeakyRelu, ga3_.data(), ga3_.data(), a3_.data(), int64_t(ga3_.size()));
+    conv2d_backward_weight(g3_, w3_.grad.data(), b3_.grad.data(), a2_.data(), ga3_.data());
+    conv2d_backward_data(g3_, ga2_.data(), ga3_.data(), w3_.value.data(), nullptr, Act::None);
+    activation_backward(Act::LeakyRelu, ga2_.data(), ga2_.data(), a2_.data(), int64_t(ga2_.size()));
+    conv2d_backward_weight(g2_, w2_.grad.data(), b2_.grad.data(), a1_.data(), ga2_.data());
+    conv2d_backward_data(g2_, ga1_.data(), ga2_.data(), w2_.value.data(), nullptr, Act::None);
+    activation_backward(Act::LeakyRelu, ga1_.data(), ga1_.data(), a1_.data(), int64_t(ga1_.size()));
+    conv2d_backward_weight(g1_, w1_.grad.data(), b1_.grad.data(), x_.data(), ga1_.data());
+    // Update.
+    ++step_;
+    for (Param* p : {&w1_, &b1_, &w2_, &b2_, &w3_, &b3_, &we_, &be_, &wd_, &bd_, &wt1_, &bt1_, &wt2_, &bt2_, &wt3_,
+                     &bt3_})
+      adam_step(p->value.data(), p->m.data(), p->v.data(), p->grad.data(), int64_t(p->value.size()), hyper_, step_);
+    double total = 0;
+    for (float l : loss_) total += l;
+    return float(total / n_);
+  }
+
+  // Multiply-adds of one step: forward and both backward passes of every layer, except the
+  // input gradient of the first conv.
+  double flops() const {
+    const double conv = double(g1_.macs() + g2_.macs() + g3_.macs());
+    const double dense = 2.0 * n_ * kFlat * kLatent;
+    return 2.0 * (3 * 2 * conv - double(g1_.macs()) + 3 * dense);
+  }
+
+ private:
+  static constexpr int kFlat = 6272, kLatent = 16;
+  int n_;
+  ConvGeom g1_, g2_, g3_;
+  Param w1_, b1_, w2_, b2_, w3_, b3_, we_, be_, wd_, bd_, wt1_, bt1_, wt2_, bt2_, wt3_, bt3_;
+  Vec x_, a1_, a2_, a3_, z_, d0_, t1_, t2_, t3_, loss_;
+  Vec gt3_, gt2_, gt1_, gd0_, gz_, ga3_, ga2_, ga1_;
+  zs::AdamHyper hyper_;
+  int64_t step_ = 0;
+};
+
+void BM_AE_training_step(benchmark::State& state) {
+  const int threads = int(state.range(0));
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  AutoencoderStep model(kBatch);
+  model.step();  // warm-up: scratch buffers, page faults
+  float loss = 0;
+  for (auto _ : state) loss = model.step();
+  omp_set_num_threads(saved);
+  state.counters["images/s"] = benchmark::Counter(double(kBatch) * double(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["FLOPS"] = benchmark::Counter(model.flops() * double(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["loss"] = loss;
+}
+
+}  // namespace
+
+BENCHMARK(BM_conv2d_forward)->ArgName("layer")->DenseRange(1, 3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_conv2d_backward_data)->ArgName("layer")->DenseRange(1, 3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_conv2d_backward_weight)->ArgName("layer")->DenseRange(1, 3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_dense_forward)->ArgNames({"in", "out"})->Args({6272, 16})->Args({16, 6272})->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_dense_backward)->ArgNames({"in", "out"})->Args({6272, 16})->Args({16, 6272})->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_activation_forward)->ArgName("act")->Arg(int(Act::LeakyRelu))->Arg(int(Act::Sigmoid))->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_activation_backward)->ArgName("act")->Arg(int(Act::LeakyRelu))->Arg(int(Act::Sigmoid))->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_bias_grad_nchw)->ArgNames({"c", "hw"})->Args({32, 784})->Args({1, 784})->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_bce_loss)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_adam_step)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_AE_training_step)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+BENCHMARK_MAIN();

@@ -1,0 +1,153 @@
+// KMeans on the CPU twin: assignment throughput and full fits at the blog's sizes.
+//
+//   BM_Assign/k        kmeans_assign on 60,000 x 784 points, k = 25 and 225; counter `triples`
+//                      = point-centre-dimension triples per second (n * k * d per iteration).
+//   BM_LloydPass/k     the fused assignment + centroid sums (one Lloyd iteration).
+//   BM_KMeansFit       the full KMeans fit of the peer comparison: k 25, k-means++, n_init 10,
+//                      max_iter 50, tol 1e-4 (sklearn's default), seed 0.
+//   BM_MiniBatchFit    MiniBatchKMeans k 225, batch 200, n_init 3, max_iter 100.
+// Data: the 60,000 Fashion-MNIST training images scaled by 1/255 when
+// $ZS_FASHION_DIR (default /usr/share/datasets/fashion-mnist) has them, else uniform noise of the
+// same shape (the assignment's speed does not depend on the values; a fit's does).
+// Threads: OpenMP's default (set OMP_NUM_THREADS to pin).
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <zlib.h>
+
+#include "kernels/cpu/kmeans.h"
+#include "runtime/cluster/cluster_rng.h"
+#include "runtime/cluster/kmeans.h"
+#include "runtime/cluster/minibatch_kmeans.h"
+
+namespace {
+
+constexpr int kRows = 60000, kDim = 784;
+
+// The raw IDX payload after the 16-byte image header, or empty when the file is missing/short.
+std::vector<uint8_t> read_idx_images(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) return {};
+  std::vector<uint8_t> bytes(16 + size_t(kRows) * kDim);
+  const int got = gzread(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+  if (got != static_cast<int>(bytes.size())) return {};
+  return std::vector<uint8_t>(bytes.begin() + 16, bytes.end());
+}
+
+struct BenchData {
+  std::vector<float> x;
+  std::vector<float> x_sqnorm;
+  bool real = false;
+};
+
+const BenchData& data() {
+  static const BenchData d = [] {
+    BenchData b;
+    const char* env = std::getenv("ZS_FASHION_DIR");
+    const std::string dir = env ? env : "/usr/share/datasets/fashion-mnist";
+    const std::vector<uint8_t> pixels = read_idx_images(dir + "/train-images-idx3-ubyte.gz");
+    b.x.resize(size_t(kRows) * kDim);
+    if (!pixels.empty()) {
+      for (size_t i = 0; i < b.x.size(); ++i) b.x[i] = pixels[i] / 255.0f;
+      b.real = true;
+    } else {
+      std::fprintf(stderr, "bench_kmeans: no Fashion-MNIST under %s; using uniform noise\n", dir.c_str());
+      zs::ClusterRng rng(1);
+      for (float& v : b.x) v = static_cast<float>(rng.uniform());
+    }
+    b.x_sqnorm.resize(kRows);
+    zs::cpu::row_sqnorms(b.x_sqnorm.data(), b.x.data(), kRows, kDim);
+    return b;
+  }();
+  return d;
+}
+
+// k centres taken from evenly spaced rows.
+std::vector<float> some_centers(int k) {
+  const BenchData& d = data();
+  std::vector<float> c(size_t(k) * kDim);
+  for (int j = 0; j < k; ++j)
+    std::copy(d.x.begin() + size_t(j) * (kRows / k) * kDim, d.x.begin() + (size_t(j) * (kRows / k) + 1) * kDim,
+              c.begin() + size_t(j) * kDim);
+  return c;
+}
+
+void set_triples(benchmark::State& state, int k) {
+  state.counters["triples"] =
+      benchmark::Counter(double(kRows) * k * kDim, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2e-9 * double(kRows) * k * kDim, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_Assign(benchmark::State& state) {
+  const int k = static_cast<int>(state.range(0));
+  const BenchData& d = data();
+  const std::vector<float> c = some_centers(k);
+  std::vector<float> c_sq(k), dist(kRows);
+  zs::cpu::row_sqnorms(c_sq.data(), c.data(), k, kDim);
+  std::vector<int32_t> labels(kRows);
+  for (auto _ : state) {
+    zs::cpu::kmeans_assign(labels.data(), dist.data(), d.x.data(), d.x_sqnorm.data(), c.data(), c_sq.data(), kRows,
+                           kDim, k);
+    benchmark::DoNotOptimize(labels.data());
+  }
+  set_triples(state, k);
+}
+BENCHMARK(BM_Assign)->Arg(25)->Arg(225)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_LloydPass(benchmark::State& state) {
+  const int k = static_cast<int>(state.range(0));
+  const BenchData& d = data();
+  const std::vector<float> c = some_centers(k);
+  std::vector<float> c_sq(k), dist(kRows), sums(size_t(k) * kDim);
+  std::vector<int64_t> counts(k);
+  zs::cpu::row_sqnorms(c_sq.data(), c.data(), k, kDim);
+  std::vector<int32_t> labels(kRows);
+  for (auto _ : state) {
+    zs::cpu::kmeans_lloyd_pass(labels.data(), dist.data(), sums.data(), counts.data(), d.x.data(), d.x_sqnorm.data(),
+                               c.data(), c_sq.data(), kRows, kDim, k);
+    benchmark::DoNotOptimize(sums.data());
+  }
+  set_triples(state, k);
+}
+BENCHMARK(BM_LloydPass)->Arg(25)->Arg(225)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_KMeansFit(benchmark::State& state) {
+  const BenchData& d = data();
+  zs::KMeansOptions o;
+  o.k = 25;
+  o.n_init = static_cast<int>(state.range(0));
+  o.max_iter = 50;
+  o.tol = 1e-4;
+  o.seed = 0;
+  zs::KMeansFit fit;
+  for (auto _ : state) fit = zs::fit_kmeans(zs::MatrixView{d.x.data(), kRows, kDim}, o);
+  state.counters["inertia"] = fit.inertia;
+  state.counters["n_iter"] = fit.n_iter;
+  state.counters["real_data"] = d.real;
+}
+BENCHMARK(BM_KMeansFit)->Arg(1)->Arg(10)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+
+void BM_MiniBatchFit(benchmark::State& state) {
+  const BenchData& d = data();
+  zs::MiniBatchKMeansOptions o;
+  o.k = 225;
+  o.batch_size = 200;
+  o.seed = 0;
+  zs::KMeansFit fit;
+  for (auto _ : state) fit = zs::fit_minibatch_kmeans(zs::MatrixView{d.x.data(), kRows, kDim}, o);
+  state.counters["inertia"] = fit.inertia;
+  state.counters["n_steps"] = static_cast<double>(fit.n_steps);
+  state.counters["real_data"] = d.real;
+}
+BENCHMARK(BM_MiniBatchFit)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,171 @@
+// The three convolution ops of kernels/cpu/ops.h (Conv2D and Conv2DTranspose both use them) and
+// the NCHW bias gradient. Each op checks its arguments, then takes the direct single-channel path
+// when it applies (conv_direct.cpp) or the lowering + OpenBLAS path (conv_lowering.cpp), with
+// OpenMP over chunks of images and single-threaded GEMMs inside.
+//
+// Overwrites y, dx, dw and db. Deterministic for a fixed thread count; only backward-weight's GEMM
+// path depends on the count (per-thread partial sums, reduced in thread order).
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/conv_impl.h"
+#include "kernels/cpu/cpu_common_impl.h"
+#include "kernels/cpu/ops.h"
+
+namespace zs::cpu {
+
+using namespace detail;
+
+namespace {
+
+// The sizes every GEMM-path op needs.
+struct ConvSizes {
+  int64_t crs, pq, chw, kpq;
+  explicit ConvSizes(const ConvGeom& g)
+      : crs(int64_t(g.c) * g.r * g.s), pq(int64_t(g.p) * g.q), chw(int64_t(g.c) * g.h * g.w), kpq(int64_t(g.k) * pq) {}
+};
+
+// Copies the dy of images [n0, n0 + count) into dst[K][count*PQ] (the GEMM's column layout), or
+// returns dy itself when one image already has that layout.
+const float* gather_dy_columns(const ConvGeom& g, const ConvSizes& z, const float* dy, int n0, int count) {
+  const float* first = dy + n0 * z.kpq;
+  if (count == 1) return first;
+  float* dst = thread_scratch(kScratchGemmOut, g.k * count * z.pq);
+  const int64_t ld = count * z.pq;
+  for (int k = 0; k < g.k; ++k)
+    for (int j = 0; j < count; ++j)
+      std::memcpy(dst + k * ld + j * z.pq, first + j * z.kpq + k * z.pq, sizeof(float) * z.pq);
+  return dst;
+}
+
+// y[j][k][:] = act(out[k][j*PQ .. (j+1)*PQ) + b[k]) for the `count` images of a chunk; out may be y.
+void store_forward_chunk(const ConvGeom& g, const ConvSizes& z, float* y, const float* out, int count,
+                         const float* b, Act act) {
+  const int64_t ld = count * z.pq;
+  for (int j = 0; j < count; ++j) {
+    for (int k = 0; k < g.k; ++k) {
+      float* dst = y + j * z.kpq + k * z.pq;
+      const float* src = out + k * ld + j * z.pq;
+      const float bias = b ? b[k] : 0.f;
+      if (bias != 0.f || dst != src) {
+        for (int64_t i = 0; i < z.pq; ++i) dst[i] = src[i] + bias;
+      }
+      apply_activation_inplace(act, dst, z.pq);
+    }
+  }
+}
+
+}  // namespace
+
+void conv2d_forward(const ConvGeom& g, float* y, const float* x, const float* w, const float* b, Act act) {
+  check_geometry(g, "conv2d_forward");
+  require(y && x && w, "conv2d_forward", "y, x and w must not be null");
+  if (direct_forward_applies(g)) return direct_forward(g, y, x, w, b, act);
+
+  BlasSingleThread blas_guard;
+  const ConvSizes z(g);
+  const ChunkPlan plan = plan_chunks(g);
+#pragma omp parallel for schedule(static)
+  for (int chunk = 0; chunk < plan.chunks; ++chunk) {
+    const int n0 = chunk * plan.images_per_chunk;
+    const int count = std::min(plan.images_per_chunk, g.n - n0);
+    const int64_t ld = count * z.pq;
+    float* col = thread_scratch(kScratchCol, z.crs * ld);
+    im2col(g, col, ld, x + n0 * z.chw, count);
+    // One image: the GEMM writes straight into y ([K][PQ] is already NCHW).
+    float* out = count == 1 ? y + n0 * z.kpq : thread_scratch(kScratchGemmOut, g.k * ld);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.k, int(ld), int(z.crs), 1.f, w, int(z.crs), col,
+                int(ld), 0.f, out, int(ld));
+    store_forward_chunk(g, z, y + n0 * z.kpq, out, count, b, act);
+  }
+}
+
+void conv2d_backward_data(const ConvGeom& g, float* dx, const float* dy, const float* w, const float* bias,
+                          Act act) {
+  check_geometry(g, "conv2d_backward_data");
+  require(dx && dy && w, "conv2d_backward_data", "dx, dy and w must not be null");
+  if (direct_backward_data_applies(g)) return direct_backward_data(g, dx, dy, w, bias, act);
+
+  BlasSingleThread blas_guard;
+  const ConvSizes z(g);
+  const ChunkPlan plan = plan_chunks(g);
+#pragma omp parallel for schedule(static)
+  for (int chunk = 0; chunk < plan.chunks; ++chunk) {
+    const int n0 = chunk * plan.images_per_chunk;
+    const int count = std::min(plan.images_per_chunk, g.n - n0);
+    const int64_t ld = count * z.pq;
+    const float* dy_cols = gather_dy_columns(g, z, dy, n0, count);
+    float* col = thread_scratch(kScratchCol, z.crs * ld);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(z.crs), int(ld), g.k, 1.f, w, int(z.crs), dy_cols,
+                int(ld), 0.f, col, int(ld));
+    col2im(g, dx + n0 * z.chw, col, ld, count, bias, act);
+  }
+}
+
+void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float* x, const float* dy) {
+  check_geometry(g, "conv2d_backward_weight");
+  require(dw && x && dy, "conv2d_backward_weight", "dw, x and dy must not be null");
+  if (db) bias_grad_nchw(db, dy, g.n, g.k, g.p * g.q);
+  if (direct_backward_weight_applies(g)) return direct_backward_weight(g, dw, x, dy);
+
+  BlasSingleThread blas_guard;
+  const ConvSizes z(g);
+  const ChunkPlan plan = plan_chunks(g);
+  const int64_t wsize = g.k * z.crs;
+  const int max_team = max_threads();
+  // Thread t > 0 accumulates into partials[t - 1]; thread 0 into dw itself.
+  float* partials = max_team > 1 ? thread_scratch(kScratchPartials, (max_team - 1) * wsize) : nullptr;
+  int team = 1;
+#pragma omp parallel
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    if (t == 0) team = nt;
+    float* acc = t == 0 ? dw : partials + (t - 1) * wsize;
+    int64_t begin = 0, end = 0;
+    static_range(plan.chunks, t, nt, begin, end);
+    if (begin == end) std::memset(acc, 0, sizeof(float) * wsize);
+    for (int64_t chunk = begin; chunk < end; ++chunk) {
+      const int n0 = int(chunk) * plan.images_per_chunk;
+      const int count = std::min(plan.images_per_chunk, g.n - n0);
+      const int64_t ld = count * z.pq;
+      const float* dy_cols = gather_dy_columns(g, z, dy, n0, count);
+      float* col = thread_scratch(kScratchCol, z.crs * ld);
+      im2col(g, col, ld, x + n0 * z.chw, count);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.k, int(z.crs), int(ld), 1.f, dy_cols, int(ld), col,
+                  int(ld), chunk == begin ? 0.f : 1.f, acc, int(z.crs));
+    }
+  }
+  if (team > 1) {
+#pragma omp parallel for schedule(static)
+    for (int64_t e = 0; e < wsize; ++e) {
+      float total = dw[e];
+      for (int t = 1; t < team; ++t) total += partials[(t - 1) * wsize + e];
+      dw[e] = total;
+    }
+  }
+}
+
+void bias_grad_nchw(float* db, const float* dy, int n, int c, int hw) {
+  require(db && dy, "bias_grad_nchw", "db and dy must not be null");
+  require(n >= 1 && c >= 1 && hw >= 1, "bias_grad_nchw", "n, c and hw must be >= 1");
+  // Per-(image, channel) sums in parallel, then a sum over images in image order: the same bits
+  // for any thread count, and parallel even when c == 1.
+  float* sums = thread_scratch(kScratchPartials, int64_t(n) * c);
+  const int64_t planes = int64_t(n) * c;
+#pragma omp parallel for schedule(static) if (planes * hw >= 32768)
+  for (int64_t i = 0; i < planes; ++i) {
+    const float* v = dy + i * hw;
+    float total = 0.f;
+#pragma omp simd reduction(+ : total)
+    for (int j = 0; j < hw; ++j) total += v[j];
+    sums[i] = total;
+  }
+  for (int ch = 0; ch < c; ++ch) db[ch] = 0.f;
+  for (int img = 0; img < n; ++img)
+    for (int ch = 0; ch < c; ++ch) db[ch] += sums[int64_t(img) * c + ch];
+}
+
+}  // namespace zs::cpu

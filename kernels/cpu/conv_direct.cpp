@@ -1,0 +1,188 @@
+// Direct (no GEMM) convolutions for single-channel stride-1 geometries: the encoder's first
+// Conv2D (1 -> 32) and the decoder's last Conv2DTranspose (32 -> 1). Their GEMMs would have an
+// inner dimension of R*S = 9 and run at ~15 GFLOP/s; these loops keep 8 vector accumulators in
+// registers and run near the FMA peak.
+//
+// The trick: pad the plane so its rows are Wp = Q + S - 1 wide. Then output (p, q) reads
+// padded[(p + r) * Wp + q + s], so treating the output as a "wide" flat array of P rows of Wp
+// (the last S - 1 entries of each row are junk, dropped when copying out), each kernel tap is ONE
+// contiguous multiply-add over the whole plane, whatever P and Q are.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/conv_impl.h"
+#include "kernels/cpu/cpu_common_impl.h"
+
+namespace zs::cpu::detail {
+namespace {
+
+typedef float v8f __attribute__((vector_size(32)));  // GCC/Clang vector extension: AVX2 when enabled
+constexpr int kLanes = 8;
+constexpr int kBlockVecs = 8;                      // accumulators held in registers
+constexpr int64_t kBlock = kLanes * kBlockVecs;    // wide outputs per pass
+
+int64_t blocks_for(int64_t count) { return (count + kBlock - 1) / kBlock; }
+
+// dst[a][b] = src[a - row_off][b - col_off] for a < rows, b < width; 0 elsewhere (dst_size floats
+// zeroed first, so the tail read by the last block is zero too).
+void pad_plane(float* dst, int64_t dst_size, const float* src, int src_h, int src_w, int row_off, int col_off,
+               int rows, int width) {
+  std::memset(dst, 0, sizeof(float) * dst_size);
+  const int b_lo = std::max(0, col_off), b_hi = std::min(width, src_w + col_off);
+  if (b_hi <= b_lo) return;
+  for (int a = std::max(0, row_off); a < std::min(rows, src_h + row_off); ++a)
+    std::memcpy(dst + int64_t(a) * width + b_lo, src + int64_t(a - row_off) * src_w + (b_lo - col_off),
+                sizeof(float) * (b_hi - b_lo));
+}
+
+// Copies the valid columns of a wide plane (rows of `wide_w`) into a dense rows x cols plane.
+void copy_out(float* dst, const float* wide, int rows, int cols, int wide_w) {
+  for (int a = 0; a < rows; ++a) std::memcpy(dst + int64_t(a) * cols, wide + int64_t(a) * wide_w, sizeof(float) * cols);
+}
+
+// Geometry of the padded input plane of the forward conv (also used by backward-weight).
+struct PaddedInput {
+  int width = 0, rows = 0;
+  int64_t wide = 0, blocks = 0, size = 0;
+  explicit PaddedInput(const ConvGeom& g)
+      : width(g.q + g.s - 1), rows(g.p + g.r - 1), wide(int64_t(g.p) * width), blocks(blocks_for(wide)),
+        size(blocks * kBlock + int64_t(g.r - 1) * width + g.s) {}
+};
+
+}  // namespace
+
+bool direct_forward_applies(const ConvGeom& g) { return g.c == 1 && g.stride == 1; }
+
+void direct_forward(const ConvGeom& g, float* y, const float* x, const float* w, const float* b, Act act) {
+  const PaddedInput pin(g);
+  const int taps = g.r * g.s;
+  const int64_t pq = int64_t(g.p) * g.q, hw = int64_t(g.h) * g.w;
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < g.n; ++n) {
+    float* xpad = thread_scratch(kScratchPad, pin.size);
+    float* out = thread_scratch(kScratchGemmOut, pin.blocks * kBlock);
+    pad_plane(xpad, pin.size, x + n * hw, g.h, g.w, g.pad_top, g.pad_left, pin.rows, pin.width);
+    for (int k = 0; k < g.k; ++k) {
+      const float* wk = w + int64_t(k) * taps;
+      const float bias = b ? b[k] : 0.f;
+      for (int64_t blk = 0; blk < pin.blocks; ++blk) {
+        v8f acc[kBlockVecs];
+        for (auto& a : acc) a = v8f{} + bias;
+        for (int r = 0; r < g.r; ++r) {
+          for (int s = 0; s < g.s; ++s) {
+            const float wv = wk[r * g.s + s];
+            const float* src = xpad + blk * kBlock + int64_t(r) * pin.width + s;
+            for (int v = 0; v < kBlockVecs; ++v) {
+              v8f xv;
+              std::memcpy(&xv, src + v * kLanes, sizeof xv);
+              acc[v] += wv * xv;
+            }
+          }
+        }
+        std::memcpy(out + blk * kBlock, acc, sizeof acc);
+      }
+      float* yk = y + (int64_t(n) * g.k + k) * pq;
+      copy_out(yk, out, g.p, g.q, pin.width);
+      apply_activation_inplace(act, yk, pq);
+    }
+  }
+}
+
+// dx[h][w] = sum_k,r,s w[k][r][s] * dy[k][h + pad_top - r][w + pad_left - s]. With r' = R-1-r,
+// s' = S-1-s this is a forward correlation of dy, padded by (R-1-pad_top, S-1-pad_left), with
+// the flipped kernel, summed over the K channels of dy.
+bool direct_backward_data_applies(const ConvGeom& g) {
+  return g.c == 1 && g.stride == 1 && g.pad_top <= g.r - 1 && g.pad_left <= g.s - 1;
+}
+
+void direct_backward_data(const ConvGeom& g, float* dx, const float* dy, const float* w, const float* bias,
+                          Act act) {
+  const int width = g.w + g.s - 1, rows = g.h + g.r - 1;
+  const int64_t blocks = blocks_for(int64_t(g.h) * width);
+  // Rounded to whole cache lines so every channel's plane starts aligned.
+  const int64_t plane = (blocks * kBlock + int64_t(g.r - 1) * width + g.s + 15) / 16 * 16;
+  const int taps = g.r * g.s;
+  const int64_t pq = int64_t(g.p) * g.q, hw = int64_t(g.h) * g.w;
+  const float b = bias ? bias[0] : 0.f;
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < g.n; ++n) {
+    float* dypad = thread_scratch(kScratchPad, g.k * plane);
+    float* out = thread_scratch(kScratchGemmOut, blocks * kBlock);
+    for (int k = 0; k < g.k; ++k)
+      pad_plane(dypad + k * plane, plane, dy + (int64_t(n) * g.k + k) * pq, g.p, g.q, g.r - 1 - g.pad_top,
+                g.s - 1 - g.pad_left, rows, width);
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      v8f acc[kBlockVecs];
+      for (auto& a : acc) a = v8f{} + b;
+      for (int k = 0; k < g.k; ++k) {
+        const float* wk = w + int64_t(k) * taps;
+        for (int r = 0; r < g.r; ++r) {
+          for (int s = 0; s < g.s; ++s) {
+            const float wv = wk[(g.r - 1 - r) * g.s + (g.s - 1 - s)];
+            const float* src = dypad + k * plane + blk * kBlock + int64_t(r) * width + s;
+            for (int v = 0; v < kBlockVecs; ++v) {
+              v8f xv;
+              std::memcpy(&xv, src + v * kLanes, sizeof xv);
+              acc[v] += wv * xv;
+            }
+          }
+        }
+      }
+      std::memcpy(out + blk * kBlock, acc, sizeof acc);
+    }
+    float* dxn = dx + n * hw;
+    copy_out(dxn, out, g.h, g.w, width);
+    apply_activation_inplace(act, dxn, hw);
+  }
+}
+
+// dw[k][r][s] = sum_n sum_p,q dy[n][k][p][q] * padded_x[n][p + r][q + s]: one dot product per tap
+// over the wide plane, with dy widened to the same row pitch (zeros in the junk columns).
+// Per-image results are summed over n in image order: the bits do not depend on the thread count.
+bool direct_backward_weight_applies(const ConvGeom& g) { return g.c == 1 && g.stride == 1; }
+
+void direct_backward_weight(const ConvGeom& g, float* dw, const float* x, const float* dy) {
+  const PaddedInput pin(g);
+  const int taps = g.r * g.s;
+  const int64_t wsize = int64_t(g.k) * taps;
+  const int64_t pq = int64_t(g.p) * g.q, hw = int64_t(g.h) * g.w;
+  float* per_image = thread_scratch(kScratchPartials, g.n * wsize);
+  constexpr int kChains = 4;  // independent accumulators hide the FMA latency
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < g.n; ++n) {
+    float* xpad = thread_scratch(kScratchPad, pin.size);
+    float* dyw = thread_scratch(kScratchGemmOut, pin.blocks * kBlock);
+    pad_plane(xpad, pin.size, x + n * hw, g.h, g.w, g.pad_top, g.pad_left, pin.rows, pin.width);
+    for (int k = 0; k < g.k; ++k) {
+      pad_plane(dyw, pin.blocks * kBlock, dy + (int64_t(n) * g.k + k) * pq, g.p, g.q, 0, 0, g.p, pin.width);
+      for (int r = 0; r < g.r; ++r) {
+        for (int s = 0; s < g.s; ++s) {
+          const float* src = xpad + int64_t(r) * pin.width + s;
+          v8f acc[kChains] = {};
+          for (int64_t i = 0; i < pin.blocks * kBlock; i += kChains * kLanes) {
+            for (int c = 0; c < kChains; ++c) {
+              v8f xv, dv;
+              std::memcpy(&xv, src + i + c * kLanes, sizeof xv);
+              std::memcpy(&dv, dyw + i + c * kLanes, sizeof dv);
+              acc[c] += xv * dv;
+            }
+          }
+          const v8f sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+          float total = 0.f;
+          for (int l = 0; l < kLanes; ++l) total += sum[l];
+          per_image[n * wsize + k * taps + r * g.s + s] = total;
+        }
+      }
+    }
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t e = 0; e < wsize; ++e) {
+    float total = 0.f;
+    for (int n = 0; n < g.n; ++n) total += per_image[n * wsize + e];
+    dw[e] = total;
+  }
+}
+
+}  // namespace zs::cpu::detail

@@ -1,0 +1,45 @@
+// Private pieces of the CPU convolutions (kernels/cpu/conv*.cpp only).
+//
+// Two strategies:
+//  * Lowering + GEMM (conv_lowering.cpp, any geometry). A chunk of `nimg` consecutive images is
+//    lowered to a column matrix col[C*R*S][nimg*P*Q] (row (c,r,s), column (image, p, q)), so that
+//      forward:        Y[K][cols]   = W[K][CRS]   * col
+//      backward-data:  col          = W^T[CRS][K] * dY[K][cols], then col2im (a gather: every
+//                      dx element sums the columns that read it; zero-inserted inputs are
+//                      never built for stride 2)
+//      backward-weight dW[K][CRS]  += dY[K][cols] * col^T
+//    Chunks hold enough images for a GEMM of >= ~192 columns while col stays in L2.
+//  * Direct loops for single-channel stride-1 geometries (conv_direct.cpp): the first conv of
+//    the encoder (C = 1) and the last Conv2DTranspose of the decoder (one output channel). A GEMM
+//    with an inner dimension of 9 runs at a tenth of the speed of these loops.
+#pragma once
+#include <cstdint>
+
+#include "kernels/shapes.h"
+
+namespace zs::cpu::detail {
+
+struct ChunkPlan {
+  int images_per_chunk = 1;
+  int chunks = 1;
+};
+ChunkPlan plan_chunks(const ConvGeom& g);
+
+// col[(c*R + r)*S + s][j*P*Q + p*Q + q] = x[j][c][p*stride + r - pad_top][q*stride + s - pad_left]
+// (0 outside the image) for the nimg images starting at x; ld is the row pitch of col.
+void im2col(const ConvGeom& g, float* col, int64_t ld, const float* x, int nimg);
+
+// The adjoint of im2col followed by bias + activation: dx[j][c][h][w] = act(bias[c] + sum of the
+// col entries that im2col would have filled from (j, c, h, w)). Overwrites dx; bias nullable.
+void col2im(const ConvGeom& g, float* dx, const float* col, int64_t ld, int nimg, const float* bias, Act act);
+
+// Single-channel stride-1 direct paths; *_applies says whether the geometry qualifies.
+bool direct_forward_applies(const ConvGeom& g);
+void direct_forward(const ConvGeom& g, float* y, const float* x, const float* w, const float* b, Act act);
+bool direct_backward_data_applies(const ConvGeom& g);
+void direct_backward_data(const ConvGeom& g, float* dx, const float* dy, const float* w, const float* bias,
+                          Act act);
+bool direct_backward_weight_applies(const ConvGeom& g);
+void direct_backward_weight(const ConvGeom& g, float* dw, const float* x, const float* dy);
+
+}  // namespace zs::cpu::detail

@@ -1,0 +1,105 @@
+// Dense (fully connected) layer, Keras layout: w[in][out], y = x w + b.
+// Every product is split over OpenMP threads along its larger output dimension; each thread runs
+// a single-threaded OpenBLAS GEMM on its own block, so no thread's result depends on another's
+// and there is nothing to reduce. Overwrites y, dx, dw and db.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+
+#include "kernels/cpu/cpu_common_impl.h"
+#include "kernels/cpu/ops.h"
+
+namespace zs::cpu {
+
+using namespace detail;
+
+namespace {
+
+// Below this many multiply-adds a GEMM is not worth splitting across threads.
+constexpr int64_t kParallelMinMacs = 1 << 17;
+
+// The block [r0, r1) x [c0, c1) of a rows x cols output that thread t of nt computes: the larger
+// dimension is split, so the blocks stay as GEMM-friendly as possible.
+struct Block {
+  int r0, r1, c0, c1;
+  bool empty() const { return r0 >= r1 || c0 >= c1; }
+};
+Block block_of(int rows, int cols, int t, int nt) {
+  int64_t b = 0, e = 0;
+  if (rows >= cols) {
+    static_range(rows, t, nt, b, e);
+    return {int(b), int(e), 0, cols};
+  }
+  static_range(cols, t, nt, b, e);
+  return {0, rows, int(b), int(e)};
+}
+
+int threads_for(int64_t macs) { return macs >= kParallelMinMacs ? max_threads() : 1; }
+
+}  // namespace
+
+void dense_forward(float* y, const float* x, const float* w, const float* b, int n, int in, int out, Act act) {
+  require(y && x && w, "dense_forward", "y, x and w must not be null");
+  require(n >= 1 && in >= 1 && out >= 1, "dense_forward", "n, in and out must be >= 1");
+  BlasSingleThread blas_guard;
+  const int threads = threads_for(int64_t(n) * in * out);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const Block blk = block_of(n, out, omp_get_thread_num(), omp_get_num_threads());
+    if (!blk.empty()) {
+      const int rows = blk.r1 - blk.r0, cols = blk.c1 - blk.c0;
+      float* yb = y + int64_t(blk.r0) * out + blk.c0;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, cols, in, 1.f, x + int64_t(blk.r0) * in, in,
+                  w + blk.c0, out, 0.f, yb, out);
+      for (int i = 0; i < rows; ++i) {
+        float* row = yb + int64_t(i) * out;
+        if (b) {
+          const float* bb = b + blk.c0;
+#pragma omp simd
+          for (int j = 0; j < cols; ++j) row[j] += bb[j];
+        }
+        apply_activation_inplace(act, row, cols);
+      }
+    }
+  }
+}
+
+void dense_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int n, int in,
+                    int out) {
+  require(dw && dy && x, "dense_backward", "dw, dy and x must not be null");
+  require(!dx || w, "dense_backward", "w is needed to compute dx");
+  require(n >= 1 && in >= 1 && out >= 1, "dense_backward", "n, in and out must be >= 1");
+  BlasSingleThread blas_guard;
+  const int threads = threads_for(int64_t(n) * in * out);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    // dw[in][out] = x^T dy
+    const Block bw = block_of(in, out, t, nt);
+    if (!bw.empty())
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bw.r1 - bw.r0, bw.c1 - bw.c0, n, 1.f, x + bw.r0, in,
+                  dy + bw.c0, out, 0.f, dw + int64_t(bw.r0) * out + bw.c0, out);
+    // db[out] = column sums of dy, in row order.
+    if (db) {
+      int64_t c0 = 0, c1 = 0;
+      static_range(out, t, nt, c0, c1);
+      std::fill(db + c0, db + c1, 0.f);
+      for (int i = 0; i < n; ++i) {
+        const float* row = dy + int64_t(i) * out;
+#pragma omp simd
+        for (int64_t j = c0; j < c1; ++j) db[j] += row[j];
+      }
+    }
+    // dx[n][in] = dy w^T
+    if (dx) {
+      const Block bx = block_of(n, in, t, nt);
+      if (!bx.empty())
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bx.r1 - bx.r0, bx.c1 - bx.c0, out, 1.f,
+                    dy + int64_t(bx.r0) * out, out, w + int64_t(bx.c0) * out, out, 0.f,
+                    dx + int64_t(bx.r0) * in + bx.c0, in);
+    }
+  }
+}
+
+}  // namespace zs::cpu

@@ -1,0 +1,314 @@
+// The CPU twin of the KMeans kernels (see kmeans.h for the conventions).
+//
+// Versions (one line each; the shipped one is the last of each list):
+//   assignment: tile GEMM (OpenBLAS sgemm of kKMeansTileRows points x all centres, with ||c||^2
+//               preloaded as the C operand so one call yields ||c||^2 - 2 x.c) + fused argmin.
+//   centroid update: (1) per-centre scan in point order (kmeans_centroid_sums, thread-count
+//               independent); (2) fused into the assignment pass with per-thread double partials
+//               (kmeans_lloyd_pass: the tile is summed while it is still in cache, saving a second
+//               read of the whole data set per Lloyd iteration).
+#include "kernels/cpu/kmeans.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/cpu_common_impl.h"
+
+namespace zs::cpu {
+namespace {
+
+using detail::require;
+
+int64_t tile_count(int64_t n) { return (n + kKMeansTileRows - 1) / kKMeansTileRows; }
+
+// Threads worth starting for `tiles` tiles: no idle thread waits at the barrier for nothing.
+int threads_for(int64_t tiles) {
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(detail::max_threads(), tiles)));
+}
+
+void check_sizes(const char* op, int64_t n, int d, int k) {
+  require(n >= 1, op, "n (number of points) must be >= 1");
+  require(d >= 1, op, "d (dimension) must be >= 1");
+  require(k >= 1, op, "k (number of centres) must be >= 1");
+}
+
+// scores[r][j] = ||c_j||^2 - 2 x_r.c_j for the `rows` points of one tile: ||c||^2 is written into
+// the output first and the GEMM accumulates onto it (beta = 1).
+void tile_scores(float* scores, const float* x_tile, int64_t rows, const float* centers, const float* c_sqnorm,
+                 int d, int k) {
+  for (int64_t r = 0; r < rows; ++r) std::copy(c_sqnorm, c_sqnorm + k, scores + r * k);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), k, d, -2.0f, x_tile, d, centers, d,
+              1.0f, scores, k);
+}
+
+// Argmin of one row of scores (ties -> smallest index) and the clamped squared distance.
+inline void row_argmin(int32_t& label, float& dist, const float* score_row, float x_sqnorm, int k) {
+  int best = 0;
+  float best_score = score_row[0];
+  for (int j = 1; j < k; ++j) {
+    if (score_row[j] < best_score) {
+      best_score = score_row[j];
+      best = j;
+    }
+  }
+  label = best;
+  dist = std::max(0.0f, x_sqnorm + best_score);
+}
+
+// Assigns the points of tiles [tile_begin, tile_end) and calls on_point(i, label) for each point,
+// in point order, while its tile is still in cache.
+template <class OnPoint>
+void assign_tiles(int32_t* labels, float* min_dist, const float* x, const float* x_sqnorm, const float* centers,
+                  const float* c_sqnorm, int64_t n, int d, int k, int64_t tile_begin, int64_t tile_end,
+                  OnPoint&& on_point) {
+  float* scores = detail::thread_scratch(detail::kScratchGemmOut, static_cast<size_t>(kKMeansTileRows) * k);
+  for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
+    const int64_t r0 = tile * kKMeansTileRows;
+    const int64_t rows = std::min(kKMeansTileRows, n - r0);
+    tile_scores(scores, x + r0 * d, rows, centers, c_sqnorm, d, k);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t i = r0 + r;
+      int32_t label;
+      float dist;
+      row_argmin(label, dist, scores + r * k, x_sqnorm[i], k);
+      labels[i] = label;
+      if (min_dist) min_dist[i] = dist;
+      on_point(i, label);
+    }
+  }
+}
+
+// acc[0..d) += row (float promoted to double).
+inline void add_row(double* acc, const float* row, int d) {
+  for (int f = 0; f < d; ++f) acc[f] += static_cast<double>(row[f]);
+}
+
+// Sums per-tile partials (tiles x width, row-major) in tile order.
+void reduce_tile_partials(double* out, const std::vector<double>& partials, int64_t tiles, int width) {
+  for (int c = 0; c < width; ++c) {
+    double s = 0.0;
+    for (int64_t tile = 0; tile < tiles; ++tile) s += partials[tile * width + c];
+    out[c] = s;
+  }
+}
+
+}  // namespace
+
+void row_sqnorms(float* sqnorm, const float* x, int64_t n, int d) {
+  require(sqnorm && x, "row_sqnorms", "null buffer");
+  require(n >= 0 && d >= 1, "row_sqnorms", "n must be >= 0 and d >= 1");
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = x + i * d;
+    double s = 0.0;
+    // simd reduction: a fixed (compile-time) order of partial sums, so still deterministic.
+#pragma omp simd reduction(+ : s)
+    for (int f = 0; f < d; ++f) s += static_cast<double>(row[f]) * row[f];
+    sqnorm[i] = static_cast<float>(s);
+  }
+}
+
+void kmeans_assign(int32_t* labels, float* min_dist, const float* x, const float* x_sqnorm, const float* centers,
+                   const float* c_sqnorm, int64_t n, int d, int k) {
+  check_sizes("kmeans_assign", n, d, k);
+  require(labels && x && x_sqnorm && centers && c_sqnorm, "kmeans_assign", "null buffer");
+  const int64_t tiles = tile_count(n);
+  detail::BlasSingleThread one_blas_thread;
+#pragma omp parallel num_threads(threads_for(tiles))
+  {
+    int64_t begin, end;
+    detail::static_range(tiles, omp_get_thread_num(), omp_get_num_threads(), begin, end);
+    assign_tiles(labels, min_dist, x, x_sqnorm, centers, c_sqnorm, n, d, k, begin, end, [](int64_t, int32_t) {});
+  }
+}
+
+void kmeans_lloyd_pass(int32_t* labels, float* min_dist, float* sums, int64_t* counts, const float* x,
+                       const float* x_sqnorm, const float* centers, const float* c_sqnorm, int64_t n, int d,
+                       int k) {
+  check_sizes("kmeans_lloyd_pass", n, d, k);
+  require(labels && sums && counts && x && x_sqnorm && centers && c_sqnorm, "kmeans_lloyd_pass", "null buffer");
+  const int64_t tiles = tile_count(n);
+  const int nthreads = threads_for(tiles);
+  const size_t width = static_cast<size_t>(k) * d;
+  // One double accumulator per thread; slots of threads the runtime did not start stay empty.
+  std::vector<std::vector<double>> thread_sums(nthreads);
+  std::vector<std::vector<int64_t>> thread_counts(nthreads);
+  detail::BlasSingleThread one_blas_thread;
+#pragma omp parallel num_threads(nthreads)
+  {
+    const int t = omp_get_thread_num();
+    std::vector<double>& acc = thread_sums[t];
+    std::vector<int64_t>& cnt = thread_counts[t];
+    acc.assign(width, 0.0);
+    cnt.assign(k, 0);
+    int64_t begin, end;
+    detail::static_range(tiles, t, omp_get_num_threads(), begin, end);
+    assign_tiles(labels, min_dist, x, x_sqnorm, centers, c_sqnorm, n, d, k, begin, end,
+                 [&](int64_t i, int32_t label) {
+                   add_row(acc.data() + static_cast<size_t>(label) * d, x + i * d, d);
+                   ++cnt[label];
+                 });
+  }
+  // Fixed-order reduction: thread 0, 1, ... for every element.
+#pragma omp parallel for schedule(static)
+  for (int64_t e = 0; e < static_cast<int64_t>(width); ++e) {
+    double s = 0.0;
+    for (const auto& acc : thread_sums)
+      if (!acc.empty()) s += acc[e];
+    sums[e] = static_cast<float>(s);
+  }
+  for (int j = 0; j < k; ++j) {
+    int64_t c = 0;
+    for (const auto& cnt : thread_counts)
+      if (!cnt.empty()) c += cnt[j];
+    counts[j] = c;
+  }
+}
+
+void kmeans_centroid_sums(float* sums, int64_t* counts, const float* x, const int32_t* labels, int64_t n, int d,
+                          int k) {
+  check_sizes("kmeans_centroid_sums", n, d, k);
+  require(sums && counts && x && labels, "kmeans_centroid_sums", "null buffer");
+  for (int64_t i = 0; i < n; ++i) require(labels[i] >= 0 && labels[i] < k, "kmeans_centroid_sums", "label out of [0, k)");
+#pragma omp parallel
+  {
+    std::vector<double> acc(d);
+#pragma omp for schedule(dynamic)
+    for (int j = 0; j < k; ++j) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      int64_t members = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        if (labels[i] != j) continue;
+        add_row(acc.data(), x + i * d, d);
+        ++members;
+      }
+      for (int f = 0; f < d; ++f) sums[static_cast<int64_t>(j) * d + f] = static_cast<float>(acc[f]);
+      counts[j] = members;
+    }
+  }
+}
+
+void kmeans_pp_candidates(float* cand_dist, double* cand_pot, const float* x, const float* x_sqnorm,
+                          const float* closest, const int32_t* cand_ids, int64_t n, int d, int t) {
+  check_sizes("kmeans_pp_candidates", n, d, t);
+  require(cand_dist && cand_pot && x && x_sqnorm && cand_ids, "kmeans_pp_candidates", "null buffer");
+  std::vector<float> cand(static_cast<size_t>(t) * d);
+  std::vector<float> cand_sq(t);
+  for (int c = 0; c < t; ++c) {
+    require(cand_ids[c] >= 0 && cand_ids[c] < n, "kmeans_pp_candidates", "candidate id out of [0, n)");
+    std::copy(x + int64_t(cand_ids[c]) * d, x + int64_t(cand_ids[c] + 1) * d, cand.begin() + int64_t(c) * d);
+    cand_sq[c] = x_sqnorm[cand_ids[c]];
+  }
+  const int64_t tiles = tile_count(n);
+  std::vector<double> tile_pot(static_cast<size_t>(tiles) * t, 0.0);
+  detail::BlasSingleThread one_blas_thread;
+#pragma omp parallel num_threads(threads_for(tiles))
+  {
+    float* scores = detail::thread_scratch(detail::kScratchGemmOut, static_cast<size_t>(kKMeansTileRows) * t);
+    int64_t begin, end;
+    detail::static_range(tiles, omp_get_thread_num(), omp_get_num_threads(), begin, end);
+    for (int64_t tile = begin; tile < end; ++tile) {
+      const int64_t r0 = tile * kKMeansTileRows;
+      const int64_t rows = std::min(kKMeansTileRows, n - r0);
+      tile_scores(scores, x + r0 * d, rows, cand.data(), cand_sq.data(), d, t);
+      double* pot = tile_pot.data() + tile * t;
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = r0 + r;
+        for (int c = 0; c < t; ++c) {
+          float dist = std::max(0.0f, x_sqnorm[i] + scores[r * t + c]);
+          if (closest) dist = std::min(dist, closest[i]);
+          cand_dist[int64_t(c) * n + i] = dist;
+          pot[c] += dist;
+        }
+      }
+    }
+  }
+  reduce_tile_partials(cand_pot, tile_pot, tiles, t);
+}
+
+void kmeans_pp_sample(int32_t* ids, const float* weights, const double* uniforms, int64_t n, int t) {
+  require(ids && weights && uniforms, "kmeans_pp_sample", "null buffer");
+  require(n >= 1 && t >= 0, "kmeans_pp_sample", "n must be >= 1 and t >= 0");
+  std::vector<double> cumulative(n);
+  double total = 0.0;
+  int64_t last_positive = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    total += static_cast<double>(weights[i]);
+    cumulative[i] = total;
+    if (weights[i] > 0.0f) last_positive = i;
+  }
+  for (int r = 0; r < t; ++r) {
+    const double target = uniforms[r] * total;
+    // First cumulative value strictly above the target: a zero-weight point never satisfies it
+    // before the positive-weight point that follows it. Rounding can push the target to the
+    // total: clip to the last point that has a weight.
+    int64_t i = std::upper_bound(cumulative.begin(), cumulative.end(), target) - cumulative.begin();
+    ids[r] = static_cast<int32_t>(std::min(i, last_positive));
+  }
+}
+
+void kmeans_minibatch_update(float* centers_new, double* counts, const float* centers_old, const float* xb,
+                             const int32_t* labels, int64_t b, int d, int k) {
+  check_sizes("kmeans_minibatch_update", b, d, k);
+  require(centers_new && counts && centers_old && xb && labels, "kmeans_minibatch_update", "null buffer");
+  require(centers_new != centers_old, "kmeans_minibatch_update", "centers_new must not alias centers_old");
+  for (int64_t i = 0; i < b; ++i)
+    require(labels[i] >= 0 && labels[i] < k, "kmeans_minibatch_update", "label out of [0, k)");
+#pragma omp parallel
+  {
+    std::vector<double> acc(d);
+#pragma omp for schedule(static)
+    for (int j = 0; j < k; ++j) {
+      const float* old_c = centers_old + int64_t(j) * d;
+      float* new_c = centers_new + int64_t(j) * d;
+      // Undo the previous mean (old centre x its count), add the batch members, divide again.
+      for (int f = 0; f < d; ++f) acc[f] = static_cast<double>(old_c[f]) * counts[j];
+      int64_t members = 0;
+      for (int64_t i = 0; i < b; ++i) {
+        if (labels[i] != j) continue;
+        add_row(acc.data(), xb + i * d, d);
+        ++members;
+      }
+      if (members == 0) {
+        std::copy(old_c, old_c + d, new_c);
+        continue;
+      }
+      counts[j] += static_cast<double>(members);
+      const double inv = 1.0 / counts[j];
+      for (int f = 0; f < d; ++f) new_c[f] = static_cast<float>(acc[f] * inv);
+    }
+  }
+}
+
+void kmeans_inertia(double* inertia, const float* x, const float* centers, const int32_t* labels, int64_t n,
+                    int d) {
+  require(inertia && x && centers && labels, "kmeans_inertia", "null buffer");
+  require(n >= 1 && d >= 1, "kmeans_inertia", "n and d must be >= 1");
+  for (int64_t i = 0; i < n; ++i) require(labels[i] >= 0, "kmeans_inertia", "negative label");
+  const int64_t tiles = tile_count(n);
+  std::vector<double> tile_sum(tiles, 0.0);
+#pragma omp parallel for schedule(static)
+  for (int64_t tile = 0; tile < tiles; ++tile) {
+    const int64_t r0 = tile * kKMeansTileRows;
+    const int64_t r1 = std::min(n, r0 + kKMeansTileRows);
+    double s = 0.0;
+    for (int64_t i = r0; i < r1; ++i) {
+      const float* row = x + i * d;
+      const float* c = centers + int64_t(labels[i]) * d;
+#pragma omp simd reduction(+ : s)
+      for (int f = 0; f < d; ++f) {
+        const double diff = static_cast<double>(row[f]) - c[f];
+        s += diff * diff;
+      }
+    }
+    tile_sum[tile] = s;
+  }
+  reduce_tile_partials(inertia, tile_sum, tiles, 1);
+}
+
+}  // namespace zs::cpu

@@ -1,0 +1,210 @@
+// KMeans (Lloyd) with sklearn 1.2's semantics; see kmeans.h.
+#include "runtime/cluster/kmeans.h"
+
+#include <algorithm>
+#include <numeric>
+#include <string>
+
+#include "kernels/cpu/kmeans.h"
+#include "runtime/cluster/kmeans_common.h"
+#include "runtime/core/error.h"
+
+namespace zs {
+namespace {
+
+using namespace cluster_detail;
+
+constexpr const char* kWho = "KMeans";
+
+// The data with the feature means subtracted (x - mean), and the means.
+struct CentredData {
+  std::vector<float> values;
+  std::vector<double> mean;
+  MatrixView view;
+};
+
+CentredData centre_data(MatrixView x) {
+  CentredData c;
+  c.mean.assign(x.cols, 0.0);
+  for (int64_t i = 0; i < x.rows; ++i)
+    for (int f = 0; f < x.cols; ++f) c.mean[f] += x.row(i)[f];
+  for (double& m : c.mean) m /= static_cast<double>(x.rows);
+  std::vector<float> mean_f(c.mean.begin(), c.mean.end());
+  c.values.resize(static_cast<size_t>(x.size()));
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < x.rows; ++i)
+    for (int f = 0; f < x.cols; ++f) c.values[i * x.cols + f] = x.row(i)[f] - mean_f[f];
+  c.view = MatrixView{c.values.data(), x.rows, x.cols};
+  return c;
+}
+
+// sklearn's _relocate_empty_clusters: every empty cluster takes the point that is farthest from
+// its centre (distances from the assignment just made), which leaves its old cluster's sums.
+// Unlike sklearn, a point that is the last member of its cluster is skipped, so relocation can
+// never create a new empty cluster.
+void relocate_empty_clusters(std::vector<float>& sums, std::vector<int64_t>& counts, const std::vector<int32_t>& labels,
+                             const std::vector<float>& min_dist, MatrixView x) {
+  std::vector<int> empty;
+  for (int j = 0; j < static_cast<int>(counts.size()); ++j)
+    if (counts[j] == 0) empty.push_back(j);
+  if (empty.empty()) return;
+  // Farthest first; ties to the smaller index so the choice does not depend on the sort.
+  std::vector<int64_t> order(x.rows);
+  std::iota(order.begin(), order.end(), 0);
+  auto farther = [&](int64_t a, int64_t b) { return min_dist[a] != min_dist[b] ? min_dist[a] > min_dist[b] : a < b; };
+  const int64_t look = std::min<int64_t>(x.rows, 2 * static_cast<int64_t>(empty.size()) + 64);
+  std::partial_sort(order.begin(), order.begin() + look, order.end(), farther);
+  size_t next = 0;
+  const int d = x.cols;
+  for (int64_t pos = 0; pos < x.rows && next < empty.size(); ++pos) {
+    if (pos == look) std::sort(order.begin() + look, order.end(), farther);  // rare: many singletons
+    const int64_t i = order[pos];
+    const int old = labels[i];
+    if (counts[old] <= 1) continue;
+    const int fresh = empty[next++];
+    const float* row = x.row(i);
+    for (int f = 0; f < d; ++f) {
+      sums[int64_t(old) * d + f] -= row[f];
+      sums[int64_t(fresh) * d + f] = row[f];
+    }
+    --counts[old];
+    counts[fresh] = 1;
+  }
+}
+
+struct LloydRun {
+  std::vector<float> centers;
+  std::vector<int32_t> labels;
+  double inertia = 0.0;
+  int n_iter = 0;
+  bool converged = false;
+};
+
+LloydRun run_lloyd(MatrixView x, const std::vector<float>& x_sqnorm, std::vector<float> centers, int k, int max_iter,
+                   double tol_abs) {
+  const int64_t n = x.rows;
+  const int d = x.cols;
+  LloydRun run;
+  std::vector<int32_t> labels(n), labels_old(n, -1);
+  std::vector<float> min_dist(n), sums(static_cast<size_t>(k) * d), next(static_cast<size_t>(k) * d), c_sqnorm(k);
+  std::vector<int64_t> counts(k);
+  bool strict = false;
+  for (int it = 0; it < max_iter; ++it) {
+    cpu::row_sqnorms(c_sqnorm.data(), centers.data(), k, d);
+    cpu::kmeans_lloyd_pass(labels.data(), min_dist.data(), sums.data(), counts.data(), x.data, x_sqnorm.data(),
+                           centers.data(), c_sqnorm.data(), n, d, k);
+    relocate_empty_clusters(sums, counts, labels, min_dist, x);
+    double shift = 0.0;  // squared centre shift summed over centres
+    for (int j = 0; j < k; ++j) {
+      const double inv = counts[j] > 0 ? 1.0 / static_cast<double>(counts[j]) : 0.0;
+      for (int f = 0; f < d; ++f) {
+        const size_t e = size_t(j) * d + f;
+        // A cluster can only stay empty when every point is a singleton's last member: keep it.
+        next[e] = counts[j] > 0 ? static_cast<float>(sums[e] * inv) : centers[e];
+        const double delta = double(next[e]) - centers[e];
+        shift += delta * delta;
+      }
+    }
+    centers.swap(next);
+    run.n_iter = it + 1;
+    if (labels == labels_old) {
+      strict = true;
+      run.converged = true;
+      break;
+    }
+    if (shift <= tol_abs) {
+      run.converged = true;
+      break;
+    }
+    labels_old.swap(labels);
+  }
+  if (!strict) {
+    // The last update moved the centres: recompute the labels so that they match them.
+    cpu::row_sqnorms(c_sqnorm.data(), centers.data(), k, d);
+    cpu::kmeans_assign(labels.data(), nullptr, x.data, x_sqnorm.data(), centers.data(), c_sqnorm.data(), n, d, k);
+  }
+  cpu::kmeans_inertia(&run.inertia, x.data, centers.data(), labels.data(), n, d);
+  run.centers = std::move(centers);
+  run.labels = std::move(labels);
+  return run;
+}
+
+}  // namespace
+
+KMeansInit parse_kmeans_init(std::string_view text) {
+  if (text == "k-means++") return KMeansInit::KMeansPlusPlus;
+  if (text == "random") return KMeansInit::Random;
+  throw UserError("--init: unknown initialization '" + std::string(text) + "'; use k-means++ or random");
+}
+
+std::string_view to_string(KMeansInit init) { return init == KMeansInit::KMeansPlusPlus ? "k-means++" : "random"; }
+
+KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options) {
+  check_data(x, kWho);
+  check_k(options.k, x.rows, kWho);
+  check_at_least(options.n_init, 1, kWho, "n_init", "--n-init");
+  check_at_least(options.max_iter, 1, kWho, "max_iter", "--max-iter");
+  check_tol(options.tol, kWho);
+
+  const int k = options.k;
+  const int d = x.cols;
+  CentredData centred = centre_data(x);
+  const MatrixView xc = centred.view;
+  const std::vector<float> x_sqnorm = row_sqnorms(xc);
+
+  KMeansFit fit;
+  fit.tol_abs = options.tol > 0.0 ? options.tol * mean_feature_variance(xc) : 0.0;
+  LloydRun best;
+  for (int r = 0; r < options.n_init; ++r) {
+    ClusterRng rng(options.seed, static_cast<uint64_t>(r));
+    LloydRun run = run_lloyd(xc, x_sqnorm, initial_centers(xc, x_sqnorm.data(), k, options.init, rng), k,
+                             options.max_iter, fit.tol_abs);
+    fit.init_inertias.push_back(run.inertia);
+    if (r == 0 || run.inertia < best.inertia) {
+      best = std::move(run);
+      fit.best_init = r;
+    }
+  }
+  // Back to the caller's coordinates.
+  for (int j = 0; j < k; ++j)
+    for (int f = 0; f < d; ++f)
+      best.centers[size_t(j) * d + f] = static_cast<float>(best.centers[size_t(j) * d + f] + centred.mean[f]);
+  fit.model = KMeansModel{k, d, std::move(best.centers)};
+  fit.labels = std::move(best.labels);
+  fit.inertia = best.inertia;
+  fit.n_iter = best.n_iter;
+  fit.n_steps = best.n_iter;
+  fit.converged = best.converged;
+  return fit;
+}
+
+std::vector<int32_t> predict(const KMeansModel& model, MatrixView x) {
+  check_data(x, "KMeans predict");
+  if (x.cols != model.d)
+    throw UserError("KMeans predict: the data have " + std::to_string(x.cols) + " features but the model was fitted on " +
+                    std::to_string(model.d) + "; transform the data the same way as the training data");
+  std::vector<float> x_sqnorm = row_sqnorms(x);
+  std::vector<float> c_sqnorm(model.k);
+  cpu::row_sqnorms(c_sqnorm.data(), model.centers.data(), model.k, model.d);
+  std::vector<int32_t> labels(x.rows);
+  cpu::kmeans_assign(labels.data(), nullptr, x.data, x_sqnorm.data(), model.centers.data(), c_sqnorm.data(), x.rows,
+                     x.cols, model.k);
+  return labels;
+}
+
+double inertia(const KMeansModel& model, MatrixView x, std::span<const int32_t> labels) {
+  check_data(x, "KMeans inertia");
+  if (x.cols != model.d || static_cast<int64_t>(labels.size()) != x.rows)
+    throw UserError("KMeans inertia: the data (" + std::to_string(x.rows) + " x " + std::to_string(x.cols) +
+                    "), the labels (" + std::to_string(labels.size()) + ") and the model (d = " +
+                    std::to_string(model.d) + ") do not match; pass the labels predicted for these data");
+  for (int32_t l : labels)
+    if (l < 0 || l >= model.k)
+      throw UserError("KMeans inertia: label " + std::to_string(l) + " is not a cluster of this model (k = " +
+                      std::to_string(model.k) + "); pass the labels predicted by this model");
+  double s = 0.0;
+  cpu::kmeans_inertia(&s, x.data, model.centers.data(), labels.data(), x.rows, x.cols);
+  return s;
+}
+
+}  // namespace zs

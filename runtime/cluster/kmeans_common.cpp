@@ -1,0 +1,125 @@
+// Shared pieces of KMeans and MiniBatchKMeans (see kmeans_common.h).
+#include "runtime/cluster/kmeans_common.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "kernels/cpu/kmeans.h"
+#include "runtime/core/error.h"
+
+namespace zs::cluster_detail {
+
+void check_data(MatrixView x, const char* who) {
+  if (!x.data || x.rows < 1 || x.cols < 1)
+    throw UserError(std::string(who) + ": the data set is empty (" + std::to_string(x.rows) + " rows of " +
+                    std::to_string(x.cols) + " features); pass at least one sample with at least one feature");
+  if (x.rows > INT32_MAX)
+    throw UserError(std::string(who) + ": " + std::to_string(x.rows) +
+                    " samples is more than this implementation supports (2^31 - 1); subsample the data");
+  int64_t bad = -1;
+#pragma omp parallel for schedule(static) reduction(max : bad)
+  for (int64_t i = 0; i < x.rows; ++i) {
+    const float* row = x.row(i);
+    for (int f = 0; f < x.cols; ++f)
+      if (!std::isfinite(row[f])) bad = std::max(bad, i);
+  }
+  if (bad >= 0)
+    throw UserError(std::string(who) + ": sample " + std::to_string(bad) +
+                    " contains a NaN or infinite value; clean the input data (or its scaling) first");
+}
+
+void check_k(int k, int64_t rows, const char* who) {
+  if (k < 1 || k > rows)
+    throw UserError(std::string(who) + ": k = " + std::to_string(k) +
+                    " clusters is impossible with " + std::to_string(rows) +
+                    " samples; choose k (--k) between 1 and the number of samples");
+}
+
+void check_at_least(int64_t value, int64_t min_value, const char* who, const char* name, const char* flag) {
+  if (value < min_value)
+    throw UserError(std::string(who) + ": " + name + " = " + std::to_string(value) + " is invalid; " + name +
+                    " (" + flag + ") must be at least " + std::to_string(min_value));
+}
+
+void check_tol(double tol, const char* who) {
+  if (!(tol >= 0.0) || !std::isfinite(tol))
+    throw UserError(std::string(who) + ": tol = " + std::to_string(tol) +
+                    " is invalid; the tolerance (--tol) must be a finite number >= 0");
+}
+
+double mean_feature_variance(MatrixView x) {
+  const int d = x.cols;
+  std::vector<double> mean(d, 0.0), sq(d, 0.0);
+  // Two passes in double (mean, then squared deviations): no catastrophic cancellation.
+  for (int64_t i = 0; i < x.rows; ++i)
+    for (int f = 0; f < d; ++f) mean[f] += x.row(i)[f];
+  for (double& m : mean) m /= static_cast<double>(x.rows);
+  for (int64_t i = 0; i < x.rows; ++i)
+    for (int f = 0; f < d; ++f) {
+      const double dev = x.row(i)[f] - mean[f];
+      sq[f] += dev * dev;
+    }
+  double total = 0.0;
+  for (double s : sq) total += s / static_cast<double>(x.rows);
+  return total / d;
+}
+
+std::vector<float> row_sqnorms(MatrixView x) {
+  std::vector<float> out(x.rows);
+  cpu::row_sqnorms(out.data(), x.data, x.rows, x.cols);
+  return out;
+}
+
+std::vector<float> gather_rows(MatrixView x, std::span<const int64_t> indices) {
+  std::vector<float> out(indices.size() * static_cast<size_t>(x.cols));
+  for (size_t r = 0; r < indices.size(); ++r)
+    std::copy(x.row(indices[r]), x.row(indices[r]) + x.cols, out.begin() + r * x.cols);
+  return out;
+}
+
+int default_local_trials(int k) { return 2 + static_cast<int>(std::log(static_cast<double>(k))); }
+
+std::vector<int64_t> kmeans_plusplus(MatrixView x, const float* x_sqnorm, int k, int n_local_trials,
+                                     ClusterRng& rng) {
+  const int64_t n = x.rows;
+  std::vector<int64_t> chosen;
+  chosen.reserve(k);
+  chosen.push_back(static_cast<int64_t>(rng.below(n)));
+
+  // closest[i]: squared distance of point i to the nearest chosen centre.
+  std::vector<float> closest(n);
+  double pot = 0.0;
+  int32_t first = static_cast<int32_t>(chosen[0]);
+  cpu::kmeans_pp_candidates(closest.data(), &pot, x.data, x_sqnorm, nullptr, &first, n, x.cols, 1);
+
+  const int t = n_local_trials;
+  std::vector<double> uniforms(t), cand_pot(t);
+  std::vector<int32_t> cand_ids(t);
+  std::vector<float> cand_dist(static_cast<size_t>(t) * n);
+  for (int c = 1; c < k; ++c) {
+    for (double& u : uniforms) u = rng.uniform();
+    cpu::kmeans_pp_sample(cand_ids.data(), closest.data(), uniforms.data(), n, t);
+    cpu::kmeans_pp_candidates(cand_dist.data(), cand_pot.data(), x.data, x_sqnorm, closest.data(), cand_ids.data(),
+                              n, x.cols, t);
+    const int best = static_cast<int>(std::min_element(cand_pot.begin(), cand_pot.end()) - cand_pot.begin());
+    std::copy(cand_dist.begin() + int64_t(best) * n, cand_dist.begin() + int64_t(best + 1) * n, closest.begin());
+    chosen.push_back(cand_ids[best]);
+  }
+  return chosen;
+}
+
+std::vector<float> initial_centers(MatrixView x, const float* x_sqnorm, int k, KMeansInit init, ClusterRng& rng) {
+  const std::vector<int64_t> rows = init == KMeansInit::KMeansPlusPlus
+                                        ? kmeans_plusplus(x, x_sqnorm, k, default_local_trials(k), rng)
+                                        : rng.distinct(x.rows, k);
+  return gather_rows(x, rows);
+}
+
+double sum_double(std::span<const float> values) {
+  double s = 0.0;
+  for (float v : values) s += v;
+  return s;
+}
+
+}  // namespace zs::cluster_detail

@@ -1,0 +1,328 @@
+// IDX reading and writing; see idx.h for the format and the checks.
+//
+// zlib's gz* functions read gzip and raw files alike (a file without the gzip magic is passed
+// through), so one code path serves both. Data are read in bounded chunks and buffers grow with
+// what was actually read, so a corrupt header claiming billions of images costs nothing before
+// the "truncated" error.
+#include "runtime/data/idx.h"
+
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "runtime/core/error.h"
+
+namespace zs {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kRefetchHint = "re-run tools/fetch_data (or re-download the file)";
+constexpr const char* kWhereToGetData =
+    "run tools/fetch_data or pass --data DIR holding the four MNIST IDX files";
+constexpr size_t kReadChunk = size_t(1) << 20;   // keeps gzread's int-sized counts far from overflow
+constexpr unsigned kGzBufferBytes = 1u << 18;
+constexpr size_t kImagesHeaderBytes = 16;
+constexpr size_t kLabelsHeaderBytes = 8;
+
+std::string hex32(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", v);
+  return buf;
+}
+
+std::string bytes_text(uint64_t n) { return std::to_string(n) + (n == 1 ? " byte" : " bytes"); }
+
+uint32_t big_endian_u32(const uint8_t* p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
+}
+
+void put_big_endian_u32(std::vector<uint8_t>& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(uint8_t(v >> shift));
+}
+
+// Owns a gzFile opened for reading; every failure becomes a UserError naming the file.
+class GzReader {
+ public:
+  explicit GzReader(const std::string& path) : path_(path) {
+    std::error_code ec;
+    if (fs::is_symlink(path, ec) && !fs::exists(path, ec))
+      throw UserError(path + ": dangling symlink (its target is gone); " + kRefetchHint);
+    if (!fs::exists(path, ec)) throw UserError(path + ": no such file; " + kWhereToGetData);
+    if (fs::is_directory(path, ec)) throw UserError(path + ": is a folder, expected an IDX file");
+    errno = 0;
+    file_ = gzopen(path.c_str(), "rb");
+    if (!file_)
+      throw UserError(path + ": cannot open (" + (errno ? std::strerror(errno) : "out of memory") + ")");
+    gzbuffer(file_, kGzBufferBytes);   // fewer read() calls than zlib's 8 KiB default
+  }
+  ~GzReader() { gzclose(file_); }
+  GzReader(const GzReader&) = delete;
+  GzReader& operator=(const GzReader&) = delete;
+
+  // Reads up to n bytes into dst; fewer only at the end of the data.
+  size_t read(uint8_t* dst, size_t n) {
+    size_t done = 0;
+    while (done < n) {
+      const unsigned want = unsigned(std::min(n - done, kReadChunk));
+      const int got = gzread(file_, dst + done, want);
+      if (got < 0) throw UserError(path_ + ": unreadable (" + zlib_message() + "); " + kRefetchHint);
+      done += size_t(got);
+      if (unsigned(got) < want) break;
+    }
+    return done;
+  }
+
+  // Appends up to n bytes to out, growing it only by what was read.
+  size_t append(std::vector<uint8_t>& out, size_t n) {
+    size_t done = 0;
+    while (done < n) {
+      const size_t want = std::min(n - done, kReadChunk);
+      const size_t old = out.size();
+      out.resize(old + want);
+      const size_t got = read(out.data() + old, want);
+      out.resize(old + got);
+      done += got;
+      if (got < want) break;
+    }
+    return done;
+  }
+
+  // Bytes left before the end of the data (consumes them).
+  uint64_t count_remaining() {
+    std::vector<uint8_t> scratch(kReadChunk);
+    uint64_t total = 0;
+    for (size_t got; (got = read(scratch.data(), scratch.size())) > 0;) total += got;
+    return total;
+  }
+
+  // True when the data ended because the gzip stream itself is cut off.
+  bool gzip_cut_off() {
+    int err = Z_OK;
+    gzerror(file_, &err);
+    return err == Z_BUF_ERROR;
+  }
+
+ private:
+  std::string zlib_message() {
+    int err = Z_OK;
+    const char* msg = gzerror(file_, &err);
+    if (err == Z_ERRNO) return std::strerror(errno);
+    std::string text = msg && *msg ? msg : "zlib error " + std::to_string(err);
+    // zlib prefixes the path, which our message already starts with.
+    if (text.starts_with(path_ + ": ")) text.erase(0, path_.size() + 2);
+    return text;
+  }
+
+  std::string path_;
+  gzFile file_ = nullptr;
+};
+
+// Reads the header of an IDX file; checks the magic first so that a wrong file type is
+// reported as such even when it is shorter than a header.
+std::vector<uint8_t> read_header(GzReader& in, const std::string& path, uint32_t magic, size_t header_bytes) {
+  const bool want_images = magic == kIdxImagesMagic;
+  const char* kind = want_images ? "images" : "labels";
+  std::vector<uint8_t> header(header_bytes);
+  const size_t got = in.read(header.data(), header_bytes);
+  if (got < 4)
+    throw UserError(path + ": only " + bytes_text(got) + ", too short to be an IDX " + kind + " file; " +
+                    kRefetchHint);
+  const uint32_t found = big_endian_u32(header.data());
+  if (found != magic) {
+    std::string what = "not an IDX " + std::string(kind) + " file: magic number " + std::to_string(found) + " (" +
+                       hex32(found) + "), expected " + std::to_string(magic) + " (" + hex32(magic) + ")";
+    const uint32_t other = want_images ? kIdxLabelsMagic : kIdxImagesMagic;
+    if (found == other) {
+      what += std::string("; it is an IDX ") + (want_images ? "labels" : "images") +
+              " file: check which path is the images and which the labels";
+    } else if (found == __builtin_bswap32(magic)) {
+      what += "; its header is little-endian, IDX headers are big-endian: rewrite it";
+    } else {
+      what += std::string("; the file is corrupt or not MNIST data: ") + kRefetchHint;
+    }
+    throw UserError(path + ": " + what);
+  }
+  if (got < header_bytes)
+    throw UserError(path + ": truncated: the " + std::to_string(header_bytes) + "-byte header holds only " +
+                    bytes_text(got) + "; " + kRefetchHint);
+  return header;
+}
+
+// Checks that `n` items were declared, reads exactly `bytes` of payload and that nothing follows.
+void read_payload(GzReader& in, const std::string& path, std::vector<uint8_t>& out, uint64_t bytes,
+                  const std::string& declared) {
+  out.clear();
+  const size_t got = in.append(out, size_t(bytes));
+  if (got < bytes) {
+    const std::string cut = in.gzip_cut_off() ? " (the gzip stream is cut off)" : "";
+    throw UserError(path + ": truncated: header says " + declared + " (" + std::to_string(bytes) +
+                    " bytes) but only " + bytes_text(got) + " follow the header" + cut + "; " + kRefetchHint);
+  }
+  const uint64_t extra = in.count_remaining();
+  if (extra > 0)
+    throw UserError(path + ": " + bytes_text(extra) + " after the " + declared +
+                    " its header declares: the file is corrupt or not what its header says; " + kRefetchHint);
+}
+
+int checked_count(uint32_t count, const std::string& path, const char* what) {
+  if (count > uint32_t(INT_MAX))
+    throw UserError(path + ": header says " + std::to_string(count) + " " + what +
+                    ", more than this reader accepts; " + kRefetchHint);
+  return int(count);
+}
+
+void read_images(const std::string& path, ImageSet& set) {
+  GzReader in(path);
+  const auto header = read_header(in, path, kIdxImagesMagic, kImagesHeaderBytes);
+  const uint32_t count = big_endian_u32(&header[4]);
+  const uint32_t rows = big_endian_u32(&header[8]);
+  const uint32_t cols = big_endian_u32(&header[12]);
+  if (rows != uint32_t(kMnistSide) || cols != uint32_t(kMnistSide))
+    throw UserError(path + ": images are " + std::to_string(rows) + "x" + std::to_string(cols) +
+                    " pixels, but zspace needs 28x28 MNIST-format images; pass --data a folder of MNIST or "
+                    "Fashion-MNIST IDX files");
+  set.count = checked_count(count, path, "images");
+  set.rows = int(rows);
+  set.cols = int(cols);
+  read_payload(in, path, set.pixels, uint64_t(count) * rows * cols,
+               std::to_string(count) + " images of " + std::to_string(rows) + "x" + std::to_string(cols) + " pixels");
+}
+
+void read_labels(const std::string& path, std::vector<uint8_t>& labels) {
+  GzReader in(path);
+  const auto header = read_header(in, path, kIdxLabelsMagic, kLabelsHeaderBytes);
+  const uint32_t count = big_endian_u32(&header[4]);
+  checked_count(count, path, "labels");
+  read_payload(in, path, labels, count, std::to_string(count) + " labels");
+  const auto bad = std::find_if(labels.begin(), labels.end(), [](uint8_t v) { return v > 9; });
+  if (bad != labels.end())
+    throw UserError(path + ": label " + std::to_string(*bad) + " of sample " + std::to_string(bad - labels.begin()) +
+                    " is outside 0-9; the file is corrupt or not MNIST labels: " + kRefetchHint);
+}
+
+void check_limit(int limit, const char* option) {
+  if (limit == -1 || limit >= 1) return;
+  throw UserError(std::string(option) + " must be a positive number of samples (or -1 for all), got " +
+                  std::to_string(limit));
+}
+
+}  // namespace
+
+void ImageSet::truncate(int n) {
+  if (n < 0 || n >= count) return;
+  count = n;
+  pixels.resize(size_t(n) * size_t(pixels_per_image()));
+  labels.resize(size_t(n));
+}
+
+ImageSet load_idx_pair(const std::string& images_path, const std::string& labels_path) {
+  ImageSet set;
+  read_images(images_path, set);
+  read_labels(labels_path, set.labels);
+  if (set.labels.size() != size_t(set.count))
+    throw UserError(images_path + " holds " + std::to_string(set.count) + " images but " + labels_path + " holds " +
+                    std::to_string(set.labels.size()) +
+                    " labels; the two files must come from the same set: " + kRefetchHint);
+  return set;
+}
+
+std::string find_idx_file(const std::string& dir, const std::string& name) {
+  // Kaggle's MNIST spells the names with a dot: train-images.idx3-ubyte.
+  std::string dotted = name;
+  if (const auto at = dotted.find("-idx"); at != std::string::npos) dotted[at] = '.';
+  std::error_code ec;
+  for (const std::string& candidate : {name, name + ".gz", dotted, dotted + ".gz"}) {
+    const fs::path p = fs::path(dir) / candidate;
+    if (fs::is_regular_file(p, ec)) return p.string();
+    if (fs::is_symlink(p, ec))
+      throw UserError(p.string() + ": dangling symlink (its target is gone); delete it and " + kWhereToGetData);
+  }
+  throw UserError((fs::path(dir) / name).string() + "(.gz): not found; " + kWhereToGetData);
+}
+
+Dataset load_dataset_dir(const std::string& dir, int train_limit, int test_limit) {
+  check_limit(train_limit, "--train-limit");
+  check_limit(test_limit, "--test-limit");
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) throw UserError(dir + ": no such folder; " + kWhereToGetData);
+  if (!fs::is_directory(dir, ec)) throw UserError(dir + ": is not a folder; " + kWhereToGetData);
+  // Locate all four before reading any, so a missing file is reported at once.
+  const std::string train_images = find_idx_file(dir, "train-images-idx3-ubyte");
+  const std::string train_labels = find_idx_file(dir, "train-labels-idx1-ubyte");
+  const std::string test_images = find_idx_file(dir, "t10k-images-idx3-ubyte");
+  const std::string test_labels = find_idx_file(dir, "t10k-labels-idx1-ubyte");
+  Dataset data;
+  data.dir = dir;
+  data.train = load_idx_pair(train_images, train_labels);
+  data.test = load_idx_pair(test_images, test_labels);
+  data.train.truncate(train_limit);
+  data.test.truncate(test_limit);
+  return data;
+}
+
+std::vector<uint8_t> idx_images_bytes(const ImageSet& set) {
+  std::vector<uint8_t> out;
+  out.reserve(kImagesHeaderBytes + set.pixels.size());
+  put_big_endian_u32(out, kIdxImagesMagic);
+  put_big_endian_u32(out, uint32_t(set.count));
+  put_big_endian_u32(out, uint32_t(set.rows));
+  put_big_endian_u32(out, uint32_t(set.cols));
+  out.insert(out.end(), set.pixels.begin(), set.pixels.end());
+  return out;
+}
+
+std::vector<uint8_t> idx_labels_bytes(const ImageSet& set) {
+  std::vector<uint8_t> out;
+  out.reserve(kLabelsHeaderBytes + set.labels.size());
+  put_big_endian_u32(out, kIdxLabelsMagic);
+  put_big_endian_u32(out, uint32_t(set.labels.size()));
+  out.insert(out.end(), set.labels.begin(), set.labels.end());
+  return out;
+}
+
+void write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
+  static std::atomic<unsigned> serial{0};
+  const std::string tmp = path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(serial++);
+  const bool compress = path.size() >= 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  auto fail = [&](const std::string& why) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    return UserError(path + ": cannot write (" + why + "); check that the folder exists and is writable");
+  };
+  errno = 0;
+  // "T" asks zlib for a plain (transparent) file, so both cases share the code below.
+  gzFile out = gzopen(tmp.c_str(), compress ? "wb6" : "wbT");
+  if (!out) throw fail(errno ? std::strerror(errno) : "out of memory");
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const unsigned want = unsigned(std::min(bytes.size() - done, kReadChunk));
+    if (gzwrite(out, bytes.data() + done, want) != int(want)) {
+      int err = Z_OK;
+      std::string why = gzerror(out, &err);
+      if (err == Z_ERRNO) why = std::strerror(errno);
+      gzclose(out);
+      throw fail(why);
+    }
+    done += want;
+  }
+  if (gzclose(out) != Z_OK) throw fail(errno ? std::strerror(errno) : "close failed");
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw fail(ec.message());
+}
+
+void save_idx_pair(const std::string& images_path, const std::string& labels_path, const ImageSet& set) {
+  write_file_atomically(images_path, idx_images_bytes(set));
+  write_file_atomically(labels_path, idx_labels_bytes(set));
+}
+
+}  // namespace zs

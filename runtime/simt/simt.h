@@ -1,0 +1,116 @@
+// zs::simt — the CUDA surface that kernels/*.cu see when g++ compiles them for the CPU emulator.
+// Include it through kernels/common.cuh, and include no other CUDA header after it.
+//
+// What it provides (the rest of the CUDA world is a compile error, on purpose):
+//   __global__ __device__ __host__ __constant__ __managed__ -> nothing (plain host code)
+//   __shared__        -> `static thread_local`: one OS thread runs one block at a time with all
+//                        of that block's fibers, so its copy IS the block's shared memory.
+//                        Such variables start zeroed on each OS thread and then keep the previous
+//                        block's values (stale, like real hardware); only DYNAMIC_SHARED memory is
+//                        poisoned at every block start. Varying the block order (ZS_EMU_ORDER)
+//                        makes reads of stale static shared memory show up as order-dependent
+//                        results.
+//   __launch_bounds__(...) -> nothing
+//   threadIdx blockIdx blockDim gridDim -> read from the running fiber (fiber_slot.h)
+//   __syncthreads[_count|_and|_or], __syncwarp, __shfl[_up|_down|_xor]_sync, __ballot_sync,
+//   __any_sync, __all_sync, __activemask -> the block scheduler (strict checks, file:line)
+//   math / bit / atomic intrinsics -> intrinsics.h;   cuda* runtime calls -> cuda_api.h
+//   LAUNCH(k, grid, block, smem, stream)(args...) -> launch.h (synchronous);
+//   DYNAMIC_SHARED(T, name) -> T* name = the block's poisoned dynamic shared memory.
+// Settings (thread order, strict mode, OS threads): settings.h and the ZS_EMU_* variables.
+#pragma once
+#if defined(__CUDACC__)
+#error "runtime/simt/simt.h is the emulator's CUDA surface for g++; nvcc builds use <cuda_runtime.h>"
+#endif
+
+#include <cuda_runtime.h>   // types only (dim3, float4, cudaError_t...); libcudart is never linked
+
+#include "runtime/simt/cuda_api.h"
+#include "runtime/simt/diagnostics.h"
+#include "runtime/simt/fiber_slot.h"
+#include "runtime/simt/intrinsics.h"
+#include "runtime/simt/launch.h"
+#include "runtime/simt/settings.h"
+
+// ---- execution spaces (redefined after the CUDA headers, whatever they chose) ----
+#undef __global__
+#undef __device__
+#undef __host__
+#undef __shared__
+#undef __constant__
+#undef __managed__
+#undef __launch_bounds__
+#define __global__
+#define __device__
+#define __host__
+#define __shared__ static thread_local
+#define __constant__
+#define __managed__
+#define __launch_bounds__(...)
+
+// ---- built-in variables of the running CUDA thread ----
+#define threadIdx (::zs::simt::current_slot().thread_idx)
+#define blockIdx (::zs::simt::current_slot().block_idx)
+#define blockDim (::zs::simt::current_slot().block_dim)
+#define gridDim (::zs::simt::current_slot().grid_dim)
+
+// ---- synchronisation (the call site is recorded for strict-mode reports) ----
+#define __syncthreads() ::zs::simt::detail::syncthreads(ZS_SIMT_HERE)
+#define __syncthreads_count(predicate) ::zs::simt::detail::syncthreads_count(ZS_SIMT_HERE, (predicate))
+#define __syncthreads_and(predicate) ::zs::simt::detail::syncthreads_and(ZS_SIMT_HERE, (predicate))
+#define __syncthreads_or(predicate) ::zs::simt::detail::syncthreads_or(ZS_SIMT_HERE, (predicate))
+#define __syncwarp(...) ::zs::simt::detail::syncwarp(ZS_SIMT_HERE __VA_OPT__(, ) __VA_ARGS__)
+#define __shfl_sync(...) ::zs::simt::detail::shuffle(ZS_SIMT_HERE, ::zs::simt::WarpOp::ShflIdx, __VA_ARGS__)
+#define __shfl_up_sync(...) ::zs::simt::detail::shuffle(ZS_SIMT_HERE, ::zs::simt::WarpOp::ShflUp, __VA_ARGS__)
+#define __shfl_down_sync(...) ::zs::simt::detail::shuffle(ZS_SIMT_HERE, ::zs::simt::WarpOp::ShflDown, __VA_ARGS__)
+#define __shfl_xor_sync(...) ::zs::simt::detail::shuffle(ZS_SIMT_HERE, ::zs::simt::WarpOp::ShflXor, __VA_ARGS__)
+#define __ballot_sync(mask, predicate) \
+  ::zs::simt::detail::vote(ZS_SIMT_HERE, ::zs::simt::WarpOp::Ballot, (mask), (predicate))
+#define __any_sync(mask, predicate) \
+  int(::zs::simt::detail::vote(ZS_SIMT_HERE, ::zs::simt::WarpOp::Any, (mask), (predicate)))
+#define __all_sync(mask, predicate) \
+  int(::zs::simt::detail::vote(ZS_SIMT_HERE, ::zs::simt::WarpOp::All, (mask), (predicate)))
+// Lanes of the warp that have not exited (the emulator has no notion of convergence).
+#define __activemask() ::zs::simt::detail::active_mask()
+
+// ---- math, bit and atomic intrinsics: global names, as in CUDA ----
+using namespace ::zs::simt::device;
+
+// ---- runtime API ----
+#define cudaMalloc ::zs::simt::api::cudaMalloc
+#define cudaFree ::zs::simt::api::cudaFree
+#define cudaMallocHost ::zs::simt::api::cudaMallocHost
+#define cudaFreeHost ::zs::simt::api::cudaFreeHost
+#define cudaMemcpy ::zs::simt::api::cudaMemcpy
+#define cudaMemcpyAsync ::zs::simt::api::cudaMemcpyAsync
+#define cudaMemset ::zs::simt::api::cudaMemset
+#define cudaMemsetAsync ::zs::simt::api::cudaMemsetAsync
+#define cudaMemcpyToSymbol ::zs::simt::api::cudaMemcpyToSymbol
+#define cudaMemcpyFromSymbol ::zs::simt::api::cudaMemcpyFromSymbol
+#define cudaGetLastError ::zs::simt::api::cudaGetLastError
+#define cudaPeekAtLastError ::zs::simt::api::cudaPeekAtLastError
+#define cudaGetErrorString ::zs::simt::api::cudaGetErrorString
+#define cudaGetErrorName ::zs::simt::api::cudaGetErrorName
+#define cudaDeviceSynchronize ::zs::simt::api::cudaDeviceSynchronize
+#define cudaGetDeviceCount ::zs::simt::api::cudaGetDeviceCount
+#define cudaSetDevice ::zs::simt::api::cudaSetDevice
+#define cudaGetDevice ::zs::simt::api::cudaGetDevice
+#define cudaGetDeviceProperties ::zs::simt::api::cudaGetDeviceProperties
+#define cudaDeviceGetAttribute ::zs::simt::api::cudaDeviceGetAttribute
+#define cudaMemGetInfo ::zs::simt::api::cudaMemGetInfo
+#define cudaStreamCreate ::zs::simt::api::cudaStreamCreate
+#define cudaStreamCreateWithFlags ::zs::simt::api::cudaStreamCreateWithFlags
+#define cudaStreamDestroy ::zs::simt::api::cudaStreamDestroy
+#define cudaStreamSynchronize ::zs::simt::api::cudaStreamSynchronize
+#define cudaEventCreate ::zs::simt::api::cudaEventCreate
+#define cudaEventCreateWithFlags ::zs::simt::api::cudaEventCreateWithFlags
+#define cudaEventRecord ::zs::simt::api::cudaEventRecord
+#define cudaEventSynchronize ::zs::simt::api::cudaEventSynchronize
+#define cudaEventElapsedTime ::zs::simt::api::cudaEventElapsedTime
+#define cudaEventDestroy ::zs::simt::api::cudaEventDestroy
+#define cudaFuncSetAttribute ::zs::simt::api::cudaFuncSetAttribute
+
+// ---- launches and dynamic shared memory ----
+#define LAUNCH(kernel, grid, block, smem, stream) \
+  ::zs::simt::make_launch(kernel, grid, block, smem, stream, #kernel, ZS_SIMT_HERE)
+#define DYNAMIC_SHARED(T, name) T* name = static_cast<T*>(::zs::simt::current_slot().dynamic_smem)
