@@ -303,14 +303,15 @@ def train(args, device, log):
         synchronize(device)
         t0 = time.perf_counter()
         order = torch.randperm(n_train, generator=shuffle_gen).to(device)
-        loss_sum = torch.zeros((), device=device)  # read back after the timer: no per-batch sync
+        # Summed on the device in float64 and read back after the timer: no per-batch sync.
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         for start in range(0, n_train, args.batch):  # the last partial batch is trained too
             x = train_x.index_select(0, order[start:start + args.batch])
             per_sample = loss_fn(model(x), x)
             optimizer.zero_grad(set_to_none=True)
             per_sample.mean().backward()
             optimizer.step()
-            loss_sum += per_sample.detach().sum()
+            loss_sum += per_sample.detach().sum(dtype=torch.float64)
         synchronize(device)
         seconds = time.perf_counter() - t0
         train_seconds += seconds

@@ -64,6 +64,7 @@ __global__ void vote_kernel(unsigned* out) {
   const int tid = threadIdx.x;
   const int p = tid % 3 == 0;
   unsigned* o = out + (blockIdx.x * blockDim.x + tid) * 8;
+  o[7] = __activemask();   // no lane can have exited yet: the barriers below hold them all
   o[0] = __ballot_sync(0xffffffffu, p);
   o[1] = __any_sync(0xffffffffu, tid % 32 == 31);
   o[2] = __all_sync(0xffffffffu, tid < 10000);
@@ -72,7 +73,6 @@ __global__ void vote_kernel(unsigned* out) {
   o[5] = __syncthreads_and(tid < 1000);
   o[6] = __syncthreads_or(tid == 5);
   __syncwarp();
-  o[7] = __activemask();
 }
 
 // ---- dynamic shared memory: reverse each block's slice ----

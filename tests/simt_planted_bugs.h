@@ -26,12 +26,12 @@ __global__ void warp_tail_sum_kernel(float* sum, const float* x) {
       if (tid == 0) sum[blockIdx.x] = v;
     } else {
       volatile float* vs = s;
-      vs[tid] += vs[tid + 32];
-      vs[tid] += vs[tid + 16];
-      vs[tid] += vs[tid + 8];
-      vs[tid] += vs[tid + 4];
-      vs[tid] += vs[tid + 2];
-      vs[tid] += vs[tid + 1];
+      vs[tid] = vs[tid] + vs[tid + 32];
+      vs[tid] = vs[tid] + vs[tid + 16];
+      vs[tid] = vs[tid] + vs[tid + 8];
+      vs[tid] = vs[tid] + vs[tid + 4];
+      vs[tid] = vs[tid] + vs[tid + 2];
+      vs[tid] = vs[tid] + vs[tid + 1];
       if (tid == 0) sum[blockIdx.x] = vs[0];
     }
   }

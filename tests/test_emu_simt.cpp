@@ -442,7 +442,7 @@ TEST_CASE("simt: an invalid launch configuration sets cudaGetLastError and runs 
   // The error stays until read, like CUDA's; KERNEL_CHECK turns it into an exception.
   LAUNCH(scale_kernel, 1, 2048, 0, nullptr)(y.get(), x.get(), 2.f, 2048);
   CHECK(cudaPeekAtLastError() == cudaErrorInvalidConfiguration);
-  CHECK_THROWS_WITH(KERNEL_CHECK(), Catch::Contains("cudaErrorInvalidConfiguration"));
+  CHECK_THROWS_WITH([] { KERNEL_CHECK(); }(), Catch::Contains("cudaErrorInvalidConfiguration"));
   CHECK(cudaGetLastError() == cudaSuccess);
 
   // Dynamic shared memory: up to 48 KiB, and the emulated GTX 960 offers no opt-in beyond.

@@ -31,7 +31,14 @@ void im2col(const ConvGeom& g, float* col, int64_t ld, const float* x, int nimg)
 
 // The adjoint of im2col followed by bias + activation: dx[j][c][h][w] = act(bias[c] + sum of the
 // col entries that im2col would have filled from (j, c, h, w)). Overwrites dx; bias nullable.
-void col2im(const ConvGeom& g, float* dx, const float* col, int64_t ld, int nimg, const float* bias, Act act);
+// col is scratch: entries that im2col would have set to padding may be zeroed.
+void col2im(const ConvGeom& g, float* dx, float* col, int64_t ld, int nimg, const float* bias, Act act);
+
+// The flat versions of both for geometries with W <= stride * Q (every 'same' conv); im2col and
+// col2im dispatch to them (conv_lowering_flat.cpp).
+bool flat_lowering_applies(const ConvGeom& g);
+void im2col_flat(const ConvGeom& g, float* col, int64_t ld, const float* x, int nimg);
+void col2im_flat(const ConvGeom& g, float* dx, float* col, int64_t ld, int nimg, const float* bias, Act act);
 
 // Single-channel stride-1 direct paths; *_applies says whether the geometry qualifies.
 bool direct_forward_applies(const ConvGeom& g);

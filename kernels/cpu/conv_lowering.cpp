@@ -1,5 +1,6 @@
-// im2col / col2im for the GEMM-based convolutions (see conv_impl.h for the column layout).
-// Both walk the image row by row: an image row h feeds output row p = (h + pad_top - r) / stride
+// im2col / col2im for the GEMM-based convolutions (see conv_impl.h for the column layout), and
+// the chunk plan. 'same' geometries take the flat path of conv_lowering_flat.cpp; this file's
+// row-by-row versions serve the rest ('valid' and other explicit paddings). Both walk the image row by row: an image row h feeds output row p = (h + pad_top - r) / stride
 // of every kernel row r that divides evenly. Strided rows are split into phases first (see
 // TapColumn), so every inner loop is a contiguous copy or add of up to Q floats. The stride is a
 // template parameter for 1 and 2 (the only strides of the blog model) so those loops vectorize.
@@ -178,6 +179,7 @@ ChunkPlan plan_chunks(const ConvGeom& g) {
 }
 
 void im2col(const ConvGeom& g, float* col, int64_t ld, const float* x, int nimg) {
+  if (flat_lowering_applies(g)) return im2col_flat(g, col, ld, x, nimg);
   switch (g.stride) {
     case 1: return im2col_impl<1>(g, col, ld, x, nimg);
     case 2: return im2col_impl<2>(g, col, ld, x, nimg);
@@ -185,7 +187,8 @@ void im2col(const ConvGeom& g, float* col, int64_t ld, const float* x, int nimg)
   }
 }
 
-void col2im(const ConvGeom& g, float* dx, const float* col, int64_t ld, int nimg, const float* bias, Act act) {
+void col2im(const ConvGeom& g, float* dx, float* col, int64_t ld, int nimg, const float* bias, Act act) {
+  if (flat_lowering_applies(g)) return col2im_flat(g, dx, col, ld, nimg, bias, act);
   switch (g.stride) {
     case 1: return col2im_impl<1>(g, dx, col, ld, nimg, bias, act);
     case 2: return col2im_impl<2>(g, dx, col, ld, nimg, bias, act);

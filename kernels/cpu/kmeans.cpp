@@ -26,6 +26,10 @@ using detail::require;
 
 int64_t tile_count(int64_t n) { return (n + kKMeansTileRows - 1) / kKMeansTileRows; }
 
+// Below this many floats touched, a loop runs serially: starting a parallel region costs more
+// (microseconds on an idle machine, a scheduler time slice on a busy one).
+constexpr int64_t kParallelMinWork = int64_t(1) << 20;
+
 // Threads worth starting for `tiles` tiles: no idle thread waits at the barrier for nothing.
 int threads_for(int64_t tiles) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(detail::max_threads(), tiles)));
@@ -102,7 +106,7 @@ void reduce_tile_partials(double* out, const std::vector<double>& partials, int6
 void row_sqnorms(float* sqnorm, const float* x, int64_t n, int d) {
   require(sqnorm && x, "row_sqnorms", "null buffer");
   require(n >= 0 && d >= 1, "row_sqnorms", "n must be >= 0 and d >= 1");
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * d >= kParallelMinWork)
   for (int64_t i = 0; i < n; ++i) {
     const float* row = x + i * d;
     double s = 0.0;
@@ -139,6 +143,8 @@ void kmeans_lloyd_pass(int32_t* labels, float* min_dist, float* sums, int64_t* c
   std::vector<std::vector<double>> thread_sums(nthreads);
   std::vector<std::vector<int64_t>> thread_counts(nthreads);
   detail::BlasSingleThread one_blas_thread;
+  // One parallel region for the pass and its reduction: on a busy machine every extra region
+  // costs a scheduling round trip per thread.
 #pragma omp parallel num_threads(nthreads)
   {
     const int t = omp_get_thread_num();
@@ -153,20 +159,22 @@ void kmeans_lloyd_pass(int32_t* labels, float* min_dist, float* sums, int64_t* c
                    add_row(acc.data() + static_cast<size_t>(label) * d, x + i * d, d);
                    ++cnt[label];
                  });
-  }
-  // Fixed-order reduction: thread 0, 1, ... for every element.
-#pragma omp parallel for schedule(static)
-  for (int64_t e = 0; e < static_cast<int64_t>(width); ++e) {
-    double s = 0.0;
-    for (const auto& acc : thread_sums)
-      if (!acc.empty()) s += acc[e];
-    sums[e] = static_cast<float>(s);
-  }
-  for (int j = 0; j < k; ++j) {
-    int64_t c = 0;
-    for (const auto& cnt : thread_counts)
-      if (!cnt.empty()) c += cnt[j];
-    counts[j] = c;
+#pragma omp barrier
+    // Fixed-order reduction: thread 0, 1, ... for every element.
+#pragma omp for schedule(static)
+    for (int64_t e = 0; e < static_cast<int64_t>(width); ++e) {
+      double s = 0.0;
+      for (const auto& partial : thread_sums)
+        if (!partial.empty()) s += partial[e];
+      sums[e] = static_cast<float>(s);
+    }
+#pragma omp single
+    for (int j = 0; j < k; ++j) {
+      int64_t c = 0;
+      for (const auto& partial : thread_counts)
+        if (!partial.empty()) c += partial[j];
+      counts[j] = c;
+    }
   }
 }
 
@@ -259,7 +267,9 @@ void kmeans_minibatch_update(float* centers_new, double* counts, const float* ce
   require(centers_new != centers_old, "kmeans_minibatch_update", "centers_new must not alias centers_old");
   for (int64_t i = 0; i < b; ++i)
     require(labels[i] >= 0 && labels[i] < k, "kmeans_minibatch_update", "label out of [0, k)");
-#pragma omp parallel
+  // Work: every centre scans the labels, the members are added, every centre is written.
+  const int64_t work = int64_t(k) * b + b * int64_t(d) + int64_t(k) * d;
+#pragma omp parallel if (work >= kParallelMinWork)
   {
     std::vector<double> acc(d);
 #pragma omp for schedule(static)

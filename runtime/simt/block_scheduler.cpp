@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -540,14 +541,13 @@ std::string BlockScheduler::thread_name(uint32_t tid) const {
          std::to_string(tid / (b.x * b.y)) + ")";
 }
 
-std::string BlockScheduler::lane_story(uint32_t tid) const {
+std::string BlockScheduler::whereabouts(uint32_t tid) const {
   const ThreadState& t = threads_[tid];
-  std::string s = "lane " + std::to_string(tid % 32) + " ";
   switch (t.status) {
-    case ThreadStatus::AtBarrier: return s + "waits at __syncthreads " + where(t.site);
-    case ThreadStatus::AtWarpOp: return s + "waits in " + warp_op_name(t.op) + " at " + where(t.site);
-    case ThreadStatus::Exited: return s + "has exited";
-    default: return s + "is runnable";
+    case ThreadStatus::AtBarrier: return "wait at __syncthreads " + where(t.site);
+    case ThreadStatus::AtWarpOp: return std::string("wait in ") + warp_op_name(t.op) + " at " + where(t.site);
+    case ThreadStatus::Exited: return "have exited";
+    default: return "can run";
   }
 }
 
@@ -561,18 +561,24 @@ void BlockScheduler::describe_deadlock() {
       const Collective& c = w.pending[i];
       error_ += " Warp " + std::to_string(wi) + ": lanes " + lane_list(c.arrived) + " wait in " +
                 warp_op_name(c.op) + " (mask " + hex(c.mask) + ") at " + where(c.site) + ", but";
-      uint32_t missing = c.mask & ~c.arrived;
-      int listed = 0;
-      for (uint32_t l = 0; l < 32 && listed < 3; ++l)
-        if (missing >> l & 1u) error_ += (listed++ ? "; " : " ") + lane_story(wi * 32 + l);
-      if (uint32_t(__builtin_popcount(missing)) > 3u) error_ += "; ...";
+      // The missing lanes, grouped by where they are.
+      std::vector<std::pair<std::string, uint32_t>> groups;
+      for (uint32_t l = 0; l < 32; ++l) {
+        if (!((c.mask & ~c.arrived) >> l & 1u)) continue;
+        std::string story = whereabouts(wi * 32 + l);
+        auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == story; });
+        if (it == groups.end()) groups.emplace_back(std::move(story), 1u << l);
+        else it->second |= 1u << l;
+      }
+      for (std::size_t g = 0; g < groups.size(); ++g)
+        error_ += (g ? "; lanes " : " lanes ") + lane_list(groups[g].second) + " " + groups[g].first;
       error_ += ".";
     }
   }
   if (at_barrier_ > 0)
     for (uint32_t tid = 0; tid < threads_.size(); ++tid)
       if (threads_[tid].status == ThreadStatus::AtBarrier) {
-        error_ += " " + std::to_string(at_barrier_) + " thread(s) wait at __syncthreads, e.g. " +
+        error_ += " In all, " + std::to_string(at_barrier_) + " thread(s) wait at __syncthreads, e.g. " +
                   thread_name(tid) + " at " + where(threads_[tid].site) + ".";
         break;
       }

@@ -130,7 +130,7 @@ class BlockScheduler {
   // messages
   void begin_error(bool strict_only);
   std::string thread_name(uint32_t tid) const;
-  std::string lane_story(uint32_t tid) const;
+  std::string whereabouts(uint32_t tid) const;
   void describe_deadlock();
 
   SlotPool slots_;

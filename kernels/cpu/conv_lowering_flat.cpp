@@ -1,0 +1,205 @@
+// The fast im2col / col2im for geometries whose every image column maps into the first Q phase
+// columns (W <= stride * Q: all 'same' convolutions, hence every layer of the blog model).
+//
+// Phase planes: for stride st, one image channel splits into st*st planes
+//   plane[a][b][u][v] = x[st*u + a][st*v + b],
+// stored with a row pitch of exactly Q. Tap (r, s) writes r - pad_top = st*e + a and
+// s - pad_left = st*d + b (floor division), so
+//   col[(c, r, s)][p][q] = x[st*p + r - pad_top][st*q + s - pad_left] = plane[a][b][p + e][q + d].
+// Because the plane pitch equals the col pitch Q, the whole P x Q block of a tap is ONE
+// contiguous copy (im2col) or add (col2im) of P*Q floats, starting at plane row e, column d.
+// What the flat run gets wrong is confined to the |d| edge columns where q + d leaves [0, Q):
+// there the run wraps into the neighbouring plane row. im2col overwrites those entries with the
+// zero padding afterwards; col2im zeroes them in col before adding (col is scratch). Plane rows
+// outside the image (the top/bottom padding, e < 0 or p + e beyond the image) are stored as zero
+// rows, and a few zero floats of slack before and after each plane keep the runs in bounds.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/conv_impl.h"
+#include "kernels/cpu/cpu_common_impl.h"
+
+namespace zs::cpu::detail {
+namespace {
+
+inline int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+struct Tap {
+  int plane;     // a * st + b
+  int64_t run;   // offset of the tap's first element in its plane
+  int shift;     // d: edge columns to fix are [Q - d, Q) when d > 0, [0, -d) when d < 0
+};
+
+// Where the phase planes of one channel live and where each tap's flat run starts.
+struct FlatLayout {
+  int st = 1, row_lo = 0, rows = 0, slack = 0;
+  int64_t plane_size = 0;  // floats per plane, slack included
+  std::vector<Tap> taps;   // indexed r * S + s
+
+  explicit FlatLayout(const ConvGeom& g) : st(g.stride) {
+    int row_hi = 0, d_min = 0, d_max = 0;
+    row_lo = floor_div(-g.pad_top, st);
+    row_hi = g.p - 1 + floor_div(g.r - 1 - g.pad_top, st);
+    for (int s = 0; s < g.s; ++s) {
+      d_min = std::min(d_min, floor_div(s - g.pad_left, st));
+      d_max = std::max(d_max, floor_div(s - g.pad_left, st));
+    }
+    rows = row_hi - row_lo + 1;
+    slack = std::max(-d_min, d_max);
+    plane_size = int64_t(rows) * g.q + 2 * slack;
+    taps.resize(size_t(g.r) * g.s);
+    for (int r = 0; r < g.r; ++r) {
+      const int e = floor_div(r - g.pad_top, st), a = r - g.pad_top - st * e;
+      for (int s = 0; s < g.s; ++s) {
+        const int d = floor_div(s - g.pad_left, st), b = s - g.pad_left - st * d;
+        taps[size_t(r) * g.s + s] = {a * st + b, slack + int64_t(e - row_lo) * g.q + d, d};
+      }
+    }
+  }
+  int64_t planes_floats() const { return int64_t(st) * st * plane_size; }
+};
+
+// Phase columns of phase b that hold real pixels (st*v + b < w), capped at the plane pitch q.
+inline int phase_width(int w, int b, int st, int q) { return std::min(q, b < w ? (w - b + st - 1) / st : 0); }
+
+// Fills the phase planes of one channel: pixels where there are some, zeros elsewhere (padding
+// rows and columns, and the slack around each plane).
+template <int kStride>
+void split_channel(float* planes, const FlatLayout& L, const ConvGeom& g, const float* xc) {
+  const int st = kStride > 0 ? kStride : L.st;
+  const int64_t body = int64_t(L.rows) * g.q;
+  for (int plane = 0; plane < st * st; ++plane) {
+    float* p = planes + plane * L.plane_size;
+    std::fill(p, p + L.slack, 0.f);
+    std::fill(p + L.slack + body, p + L.plane_size, 0.f);
+  }
+  for (int i = 0; i < L.rows; ++i) {
+    const int u = L.row_lo + i;
+    for (int a = 0; a < st; ++a) {
+      float* base = planes + L.slack + int64_t(i) * g.q + int64_t(a * st) * L.plane_size;
+      const int h = st * u + a;
+      if (h < 0 || h >= g.h) {  // a padding row
+        for (int b = 0; b < st; ++b) std::fill(base + b * L.plane_size, base + b * L.plane_size + g.q, 0.f);
+        continue;
+      }
+      const float* __restrict__ row = xc + int64_t(h) * g.w;
+      if (st == 2 && g.w == 2 * g.q) {
+        // The common case, written as one loop so it vectorizes as a de-interleave.
+        float* __restrict__ even = base;
+        float* __restrict__ odd = base + L.plane_size;
+        for (int v = 0; v < g.q; ++v) {
+          even[v] = row[2 * v];
+          odd[v] = row[2 * v + 1];
+        }
+        continue;
+      }
+      for (int b = 0; b < st; ++b) {
+        float* __restrict__ dst = base + b * L.plane_size;
+        const int width = phase_width(g.w, b, st, g.q);
+        for (int v = 0; v < width; ++v) dst[v] = row[v * st + b];
+        std::fill(dst + width, dst + g.q, 0.f);
+      }
+    }
+  }
+}
+
+// dx row h of one channel = act(bias + the phase planes' values), interleaving the phases.
+template <int kStride>
+void merge_channel(float* dxc, const FlatLayout& L, const ConvGeom& g, const float* planes, float bias, Act act) {
+  const int st = kStride > 0 ? kStride : L.st;
+  for (int h = 0; h < g.h; ++h) {
+    float* __restrict__ row = dxc + int64_t(h) * g.w;
+    const int u = h / st, a = h % st;
+    if (u < L.row_lo || u >= L.row_lo + L.rows) {  // no output reads this row
+      std::fill(row, row + g.w, bias);
+    } else {
+      const float* base = planes + L.slack + int64_t(u - L.row_lo) * g.q;
+      if (st == 2 && g.w == 2 * g.q) {
+        const float* __restrict__ even = base + int64_t(a * 2) * L.plane_size;
+        const float* __restrict__ odd = base + int64_t(a * 2 + 1) * L.plane_size;
+        for (int v = 0; v < g.q; ++v) {
+          row[2 * v] = even[v] + bias;
+          row[2 * v + 1] = odd[v] + bias;
+        }
+      } else {
+        for (int b = 0; b < st; ++b) {
+          const float* __restrict__ src = base + int64_t(a * st + b) * L.plane_size;
+          const int width = phase_width(g.w, b, st, g.q);
+          for (int v = 0; v < width; ++v) row[v * st + b] = src[v] + bias;
+        }
+      }
+    }
+    apply_activation_inplace(act, row, g.w);
+  }
+}
+
+// Zeroes the |d| edge columns of a P x Q block (see the file header).
+void zero_edge_columns(float* block, int shift, const ConvGeom& g) {
+  if (shift == 0) return;
+  const int lo = shift > 0 ? g.q - std::min(shift, g.q) : 0;
+  const int hi = shift > 0 ? g.q : std::min(-shift, g.q);
+  for (int p = 0; p < g.p; ++p)
+    for (int q = lo; q < hi; ++q) block[int64_t(p) * g.q + q] = 0.f;
+}
+
+template <int kStride>
+void im2col_flat_impl(const ConvGeom& g, float* col, int64_t ld, const float* x, int nimg) {
+  const FlatLayout L(g);
+  const int64_t pq = int64_t(g.p) * g.q, hw = int64_t(g.h) * g.w, taps = int64_t(g.r) * g.s;
+  float* planes = thread_scratch(kScratchPad, L.planes_floats());
+  for (int j = 0; j < nimg; ++j) {
+    for (int c = 0; c < g.c; ++c) {
+      split_channel<kStride>(planes, L, g, x + (int64_t(j) * g.c + c) * hw);
+      for (int64_t t = 0; t < taps; ++t) {
+        const Tap& tap = L.taps[t];
+        float* dst = col + (c * taps + t) * ld + j * pq;
+        std::memcpy(dst, planes + tap.plane * L.plane_size + tap.run, sizeof(float) * pq);
+        zero_edge_columns(dst, tap.shift, g);
+      }
+    }
+  }
+}
+
+template <int kStride>
+void col2im_flat_impl(const ConvGeom& g, float* dx, float* col, int64_t ld, int nimg, const float* bias, Act act) {
+  const FlatLayout L(g);
+  const int64_t pq = int64_t(g.p) * g.q, hw = int64_t(g.h) * g.w, taps = int64_t(g.r) * g.s;
+  float* planes = thread_scratch(kScratchPad, L.planes_floats());
+  for (int j = 0; j < nimg; ++j) {
+    for (int c = 0; c < g.c; ++c) {
+      std::memset(planes, 0, sizeof(float) * L.planes_floats());
+      for (int64_t t = 0; t < taps; ++t) {
+        const Tap& tap = L.taps[t];
+        float* src = col + (c * taps + t) * ld + j * pq;
+        zero_edge_columns(src, tap.shift, g);
+        float* __restrict__ dst = planes + tap.plane * L.plane_size + tap.run;
+        const float* __restrict__ from = src;
+        for (int64_t i = 0; i < pq; ++i) dst[i] += from[i];
+      }
+      merge_channel<kStride>(dx + (int64_t(j) * g.c + c) * hw, L, g, planes, bias ? bias[c] : 0.f, act);
+    }
+  }
+}
+
+}  // namespace
+
+bool flat_lowering_applies(const ConvGeom& g) { return g.w <= int64_t(g.stride) * g.q; }
+
+void im2col_flat(const ConvGeom& g, float* col, int64_t ld, const float* x, int nimg) {
+  switch (g.stride) {
+    case 1: return im2col_flat_impl<1>(g, col, ld, x, nimg);
+    case 2: return im2col_flat_impl<2>(g, col, ld, x, nimg);
+    default: return im2col_flat_impl<0>(g, col, ld, x, nimg);
+  }
+}
+
+void col2im_flat(const ConvGeom& g, float* dx, float* col, int64_t ld, int nimg, const float* bias, Act act) {
+  switch (g.stride) {
+    case 1: return col2im_flat_impl<1>(g, dx, col, ld, nimg, bias, act);
+    case 2: return col2im_flat_impl<2>(g, dx, col, ld, nimg, bias, act);
+    default: return col2im_flat_impl<0>(g, dx, col, ld, nimg, bias, act);
+  }
+}
+
+}  // namespace zs::cpu::detail
