@@ -359,7 +359,7 @@ TEST_CASE("kmeans_inertia equals the naive sum of squared distances", "[kmeans][
     ref += naive_sqdist(x.row(i), c.row(labels[i]), x.d);
   }
   double got = 0.0;
-  zs::cpu::kmeans_inertia(&got, x.values.data(), c.values.data(), labels.data(), x.n, x.d);
+  zs::cpu::kmeans_inertia(&got, x.values.data(), c.values.data(), labels.data(), x.n, x.d, k);
   CHECK(close(got, ref, 1e-9, 1e-12));
 }
 
@@ -599,4 +599,89 @@ TEST_CASE("bad KMeans arguments throw UserError", "[kmeans][errors]") {
   const zs::KMeansFit fit = zs::fit_kmeans(x.view(), o);
   const Points wrong = uniform_points(4, 5, 82);
   CHECK_THROWS_WITH(zs::predict(fit.model, wrong.view()), Contains("5 features"));
+}
+
+TEST_CASE("grouped kernels equal one call per group", "[kmeans][kernel]") {
+  // Three groups of k = 7 centres: the stacked call must give each group what a call with
+  // groups = 1 on that group's arrays gives: the same labels, sums, counts, inertia and samples;
+  // distances to float rounding (the GEMM may round a dot product differently depending on the
+  // column it lands in, so only near-ties could change a label, and this data has none).
+  const int k = 7, groups = 3, t = 4;
+  const Points x = uniform_points(300, 13, 91);
+  const Points c = uniform_points(int64_t(k) * groups, 13, 92);
+  const std::vector<float> xs = sqnorms(x), cs = sqnorms(c);
+  const int64_t n = x.n;
+  const int d = x.d;
+  std::vector<int32_t> labels(size_t(groups) * n);
+  std::vector<float> dist(labels.size()), sums(size_t(groups) * k * d);
+  std::vector<int64_t> counts(size_t(groups) * k);
+  zs::cpu::kmeans_lloyd_pass(labels.data(), dist.data(), sums.data(), counts.data(), x.values.data(), xs.data(),
+                             c.values.data(), cs.data(), n, d, k, groups);
+  std::vector<int32_t> labels2(labels.size());
+  zs::cpu::kmeans_assign(labels2.data(), nullptr, x.values.data(), xs.data(), c.values.data(), cs.data(), n, d, k, groups);
+  CHECK(labels2 == labels);
+  std::vector<double> inertia(groups);
+  zs::cpu::kmeans_inertia(inertia.data(), x.values.data(), c.values.data(), labels.data(), n, d, k, groups);
+
+  // Candidates: run g's candidates are rows 3g, 3g+1, ...; closest of run g = distances to row g.
+  std::vector<int32_t> ids(size_t(groups) * t);
+  for (size_t e = 0; e < ids.size(); ++e) ids[e] = static_cast<int32_t>((e * 37) % n);
+  std::vector<float> closest(size_t(groups) * n);
+  for (int g = 0; g < groups; ++g)
+    for (int64_t i = 0; i < n; ++i) closest[size_t(g) * n + i] = static_cast<float>(naive_sqdist(x.row(i), x.row(g), d));
+  std::vector<float> cand_dist(size_t(groups) * t * n);
+  std::vector<double> cand_pot(size_t(groups) * t);
+  zs::cpu::kmeans_pp_candidates(cand_dist.data(), cand_pot.data(), x.values.data(), xs.data(), closest.data(), ids.data(),
+                                n, d, t, groups);
+  zs::ClusterRng rng(93);
+  std::vector<double> u(size_t(groups) * t);
+  for (double& v : u) v = rng.uniform();
+  std::vector<int32_t> picks(u.size());
+  zs::cpu::kmeans_pp_sample(picks.data(), closest.data(), u.data(), n, t, groups);
+
+  for (int g = 0; g < groups; ++g) {
+    INFO("group " << g);
+    const float* cg = c.values.data() + size_t(g) * k * d;
+    std::vector<int32_t> l1(n);
+    std::vector<float> d1(n), s1(size_t(k) * d);
+    std::vector<int64_t> n1(k);
+    zs::cpu::kmeans_lloyd_pass(l1.data(), d1.data(), s1.data(), n1.data(), x.values.data(), xs.data(), cg,
+                               cs.data() + size_t(g) * k, n, d, k);
+    CHECK(std::equal(l1.begin(), l1.end(), labels.begin() + size_t(g) * n));
+    require_close(d1, std::vector<float>(dist.begin() + size_t(g) * n, dist.begin() + size_t(g + 1) * n), 1e-5, 1e-5,
+                  "grouped min_dist");
+    CHECK(std::equal(s1.begin(), s1.end(), sums.begin() + size_t(g) * k * d));
+    CHECK(std::equal(n1.begin(), n1.end(), counts.begin() + size_t(g) * k));
+    double i1 = 0.0;
+    zs::cpu::kmeans_inertia(&i1, x.values.data(), cg, l1.data(), n, d, k);
+    CHECK(i1 == inertia[g]);
+
+    std::vector<float> cd1(size_t(t) * n);
+    std::vector<double> cp1(t);
+    zs::cpu::kmeans_pp_candidates(cd1.data(), cp1.data(), x.values.data(), xs.data(), closest.data() + size_t(g) * n,
+                                  ids.data() + size_t(g) * t, n, d, t);
+    require_close(cd1, std::vector<float>(cand_dist.begin() + size_t(g) * t * n, cand_dist.begin() + size_t(g + 1) * t * n),
+                  1e-5, 1e-5, "grouped candidate distances");
+    require_close(cp1, std::vector<double>(cand_pot.begin() + size_t(g) * t, cand_pot.begin() + size_t(g + 1) * t), 1e-4,
+                  1e-6, "grouped potentials");
+    std::vector<int32_t> p1(t);
+    zs::cpu::kmeans_pp_sample(p1.data(), closest.data() + size_t(g) * n, u.data() + size_t(g) * t, n, t);
+    CHECK(std::equal(p1.begin(), p1.end(), picks.begin() + size_t(g) * t));
+  }
+}
+
+TEST_CASE("KMeans runs in lockstep give the result of a run alone", "[kmeans]") {
+  // n_init runs share passes; run r's stream is (seed, r). A fit with n_init = 4 must therefore
+  // contain, as its run 0, the result of a fit with n_init = 1 (equal up to the GEMM's rounding,
+  // which could only matter at a near-tie).
+  const Blobs blobs = planted_blobs(4, 60, 6, 3.0, 94);  // overlapping blobs: runs differ
+  zs::KMeansOptions o;
+  o.k = 4;
+  o.seed = 8;
+  o.n_init = 4;
+  const zs::KMeansFit four = zs::fit_kmeans(blobs.points.view(), o);
+  o.n_init = 1;
+  const zs::KMeansFit one = zs::fit_kmeans(blobs.points.view(), o);
+  REQUIRE(four.init_inertias.size() == 4);
+  CHECK(close(four.init_inertias[0], one.inertia, 0.0, 1e-6));
 }

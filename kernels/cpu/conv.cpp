@@ -49,11 +49,7 @@ void store_forward_chunk(const ConvGeom& g, const ConvSizes& z, float* y, const 
     for (int k = 0; k < g.k; ++k) {
       float* dst = y + j * z.kpq + k * z.pq;
       const float* src = out + k * ld + j * z.pq;
-      const float bias = b ? b[k] : 0.f;
-      if (bias != 0.f || dst != src) {
-        for (int64_t i = 0; i < z.pq; ++i) dst[i] = src[i] + bias;
-      }
-      apply_activation_inplace(act, dst, z.pq);
+      bias_activation(dst, src, z.pq, b ? b[k] : 0.f, act);
     }
   }
 }

@@ -55,6 +55,8 @@ inline void require(bool ok, const char* op, const char* what) {
 }
 void check_geometry(const ConvGeom& g, const char* op);
 
+// dst = act(src + bias) over a contiguous run (vectorized); dst may alias src.
+void bias_activation(float* dst, const float* src, int64_t count, float bias, Act act);
 // Activation applied in place to a contiguous run of floats (bias already added).
 void apply_activation_inplace(Act act, float* v, int64_t count);
 

@@ -35,6 +35,11 @@ Block block_of(int rows, int cols, int t, int nt) {
   return {0, rows, int(b), int(e)};
 }
 
+// dst[j] += src[j]
+void add_row(float* __restrict__ dst, const float* __restrict__ src, int count) {
+  for (int j = 0; j < count; ++j) dst[j] += src[j];
+}
+
 int threads_for(int64_t macs) { return macs >= kParallelMinMacs ? max_threads() : 1; }
 
 }  // namespace
@@ -53,12 +58,8 @@ void dense_forward(float* y, const float* x, const float* w, const float* b, int
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, cols, in, 1.f, x + int64_t(blk.r0) * in, in,
                   w + blk.c0, out, 0.f, yb, out);
       for (int i = 0; i < rows; ++i) {
-        float* row = yb + int64_t(i) * out;
-        if (b) {
-          const float* bb = b + blk.c0;
-#pragma omp simd
-          for (int j = 0; j < cols; ++j) row[j] += bb[j];
-        }
+        float* __restrict__ row = yb + int64_t(i) * out;
+        if (b) add_row(row, b + blk.c0, cols);
         apply_activation_inplace(act, row, cols);
       }
     }
@@ -85,11 +86,7 @@ void dense_backward(float* dx, float* dw, float* db, const float* dy, const floa
       int64_t c0 = 0, c1 = 0;
       static_range(out, t, nt, c0, c1);
       std::fill(db + c0, db + c1, 0.f);
-      for (int i = 0; i < n; ++i) {
-        const float* row = dy + int64_t(i) * out;
-#pragma omp simd
-        for (int64_t j = c0; j < c1; ++j) db[j] += row[j];
-      }
+      for (int i = 0; i < n; ++i) add_row(db + c0, dy + int64_t(i) * out + c0, int(c1 - c0));
     }
     // dx[n][in] = dy w^T
     if (dx) {

@@ -2,7 +2,8 @@
 //   LeakyReLU: y > 0 exactly when x > 0 (alpha > 0), so dx = y > 0 ? dy : alpha * dy
 //              (alpha at x == 0, as TensorFlow's LeakyReluGrad);
 //   sigmoid:   dx = dy * y * (1 - y).
-// Loops are written so the compiler vectorizes them; large arrays are split over OpenMP threads.
+// Loops are written so the compiler vectorizes them (see simd_math_impl.h for exp); large arrays
+// are split over OpenMP threads. Element-wise, so any split gives the same bits.
 #include <omp.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 
 #include "kernels/cpu/cpu_common_impl.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/simd_math_impl.h"
 
 namespace zs::cpu {
 
@@ -20,46 +22,47 @@ namespace {
 // Below this many elements the OpenMP fork/join costs more than it saves.
 constexpr int64_t kParallelMinElements = 1 << 15;
 
-inline float leaky(float x) { return x > 0.f ? x : kLeakyAlpha * x; }
+// Branch-free forms: the compiler may not if-convert `x > 0 ? x : alpha * x` (the multiply could
+// trap), and a data-dependent branch mispredicts on half of all activations. Multiplying by the
+// selected slope gives the same bits.
+inline float leaky(float x) { return x * (x > 0.f ? 1.f : kLeakyAlpha); }
 // With e = e^-|x| <= 1 nothing overflows, and for x < 0 the result e / (1 + e) keeps its
 // relative accuracy down to the denormals (1 / (1 + e^-x) would round e.g. sigmoid(-100) to 0).
 inline float sigmoid(float x) {
-  const float e = std::exp(-std::fabs(x));
+  const float e = exp_nonpositive(-std::fabs(x));
   const float r = 1.f / (1.f + e);
-  return x >= 0.f ? r : e * r;
+  return (x >= 0.f ? 1.f : e) * r;
 }
 
-// y may alias x: every iteration reads its element before writing it.
-void activation_forward_serial(Act act, float* y, const float* x, int64_t count) {
-  switch (act) {
-    case Act::None:
-      if (y != x) std::memcpy(y, x, sizeof(float) * count);
-      return;
-    case Act::LeakyRelu:
+// dst = act(src + bias); dst may alias src (each iteration reads its element before writing it).
+template <Act kAct>
+void bias_activation_impl(float* dst, const float* src, int64_t count, float bias) {
 #pragma omp simd
-      for (int64_t i = 0; i < count; ++i) y[i] = leaky(x[i]);
-      return;
-    case Act::Sigmoid:
-      for (int64_t i = 0; i < count; ++i) y[i] = sigmoid(x[i]);
-      return;
+  for (int64_t i = 0; i < count; ++i) {
+    const float v = src[i] + bias;
+    dst[i] = kAct == Act::LeakyRelu ? leaky(v) : kAct == Act::Sigmoid ? sigmoid(v) : v;
   }
 }
 
 }  // namespace
 
 namespace detail {
-void apply_activation_inplace(Act act, float* v, int64_t count) {
+
+void bias_activation(float* dst, const float* src, int64_t count, float bias, Act act) {
   switch (act) {
-    case Act::None: return;
-    case Act::LeakyRelu:
-#pragma omp simd
-      for (int64_t i = 0; i < count; ++i) v[i] = leaky(v[i]);
-      return;
-    case Act::Sigmoid:
-      for (int64_t i = 0; i < count; ++i) v[i] = sigmoid(v[i]);
-      return;
+    case Act::None:
+      if (bias == 0.f) {
+        if (dst != src) std::memcpy(dst, src, sizeof(float) * count);
+        return;
+      }
+      return bias_activation_impl<Act::None>(dst, src, count, bias);
+    case Act::LeakyRelu: return bias_activation_impl<Act::LeakyRelu>(dst, src, count, bias);
+    case Act::Sigmoid: return bias_activation_impl<Act::Sigmoid>(dst, src, count, bias);
   }
 }
+
+void apply_activation_inplace(Act act, float* v, int64_t count) { bias_activation(v, v, count, 0.f, act); }
+
 }  // namespace detail
 
 void activation_forward(Act act, float* y, const float* x, int64_t count) {
@@ -71,7 +74,7 @@ void activation_forward(Act act, float* y, const float* x, int64_t count) {
   {
     int64_t begin = 0, end = 0;
     static_range(count, omp_get_thread_num(), omp_get_num_threads(), begin, end);
-    activation_forward_serial(act, y + begin, x + begin, end - begin);
+    bias_activation(y + begin, x + begin, end - begin, 0.f, act);
   }
 }
 
@@ -83,10 +86,12 @@ void activation_backward(Act act, float* dx, const float* dy, const float* y, in
     if (dx != dy) std::memcpy(dx, dy, sizeof(float) * count);
     return;
   }
+  if (act == Act::LeakyRelu) {
 #pragma omp parallel for simd schedule(static) if (count >= kParallelMinElements)
-  for (int64_t i = 0; i < count; ++i) {
-    const float yi = y[i];
-    dx[i] = act == Act::LeakyRelu ? (yi > 0.f ? dy[i] : kLeakyAlpha * dy[i]) : dy[i] * yi * (1.f - yi);
+    for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * (y[i] > 0.f ? 1.f : kLeakyAlpha);
+  } else {
+#pragma omp parallel for simd schedule(static) if (count >= kParallelMinElements)
+    for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * y[i] * (1.f - y[i]);
   }
 }
 

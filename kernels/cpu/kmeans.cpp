@@ -1,8 +1,11 @@
 // The CPU twin of the KMeans kernels (see kmeans.h for the conventions).
 //
 // Versions (one line each; the shipped one is the last of each list):
-//   assignment: tile GEMM (OpenBLAS sgemm of kKMeansTileRows points x all centres, with ||c||^2
-//               preloaded as the C operand so one call yields ||c||^2 - 2 x.c) + fused argmin.
+//   assignment: tile GEMM (OpenBLAS sgemm of kKMeansTileRows points x the centres of every
+//               group, with ||c||^2 preloaded as the C operand so one call yields ||c||^2 - 2 x.c)
+//               + fused per-group argmin. Profile at k = 25, one group: packing the points costs
+//               as much as the GEMM itself (26% vs 32% of the time), which is why groups exist:
+//               ten runs of k = 25 share one pack and one 250-wide GEMM.
 //   centroid update: (1) per-centre scan in point order (kmeans_centroid_sums, thread-count
 //               independent); (2) fused into the assignment pass with per-thread double partials
 //               (kmeans_lloyd_pass: the tile is summed while it is still in cache, saving a second
@@ -64,25 +67,29 @@ inline void row_argmin(int32_t& label, float& dist, const float* score_row, floa
   dist = std::max(0.0f, x_sqnorm + best_score);
 }
 
-// Assigns the points of tiles [tile_begin, tile_end) and calls on_point(i, label) for each point,
-// in point order, while its tile is still in cache.
+// Assigns the points of tiles [tile_begin, tile_end) to the nearest centre of every group and
+// calls on_point(i, g, label) for each point and group, in point order, while the tile is still
+// in cache. One GEMM per tile covers the centres of all groups.
 template <class OnPoint>
 void assign_tiles(int32_t* labels, float* min_dist, const float* x, const float* x_sqnorm, const float* centers,
-                  const float* c_sqnorm, int64_t n, int d, int k, int64_t tile_begin, int64_t tile_end,
+                  const float* c_sqnorm, int64_t n, int d, int k, int groups, int64_t tile_begin, int64_t tile_end,
                   OnPoint&& on_point) {
-  float* scores = detail::thread_scratch(detail::kScratchGemmOut, static_cast<size_t>(kKMeansTileRows) * k);
+  const int width = k * groups;
+  float* scores = detail::thread_scratch(detail::kScratchGemmOut, static_cast<size_t>(kKMeansTileRows) * width);
   for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
     const int64_t r0 = tile * kKMeansTileRows;
     const int64_t rows = std::min(kKMeansTileRows, n - r0);
-    tile_scores(scores, x + r0 * d, rows, centers, c_sqnorm, d, k);
+    tile_scores(scores, x + r0 * d, rows, centers, c_sqnorm, d, width);
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t i = r0 + r;
-      int32_t label;
-      float dist;
-      row_argmin(label, dist, scores + r * k, x_sqnorm[i], k);
-      labels[i] = label;
-      if (min_dist) min_dist[i] = dist;
-      on_point(i, label);
+      for (int g = 0; g < groups; ++g) {
+        int32_t label;
+        float dist;
+        row_argmin(label, dist, scores + r * width + g * k, x_sqnorm[i], k);
+        labels[g * n + i] = label;
+        if (min_dist) min_dist[g * n + i] = dist;
+        on_point(i, g, label);
+      }
     }
   }
 }
@@ -118,8 +125,9 @@ void row_sqnorms(float* sqnorm, const float* x, int64_t n, int d) {
 }
 
 void kmeans_assign(int32_t* labels, float* min_dist, const float* x, const float* x_sqnorm, const float* centers,
-                   const float* c_sqnorm, int64_t n, int d, int k) {
+                   const float* c_sqnorm, int64_t n, int d, int k, int groups) {
   check_sizes("kmeans_assign", n, d, k);
+  require(groups >= 1, "kmeans_assign", "groups must be >= 1");
   require(labels && x && x_sqnorm && centers && c_sqnorm, "kmeans_assign", "null buffer");
   const int64_t tiles = tile_count(n);
   detail::BlasSingleThread one_blas_thread;
@@ -127,18 +135,21 @@ void kmeans_assign(int32_t* labels, float* min_dist, const float* x, const float
   {
     int64_t begin, end;
     detail::static_range(tiles, omp_get_thread_num(), omp_get_num_threads(), begin, end);
-    assign_tiles(labels, min_dist, x, x_sqnorm, centers, c_sqnorm, n, d, k, begin, end, [](int64_t, int32_t) {});
+    assign_tiles(labels, min_dist, x, x_sqnorm, centers, c_sqnorm, n, d, k, groups, begin, end,
+                 [](int64_t, int, int32_t) {});
   }
 }
 
 void kmeans_lloyd_pass(int32_t* labels, float* min_dist, float* sums, int64_t* counts, const float* x,
-                       const float* x_sqnorm, const float* centers, const float* c_sqnorm, int64_t n, int d,
-                       int k) {
+                       const float* x_sqnorm, const float* centers, const float* c_sqnorm, int64_t n, int d, int k,
+                       int groups) {
   check_sizes("kmeans_lloyd_pass", n, d, k);
+  require(groups >= 1, "kmeans_lloyd_pass", "groups must be >= 1");
   require(labels && sums && counts && x && x_sqnorm && centers && c_sqnorm, "kmeans_lloyd_pass", "null buffer");
   const int64_t tiles = tile_count(n);
   const int nthreads = threads_for(tiles);
-  const size_t width = static_cast<size_t>(k) * d;
+  const int64_t centres = int64_t(k) * groups;
+  const size_t width = static_cast<size_t>(centres) * d;
   // One double accumulator per thread; slots of threads the runtime did not start stay empty.
   std::vector<std::vector<double>> thread_sums(nthreads);
   std::vector<std::vector<int64_t>> thread_counts(nthreads);
@@ -151,13 +162,14 @@ void kmeans_lloyd_pass(int32_t* labels, float* min_dist, float* sums, int64_t* c
     std::vector<double>& acc = thread_sums[t];
     std::vector<int64_t>& cnt = thread_counts[t];
     acc.assign(width, 0.0);
-    cnt.assign(k, 0);
+    cnt.assign(centres, 0);
     int64_t begin, end;
     detail::static_range(tiles, t, omp_get_num_threads(), begin, end);
-    assign_tiles(labels, min_dist, x, x_sqnorm, centers, c_sqnorm, n, d, k, begin, end,
-                 [&](int64_t i, int32_t label) {
-                   add_row(acc.data() + static_cast<size_t>(label) * d, x + i * d, d);
-                   ++cnt[label];
+    assign_tiles(labels, min_dist, x, x_sqnorm, centers, c_sqnorm, n, d, k, groups, begin, end,
+                 [&](int64_t i, int g, int32_t label) {
+                   const int64_t centre = int64_t(g) * k + label;
+                   add_row(acc.data() + centre * d, x + i * d, d);
+                   ++cnt[centre];
                  });
 #pragma omp barrier
     // Fixed-order reduction: thread 0, 1, ... for every element.
@@ -169,7 +181,7 @@ void kmeans_lloyd_pass(int32_t* labels, float* min_dist, float* sums, int64_t* c
       sums[e] = static_cast<float>(s);
     }
 #pragma omp single
-    for (int j = 0; j < k; ++j) {
+    for (int64_t j = 0; j < centres; ++j) {
       int64_t c = 0;
       for (const auto& partial : thread_counts)
         if (!partial.empty()) c += partial[j];
@@ -202,61 +214,66 @@ void kmeans_centroid_sums(float* sums, int64_t* counts, const float* x, const in
 }
 
 void kmeans_pp_candidates(float* cand_dist, double* cand_pot, const float* x, const float* x_sqnorm,
-                          const float* closest, const int32_t* cand_ids, int64_t n, int d, int t) {
+                          const float* closest, const int32_t* cand_ids, int64_t n, int d, int t, int groups) {
   check_sizes("kmeans_pp_candidates", n, d, t);
+  require(groups >= 1, "kmeans_pp_candidates", "groups must be >= 1");
   require(cand_dist && cand_pot && x && x_sqnorm && cand_ids, "kmeans_pp_candidates", "null buffer");
-  std::vector<float> cand(static_cast<size_t>(t) * d);
-  std::vector<float> cand_sq(t);
-  for (int c = 0; c < t; ++c) {
+  const int width = t * groups;  // candidates of all groups, group after group
+  std::vector<float> cand(static_cast<size_t>(width) * d);
+  std::vector<float> cand_sq(width);
+  for (int c = 0; c < width; ++c) {
     require(cand_ids[c] >= 0 && cand_ids[c] < n, "kmeans_pp_candidates", "candidate id out of [0, n)");
     std::copy(x + int64_t(cand_ids[c]) * d, x + int64_t(cand_ids[c] + 1) * d, cand.begin() + int64_t(c) * d);
     cand_sq[c] = x_sqnorm[cand_ids[c]];
   }
   const int64_t tiles = tile_count(n);
-  std::vector<double> tile_pot(static_cast<size_t>(tiles) * t, 0.0);
+  std::vector<double> tile_pot(static_cast<size_t>(tiles) * width, 0.0);
   detail::BlasSingleThread one_blas_thread;
 #pragma omp parallel num_threads(threads_for(tiles))
   {
-    float* scores = detail::thread_scratch(detail::kScratchGemmOut, static_cast<size_t>(kKMeansTileRows) * t);
+    float* scores = detail::thread_scratch(detail::kScratchGemmOut, static_cast<size_t>(kKMeansTileRows) * width);
     int64_t begin, end;
     detail::static_range(tiles, omp_get_thread_num(), omp_get_num_threads(), begin, end);
     for (int64_t tile = begin; tile < end; ++tile) {
       const int64_t r0 = tile * kKMeansTileRows;
       const int64_t rows = std::min(kKMeansTileRows, n - r0);
-      tile_scores(scores, x + r0 * d, rows, cand.data(), cand_sq.data(), d, t);
-      double* pot = tile_pot.data() + tile * t;
+      tile_scores(scores, x + r0 * d, rows, cand.data(), cand_sq.data(), d, width);
+      double* pot = tile_pot.data() + tile * width;
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = r0 + r;
-        for (int c = 0; c < t; ++c) {
-          float dist = std::max(0.0f, x_sqnorm[i] + scores[r * t + c]);
-          if (closest) dist = std::min(dist, closest[i]);
+        for (int c = 0; c < width; ++c) {
+          float dist = std::max(0.0f, x_sqnorm[i] + scores[r * width + c]);
+          if (closest) dist = std::min(dist, closest[int64_t(c / t) * n + i]);
           cand_dist[int64_t(c) * n + i] = dist;
           pot[c] += dist;
         }
       }
     }
   }
-  reduce_tile_partials(cand_pot, tile_pot, tiles, t);
+  reduce_tile_partials(cand_pot, tile_pot, tiles, width);
 }
 
-void kmeans_pp_sample(int32_t* ids, const float* weights, const double* uniforms, int64_t n, int t) {
+void kmeans_pp_sample(int32_t* ids, const float* weights, const double* uniforms, int64_t n, int t, int groups) {
   require(ids && weights && uniforms, "kmeans_pp_sample", "null buffer");
-  require(n >= 1 && t >= 0, "kmeans_pp_sample", "n must be >= 1 and t >= 0");
+  require(n >= 1 && t >= 0 && groups >= 1, "kmeans_pp_sample", "n and groups must be >= 1 and t >= 0");
   std::vector<double> cumulative(n);
-  double total = 0.0;
-  int64_t last_positive = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    total += static_cast<double>(weights[i]);
-    cumulative[i] = total;
-    if (weights[i] > 0.0f) last_positive = i;
-  }
-  for (int r = 0; r < t; ++r) {
-    const double target = uniforms[r] * total;
-    // First cumulative value strictly above the target: a zero-weight point never satisfies it
-    // before the positive-weight point that follows it. Rounding can push the target to the
-    // total: clip to the last point that has a weight.
-    int64_t i = std::upper_bound(cumulative.begin(), cumulative.end(), target) - cumulative.begin();
-    ids[r] = static_cast<int32_t>(std::min(i, last_positive));
+  for (int g = 0; g < groups; ++g) {
+    const float* w = weights + int64_t(g) * n;
+    double total = 0.0;
+    int64_t last_positive = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      total += static_cast<double>(w[i]);
+      cumulative[i] = total;
+      if (w[i] > 0.0f) last_positive = i;
+    }
+    for (int r = 0; r < t; ++r) {
+      const double target = uniforms[int64_t(g) * t + r] * total;
+      // First cumulative value strictly above the target: a zero-weight point never satisfies it
+      // before the positive-weight point that follows it. Rounding can push the target to the
+      // total: clip to the last point that has a weight.
+      const int64_t i = std::upper_bound(cumulative.begin(), cumulative.end(), target) - cumulative.begin();
+      ids[int64_t(g) * t + r] = static_cast<int32_t>(std::min(i, last_positive));
+    }
   }
 }
 
@@ -295,30 +312,33 @@ void kmeans_minibatch_update(float* centers_new, double* counts, const float* ce
   }
 }
 
-void kmeans_inertia(double* inertia, const float* x, const float* centers, const int32_t* labels, int64_t n,
-                    int d) {
+void kmeans_inertia(double* inertia, const float* x, const float* centers, const int32_t* labels, int64_t n, int d,
+                    int k, int groups) {
+  check_sizes("kmeans_inertia", n, d, k);
+  require(groups >= 1, "kmeans_inertia", "groups must be >= 1");
   require(inertia && x && centers && labels, "kmeans_inertia", "null buffer");
-  require(n >= 1 && d >= 1, "kmeans_inertia", "n and d must be >= 1");
-  for (int64_t i = 0; i < n; ++i) require(labels[i] >= 0, "kmeans_inertia", "negative label");
+  for (int64_t e = 0; e < n * groups; ++e) require(labels[e] >= 0 && labels[e] < k, "kmeans_inertia", "label out of [0, k)");
   const int64_t tiles = tile_count(n);
-  std::vector<double> tile_sum(tiles, 0.0);
+  std::vector<double> tile_sum(static_cast<size_t>(tiles) * groups, 0.0);
 #pragma omp parallel for schedule(static)
   for (int64_t tile = 0; tile < tiles; ++tile) {
     const int64_t r0 = tile * kKMeansTileRows;
     const int64_t r1 = std::min(n, r0 + kKMeansTileRows);
-    double s = 0.0;
     for (int64_t i = r0; i < r1; ++i) {
       const float* row = x + i * d;
-      const float* c = centers + int64_t(labels[i]) * d;
+      for (int g = 0; g < groups; ++g) {  // the row stays in L1 for all groups
+        const float* c = centers + (int64_t(g) * k + labels[int64_t(g) * n + i]) * d;
+        double s = 0.0;
 #pragma omp simd reduction(+ : s)
-      for (int f = 0; f < d; ++f) {
-        const double diff = static_cast<double>(row[f]) - c[f];
-        s += diff * diff;
+        for (int f = 0; f < d; ++f) {
+          const double diff = static_cast<double>(row[f]) - c[f];
+          s += diff * diff;
+        }
+        tile_sum[tile * groups + g] += s;
       }
     }
-    tile_sum[tile] = s;
   }
-  reduce_tile_partials(inertia, tile_sum, tiles, 1);
+  reduce_tile_partials(inertia, tile_sum, tiles, groups);
 }
 
 }  // namespace zs::cpu

@@ -3,14 +3,16 @@
 //     -(t log p + (1 - t) log(1 - p)); d/dp of the batch mean = (p - t) / (p (1 - p)) / (n dim),
 //     and 0 where the clamp is active (p outside the interval), as the clamp's derivative is.
 //   MSE: per-sample loss = mean over dim of (p - t)^2; gradient 2 (p - t) / (n dim).
-// Samples are split over OpenMP threads; each sample's sum runs in a fixed order (in double), so
-// the results do not depend on the thread count. loss and dpred are overwritten; dpred may be
+// Samples are split over OpenMP threads; each sample's sum runs in a fixed (vectorized) order and
+// accumulates in double, so the results do not depend on the thread count. The logs are the
+// vectorizable log_positive of simd_math_impl.h. loss and dpred are overwritten; dpred may be
 // null when only the loss is wanted.
 #include <algorithm>
 #include <cmath>
 
 #include "kernels/cpu/cpu_common_impl.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/simd_math_impl.h"
 
 namespace zs::cpu {
 
@@ -37,11 +39,12 @@ void bce_loss(float* loss, float* dpred, const float* pred, const float* target,
     const float* p = pred + int64_t(i) * dim;
     const float* t = target + int64_t(i) * dim;
     double total = 0.0;
+#pragma omp simd reduction(+ : total)
     for (int j = 0; j < dim; ++j) {
       const float pc = std::clamp(p[j], lo, hi);
-      total -= double(t[j]) * std::log(pc) + (1.0 - double(t[j])) * std::log(1.f - pc);
+      total += double(t[j] * log_positive(pc) + (1.f - t[j]) * log_positive(1.f - pc));
     }
-    loss[i] = float(total / dim);
+    loss[i] = float(-total / dim);
     if (dpred) {
       float* d = dpred + int64_t(i) * dim;
 #pragma omp simd
@@ -62,6 +65,7 @@ void mse_loss(float* loss, float* dpred, const float* pred, const float* target,
     const float* p = pred + int64_t(i) * dim;
     const float* t = target + int64_t(i) * dim;
     double total = 0.0;
+#pragma omp simd reduction(+ : total)
     for (int j = 0; j < dim; ++j) {
       const double diff = double(p[j]) - double(t[j]);
       total += diff * diff;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <span>
 #include <string>
 
 #include "kernels/cpu/kmeans.h"
@@ -41,11 +42,11 @@ CentredData centre_data(MatrixView x) {
 // sklearn's _relocate_empty_clusters: every empty cluster takes the point that is farthest from
 // its centre (distances from the assignment just made), which leaves its old cluster's sums.
 // Unlike sklearn, a point that is the last member of its cluster is skipped, so relocation can
-// never create a new empty cluster.
-void relocate_empty_clusters(std::vector<float>& sums, std::vector<int64_t>& counts, const std::vector<int32_t>& labels,
-                             const std::vector<float>& min_dist, MatrixView x) {
+// never create a new empty cluster. sums [k][d] and counts [k] are updated in place.
+void relocate_empty_clusters(float* sums, int64_t* counts, int k, const int32_t* labels, const float* min_dist,
+                             MatrixView x) {
   std::vector<int> empty;
-  for (int j = 0; j < static_cast<int>(counts.size()); ++j)
+  for (int j = 0; j < k; ++j)
     if (counts[j] == 0) empty.push_back(j);
   if (empty.empty()) return;
   // Farthest first; ties to the smaller index so the choice does not depend on the sort.
@@ -73,60 +74,106 @@ void relocate_empty_clusters(std::vector<float>& sums, std::vector<int64_t>& cou
 }
 
 struct LloydRun {
-  std::vector<float> centers;
-  std::vector<int32_t> labels;
+  std::vector<float> centers;      // [k][d]
+  std::vector<int32_t> labels;     // final labels, consistent with centers
+  std::vector<int32_t> labels_old; // labels of the previous iteration
   double inertia = 0.0;
   int n_iter = 0;
+  bool done = false;
+  bool strict = false;  // stopped because the labels did not change
   bool converged = false;
 };
 
-LloydRun run_lloyd(MatrixView x, const std::vector<float>& x_sqnorm, std::vector<float> centers, int k, int max_iter,
-                   double tol_abs) {
+// Copies the centres of the selected runs into one [runs][k][d] block (the kernels' group layout).
+void stack_centers(std::vector<float>& out, std::span<LloydRun* const> runs) {
+  out.clear();
+  for (const LloydRun* r : runs) out.insert(out.end(), r->centers.begin(), r->centers.end());
+}
+
+// Lloyd iterations for a set of runs that advance in lockstep: each iteration is ONE pass over the
+// data for all runs still active (a kernel group per run). A run stops on its own criteria exactly
+// as it would alone; the others go on.
+void run_lloyd_lockstep(MatrixView x, const std::vector<float>& x_sqnorm, std::span<LloydRun> runs, int k,
+                        int max_iter, double tol_abs) {
   const int64_t n = x.rows;
   const int d = x.cols;
-  LloydRun run;
-  std::vector<int32_t> labels(n), labels_old(n, -1);
-  std::vector<float> min_dist(n), sums(static_cast<size_t>(k) * d), next(static_cast<size_t>(k) * d), c_sqnorm(k);
-  std::vector<int64_t> counts(k);
-  bool strict = false;
+  const size_t centre_floats = size_t(k) * d;
+  std::vector<float> centres, c_sqnorm, min_dist, sums, next(centre_floats);
+  std::vector<int32_t> labels;
+  std::vector<int64_t> counts;
+  std::vector<LloydRun*> active;
+  for (LloydRun& r : runs) r.labels_old.assign(n, -1);
   for (int it = 0; it < max_iter; ++it) {
-    cpu::row_sqnorms(c_sqnorm.data(), centers.data(), k, d);
+    active.clear();
+    for (LloydRun& r : runs)
+      if (!r.done) active.push_back(&r);
+    if (active.empty()) break;
+    const int groups = static_cast<int>(active.size());
+    stack_centers(centres, active);
+    c_sqnorm.resize(size_t(groups) * k);
+    labels.resize(size_t(groups) * n);
+    min_dist.resize(size_t(groups) * n);
+    sums.resize(size_t(groups) * centre_floats);
+    counts.resize(size_t(groups) * k);
+    cpu::row_sqnorms(c_sqnorm.data(), centres.data(), int64_t(groups) * k, d);
     cpu::kmeans_lloyd_pass(labels.data(), min_dist.data(), sums.data(), counts.data(), x.data, x_sqnorm.data(),
-                           centers.data(), c_sqnorm.data(), n, d, k);
-    relocate_empty_clusters(sums, counts, labels, min_dist, x);
-    double shift = 0.0;  // squared centre shift summed over centres
-    for (int j = 0; j < k; ++j) {
-      const double inv = counts[j] > 0 ? 1.0 / static_cast<double>(counts[j]) : 0.0;
-      for (int f = 0; f < d; ++f) {
-        const size_t e = size_t(j) * d + f;
-        // A cluster can only stay empty when every point is a singleton's last member: keep it.
-        next[e] = counts[j] > 0 ? static_cast<float>(sums[e] * inv) : centers[e];
-        const double delta = double(next[e]) - centers[e];
-        shift += delta * delta;
+                           centres.data(), c_sqnorm.data(), n, d, k, groups);
+    for (int g = 0; g < groups; ++g) {
+      LloydRun& run = *active[g];
+      const int32_t* lab = labels.data() + size_t(g) * n;
+      float* run_sums = sums.data() + size_t(g) * centre_floats;
+      int64_t* run_counts = counts.data() + size_t(g) * k;
+      relocate_empty_clusters(run_sums, run_counts, k, lab, min_dist.data() + size_t(g) * n, x);
+      double shift = 0.0;  // squared centre shift summed over centres
+      for (int j = 0; j < k; ++j) {
+        const double inv = run_counts[j] > 0 ? 1.0 / static_cast<double>(run_counts[j]) : 0.0;
+        for (int f = 0; f < d; ++f) {
+          const size_t e = size_t(j) * d + f;
+          // A cluster can only stay empty when every point is a singleton's last member: keep it.
+          next[e] = run_counts[j] > 0 ? static_cast<float>(run_sums[e] * inv) : run.centers[e];
+          const double delta = double(next[e]) - run.centers[e];
+          shift += delta * delta;
+        }
+      }
+      run.centers.swap(next);
+      run.n_iter = it + 1;
+      if (std::equal(lab, lab + n, run.labels_old.begin())) {
+        run.strict = run.converged = run.done = true;
+        run.labels.assign(lab, lab + n);  // computed from centres equal to the final ones
+      } else if (shift <= tol_abs) {
+        run.converged = run.done = true;
+      } else {
+        run.labels_old.assign(lab, lab + n);
       }
     }
-    centers.swap(next);
-    run.n_iter = it + 1;
-    if (labels == labels_old) {
-      strict = true;
-      run.converged = true;
-      break;
-    }
-    if (shift <= tol_abs) {
-      run.converged = true;
-      break;
-    }
-    labels_old.swap(labels);
   }
-  if (!strict) {
-    // The last update moved the centres: recompute the labels so that they match them.
-    cpu::row_sqnorms(c_sqnorm.data(), centers.data(), k, d);
-    cpu::kmeans_assign(labels.data(), nullptr, x.data, x_sqnorm.data(), centers.data(), c_sqnorm.data(), n, d, k);
+  // Runs whose last update moved the centres: relabel them with the final centres (one pass).
+  active.clear();
+  for (LloydRun& r : runs)
+    if (!r.strict) active.push_back(&r);
+  if (!active.empty()) {
+    const int groups = static_cast<int>(active.size());
+    stack_centers(centres, active);
+    c_sqnorm.resize(size_t(groups) * k);
+    labels.resize(size_t(groups) * n);
+    cpu::row_sqnorms(c_sqnorm.data(), centres.data(), int64_t(groups) * k, d);
+    cpu::kmeans_assign(labels.data(), nullptr, x.data, x_sqnorm.data(), centres.data(), c_sqnorm.data(), n, d, k,
+                       groups);
+    for (int g = 0; g < groups; ++g)
+      active[g]->labels.assign(labels.begin() + size_t(g) * n, labels.begin() + size_t(g + 1) * n);
   }
-  cpu::kmeans_inertia(&run.inertia, x.data, centers.data(), labels.data(), n, d);
-  run.centers = std::move(centers);
-  run.labels = std::move(labels);
-  return run;
+  // Exact inertia of every run (one pass).
+  active.clear();
+  labels.clear();
+  for (LloydRun& r : runs) {
+    active.push_back(&r);
+    labels.insert(labels.end(), r.labels.begin(), r.labels.end());
+    r.labels_old = {};
+  }
+  stack_centers(centres, active);
+  std::vector<double> inertia(runs.size());
+  cpu::kmeans_inertia(inertia.data(), x.data, centres.data(), labels.data(), n, d, k, static_cast<int>(runs.size()));
+  for (size_t r = 0; r < runs.size(); ++r) runs[r].inertia = inertia[r];
 }
 
 }  // namespace
@@ -154,17 +201,24 @@ KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options) {
 
   KMeansFit fit;
   fit.tol_abs = options.tol > 0.0 ? options.tol * mean_feature_variance(xc) : 0.0;
-  LloydRun best;
+  // Run r draws from its own stream (seed, r), so its result does not depend on the other runs
+  // nor on how many runs share a pass.
+  std::vector<ClusterRng> rngs;
+  for (int r = 0; r < options.n_init; ++r) rngs.emplace_back(options.seed, static_cast<uint64_t>(r));
+  std::vector<std::vector<float>> inits = initial_centers(xc, x_sqnorm.data(), k, options.init, rngs);
+  std::vector<LloydRun> runs(options.n_init);
+  for (int r = 0; r < options.n_init; ++r) runs[r].centers = std::move(inits[r]);
+  const size_t chunk = static_cast<size_t>(runs_per_pass(k));
+  for (size_t r0 = 0; r0 < runs.size(); r0 += chunk)
+    run_lloyd_lockstep(xc, x_sqnorm, std::span<LloydRun>(runs).subspan(r0, std::min(chunk, runs.size() - r0)), k,
+                       options.max_iter, fit.tol_abs);
+  int best_index = 0;
   for (int r = 0; r < options.n_init; ++r) {
-    ClusterRng rng(options.seed, static_cast<uint64_t>(r));
-    LloydRun run = run_lloyd(xc, x_sqnorm, initial_centers(xc, x_sqnorm.data(), k, options.init, rng), k,
-                             options.max_iter, fit.tol_abs);
-    fit.init_inertias.push_back(run.inertia);
-    if (r == 0 || run.inertia < best.inertia) {
-      best = std::move(run);
-      fit.best_init = r;
-    }
+    fit.init_inertias.push_back(runs[r].inertia);
+    if (runs[r].inertia < runs[best_index].inertia) best_index = r;  // ties keep the earlier run
   }
+  fit.best_init = best_index;
+  LloydRun& best = runs[best_index];
   // Back to the caller's coordinates.
   for (int j = 0; j < k; ++j)
     for (int f = 0; f < d; ++f)
@@ -203,7 +257,7 @@ double inertia(const KMeansModel& model, MatrixView x, std::span<const int32_t> 
       throw UserError("KMeans inertia: label " + std::to_string(l) + " is not a cluster of this model (k = " +
                       std::to_string(model.k) + "); pass the labels predicted by this model");
   double s = 0.0;
-  cpu::kmeans_inertia(&s, x.data, model.centers.data(), labels.data(), x.rows, x.cols);
+  cpu::kmeans_inertia(&s, x.data, model.centers.data(), labels.data(), x.rows, x.cols, model.k);
   return s;
 }
 

@@ -80,40 +80,71 @@ std::vector<float> gather_rows(MatrixView x, std::span<const int64_t> indices) {
 
 int default_local_trials(int k) { return 2 + static_cast<int>(std::log(static_cast<double>(k))); }
 
-std::vector<int64_t> kmeans_plusplus(MatrixView x, const float* x_sqnorm, int k, int n_local_trials,
-                                     ClusterRng& rng) {
+std::vector<std::vector<int64_t>> kmeans_plusplus_runs(MatrixView x, const float* x_sqnorm, int k,
+                                                       int n_local_trials, std::span<ClusterRng> rngs) {
   const int64_t n = x.rows;
-  std::vector<int64_t> chosen;
-  chosen.reserve(k);
-  chosen.push_back(static_cast<int64_t>(rng.below(n)));
-
-  // closest[i]: squared distance of point i to the nearest chosen centre.
-  std::vector<float> closest(n);
-  double pot = 0.0;
-  int32_t first = static_cast<int32_t>(chosen[0]);
-  cpu::kmeans_pp_candidates(closest.data(), &pot, x.data, x_sqnorm, nullptr, &first, n, x.cols, 1);
-
+  const int runs = static_cast<int>(rngs.size());
   const int t = n_local_trials;
-  std::vector<double> uniforms(t), cand_pot(t);
-  std::vector<int32_t> cand_ids(t);
-  std::vector<float> cand_dist(static_cast<size_t>(t) * n);
+  std::vector<std::vector<int64_t>> chosen(runs);
+  std::vector<int32_t> first(runs);
+  for (int r = 0; r < runs; ++r) {
+    chosen[r].reserve(k);
+    chosen[r].push_back(static_cast<int64_t>(rngs[r].below(n)));
+    first[r] = static_cast<int32_t>(chosen[r][0]);
+  }
+  // closest[r][i]: squared distance of point i to the nearest centre chosen so far by run r.
+  std::vector<float> closest(static_cast<size_t>(runs) * n);
+  std::vector<double> pot(runs);
+  cpu::kmeans_pp_candidates(closest.data(), pot.data(), x.data, x_sqnorm, nullptr, first.data(), n, x.cols, 1, runs);
+
+  std::vector<double> uniforms(static_cast<size_t>(runs) * t), cand_pot(static_cast<size_t>(runs) * t);
+  std::vector<int32_t> cand_ids(static_cast<size_t>(runs) * t);
+  std::vector<float> cand_dist(static_cast<size_t>(runs) * t * n);
   for (int c = 1; c < k; ++c) {
-    for (double& u : uniforms) u = rng.uniform();
-    cpu::kmeans_pp_sample(cand_ids.data(), closest.data(), uniforms.data(), n, t);
+    for (int r = 0; r < runs; ++r)
+      for (int s = 0; s < t; ++s) uniforms[size_t(r) * t + s] = rngs[r].uniform();
+    cpu::kmeans_pp_sample(cand_ids.data(), closest.data(), uniforms.data(), n, t, runs);
     cpu::kmeans_pp_candidates(cand_dist.data(), cand_pot.data(), x.data, x_sqnorm, closest.data(), cand_ids.data(),
-                              n, x.cols, t);
-    const int best = static_cast<int>(std::min_element(cand_pot.begin(), cand_pot.end()) - cand_pot.begin());
-    std::copy(cand_dist.begin() + int64_t(best) * n, cand_dist.begin() + int64_t(best + 1) * n, closest.begin());
-    chosen.push_back(cand_ids[best]);
+                              n, x.cols, t, runs);
+    for (int r = 0; r < runs; ++r) {
+      const double* pots = cand_pot.data() + size_t(r) * t;
+      const int best = static_cast<int>(std::min_element(pots, pots + t) - pots);  // ties: the first candidate
+      const float* best_dist = cand_dist.data() + (size_t(r) * t + best) * n;
+      std::copy(best_dist, best_dist + n, closest.begin() + size_t(r) * n);
+      chosen[r].push_back(cand_ids[size_t(r) * t + best]);
+    }
   }
   return chosen;
 }
 
+std::vector<int64_t> kmeans_plusplus(MatrixView x, const float* x_sqnorm, int k, int n_local_trials,
+                                     ClusterRng& rng) {
+  return kmeans_plusplus_runs(x, x_sqnorm, k, n_local_trials, std::span<ClusterRng>(&rng, 1))[0];
+}
+
+int runs_per_pass(int k) { return std::max(1, kMaxCentresPerPass / k); }
+
+std::vector<std::vector<float>> initial_centers(MatrixView x, const float* x_sqnorm, int k, KMeansInit init,
+                                                std::span<ClusterRng> rngs) {
+  std::vector<std::vector<float>> centres;
+  if (init == KMeansInit::Random) {
+    for (ClusterRng& rng : rngs) centres.push_back(gather_rows(x, rng.distinct(x.rows, k)));
+    return centres;
+  }
+  // k-means++ in chunks of runs: a chunk keeps t x n candidate distances per run in memory.
+  constexpr int kMaxCandidatesPerPass = 64;
+  const int trials = default_local_trials(k);
+  const size_t chunk = static_cast<size_t>(std::max(1, kMaxCandidatesPerPass / trials));
+  for (size_t r0 = 0; r0 < rngs.size(); r0 += chunk) {
+    const auto rows =
+        kmeans_plusplus_runs(x, x_sqnorm, k, trials, rngs.subspan(r0, std::min(chunk, rngs.size() - r0)));
+    for (const auto& r : rows) centres.push_back(gather_rows(x, r));
+  }
+  return centres;
+}
+
 std::vector<float> initial_centers(MatrixView x, const float* x_sqnorm, int k, KMeansInit init, ClusterRng& rng) {
-  const std::vector<int64_t> rows = init == KMeansInit::KMeansPlusPlus
-                                        ? kmeans_plusplus(x, x_sqnorm, k, default_local_trials(k), rng)
-                                        : rng.distinct(x.rows, k);
-  return gather_rows(x, rows);
+  return std::move(initial_centers(x, x_sqnorm, k, init, std::span<ClusterRng>(&rng, 1))[0]);
 }
 
 double sum_double(std::span<const float> values) {

@@ -36,10 +36,23 @@ int default_local_trials(int k);
 // classic k-means++.
 std::vector<int64_t> kmeans_plusplus(MatrixView x, const float* x_sqnorm, int k, int n_local_trials,
                                      ClusterRng& rng);
+// The same for several independent runs at once, one generator per run (run r's result is the
+// single-run result with rngs[r]); each step evaluates the candidates of all runs in one pass.
+std::vector<std::vector<int64_t>> kmeans_plusplus_runs(MatrixView x, const float* x_sqnorm, int k,
+                                                       int n_local_trials, std::span<ClusterRng> rngs);
 
-// Initial centres [k][d] chosen by `init` (k-means++ with the default number of trials, or k
-// distinct random rows).
+// Initial centres [k][d] of every run, chosen by `init` (k-means++ with the default number of
+// trials, or k distinct random rows), one generator per run.
+std::vector<std::vector<float>> initial_centers(MatrixView x, const float* x_sqnorm, int k, KMeansInit init,
+                                                std::span<ClusterRng> rngs);
+// One run.
 std::vector<float> initial_centers(MatrixView x, const float* x_sqnorm, int k, KMeansInit init, ClusterRng& rng);
+
+// Runs that share one pass over the data: at most kMaxCentresPerPass centres in all (this bounds
+// the per-thread scratch, tile scores and double accumulators, at ~1 MB per 256 centres of 784
+// features), and at least one run.
+inline constexpr int kMaxCentresPerPass = 512;
+int runs_per_pass(int k);
 
 // Sum of a float array in double (fixed order).
 double sum_double(std::span<const float> values);

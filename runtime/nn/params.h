@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "runtime/backend/backend.h"
+#include "runtime/io/safetensors.h"
 
 namespace zs {
 
-struct NamedTensor;
 
 enum class Init { GlorotUniform, Zeros };
 

@@ -290,18 +290,17 @@ void BlockScheduler::fail(ThreadState& t) {
 // ---------------------------------------------------------------------------------------------
 // ordering
 
-void BlockScheduler::queue_in_order(uint32_t* tids, uint32_t count) {
-  switch (launch_->settings.order) {
-    case Order::Forward:
-      for (uint32_t i = 0; i < count; ++i) ready_.push(tids[i]);
-      break;
-    case Order::Reverse:
-      for (uint32_t i = count; i-- > 0;) ready_.push(tids[i]);
-      break;
-    case Order::Random:
-      for (uint32_t i = count; i > 1; --i) std::swap(tids[i - 1], tids[next_random() % i]);
-      for (uint32_t i = 0; i < count; ++i) ready_.push(tids[i]);
-      break;
+// Queues `tids` (ascending) in the order policy's order, behind the queued threads, or ahead
+// of them when `ahead`.
+void BlockScheduler::queue_in_order(uint32_t* tids, uint32_t count, bool ahead) {
+  if (launch_->settings.order == Order::Random)
+    for (uint32_t i = count; i > 1; --i) std::swap(tids[i - 1], tids[next_random() % i]);
+  const bool reverse = launch_->settings.order == Order::Reverse;
+  // Pushing at the front reverses a sequence, so walk it the other way round.
+  if (reverse != ahead) {
+    for (uint32_t i = count; i-- > 0;) ahead ? ready_.push_front(tids[i]) : ready_.push(tids[i]);
+  } else {
+    for (uint32_t i = 0; i < count; ++i) ahead ? ready_.push_front(tids[i]) : ready_.push(tids[i]);
   }
 }
 
@@ -309,7 +308,7 @@ void BlockScheduler::queue_all_with(ThreadStatus status) {
   scratch_.clear();
   for (uint32_t tid = 0; tid < threads_.size(); ++tid)
     if (threads_[tid].status == status) scratch_.push_back(tid);
-  queue_in_order(scratch_.data(), uint32_t(scratch_.size()));
+  queue_in_order(scratch_.data(), uint32_t(scratch_.size()), false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -519,7 +518,10 @@ void BlockScheduler::complete(WarpState& w, uint32_t index, uint32_t warp, Threa
     }
   }
   at_warp_op_ -= count;
-  queue_in_order(woken, count);
+  // The lanes go on at once, as the warp would on a GPU: only 32 fibers stay hot between two
+  // warp ops instead of the whole block. The random order also lets other warps cut in.
+  const bool ahead = launch_->settings.order != Order::Random || next_random() % 2 == 0;
+  queue_in_order(woken, count, ahead);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@
 //   __syncthreads: park; when nothing can run and every live thread waits at a barrier, the
 //     barrier releases (strict mode first checks: same site, no thread exited).
 //   warp ops: each lane deposits its value and parks; the last lane of the mask to arrive
-//     computes every lane's result and wakes the others (queued in the same order policy).
+//     computes every lane's result and wakes the others, queued in the order policy's order at
+//     the front of the queue (random order: front or back, by a coin flip).
 //   nothing can run, yet threads wait on warp ops: deadlock, reported with every waiting site.
 // Errors are never thrown on a fiber (exceptions cannot cross stacks): the fiber records the
 // message and switches away for good; run() then abandons the block's fibers and throws
@@ -105,6 +106,7 @@ class BlockScheduler {
     uint32_t front() const { return ids_[head_ & mask_]; }
     uint32_t pop() { return ids_[head_++ & mask_]; }
     void push(uint32_t id) { ids_[tail_++ & mask_] = id; }
+    void push_front(uint32_t id) { ids_[--head_ & mask_] = id; }
 
    private:
     std::vector<uint32_t> ids_;
@@ -120,7 +122,7 @@ class BlockScheduler {
   [[noreturn]] void fail(ThreadState& t);   // message already in error_
   bool release_barrier();                   // false: block done or failed
   void complete(WarpState& w, uint32_t index, uint32_t warp, ThreadState* current);
-  void queue_in_order(uint32_t* tids, uint32_t count);
+  void queue_in_order(uint32_t* tids, uint32_t count, bool ahead);
   void queue_all_with(ThreadStatus status);
 
   uint32_t tid_of(const ThreadState& t) const { return uint32_t(&t - threads_.data()); }

@@ -26,7 +26,7 @@ struct AeOptions {
   int z_dim = 16;
   int epochs = 40;
   int batch = 128;
-  float lr = 5e-4f;
+  double lr = 5e-4;
   std::string loss = "bce";
   std::string resume;
 };
@@ -62,7 +62,7 @@ void run_ae(const AeOptions& o) {
   TrainLoop loop(ctx, o.batch, o.epochs, first_epoch);
   loop.run(
       [&](const float* x, int n) {
-        model.train_step(x, n, AdamHyper{o.lr});
+        model.train_step(x, n, AdamHyper{float(o.lr)});
         return model.loss_per_sample();
       },
       [&](const float* x, int n) {

@@ -1,0 +1,435 @@
+// SGEMM with a fused epilogue (API, layouts and semantics: gemm.cuh).
+//
+// Kernel versions (the public entry takes `version`; tests and benchmarks run every one):
+//   gemm_kernel1  naive port: one thread per output, a k loop over global memory.
+//   gemm_kernel2  16 x 16 shared-memory tiles, one output per thread; each operand tile is read
+//                 along its stored rows (coalesced) whatever the transpose.
+//   gemm_kernel3  shared-memory tiles + register blocking: a block computes a BM x BN tile, each
+//                 thread TM x TN outputs, with the next K-tile prefetched into registers while
+//                 the current one is multiplied. Three tile shapes, picked from m and n:
+//                 64x64 (4x4 per thread), 64x16 for n <= 16 and 16x64 for m <= 16, so the
+//                 skinny products of a dense layer (6272 x 16, 16 x 6272) waste no work.
+//   gemm_kernel4  kernel3 over K slices (blockIdx.z) when the output has too few tiles to fill
+//                 the GPU and K is long (the dense layer's x W with K = 6272 has 2 tiles): each
+//                 slice writes raw partial sums to a scratch buffer and gemm_split_reduce_kernel
+//                 adds the slices in slice order and applies the epilogue. Deterministic: no
+//                 atomics, the order depends on the shapes alone. Shipped.
+//
+// Conventions inside the tiled kernels: shared tiles are stored K-major (as[kk][row],
+// bs[kk][col]) so the inner loop reads one row of each; rows are padded by kSmemPad = 2 floats,
+// which makes both the transposed and the plain tile stores free of bank conflicts (a row stride
+// of 2 * odd words spreads 16 consecutive kk over 16 distinct even banks). Thread (tx, ty) owns
+// rows ty + r * kThreadRows and columns tx + c * kThreadCols: the B reads of a warp hit distinct
+// banks, its A reads broadcast, and its C stores are coalesced.
+#include "kernels/common.cuh"
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/gemm.cuh"
+
+namespace zs::ZS_KNS {
+namespace {
+
+constexpr int kNaiveBlock = 256;
+constexpr int kSimpleTile = 16;   // kernel2: kSimpleTile x kSimpleTile threads and outputs
+constexpr int kTileDepth = 16;    // BK of kernels 3 and 4
+constexpr int kSmemPad = 2;
+constexpr int kReduceBlock = 256;
+constexpr int kMaxGridY = 65535;  // gridDim.y and gridDim.z limit
+
+// Split-K policy (version 4). Split only while the output has fewer than kSplitTargetBlocks
+// tiles (enough blocks to keep a GTX 960's 8 SMs busy several times over; a constant rather
+// than the SM count, so results do not depend on the GPU), and never below kMinSliceDepth of K
+// per slice (shorter slices cost more in partial traffic than they gain).
+constexpr int kSplitTargetBlocks = 64;
+constexpr int kMinSliceDepth = 128;
+
+template <int BM, int BN, int TM, int TN>
+struct TileShape {
+  static constexpr int kBM = BM, kBN = BN, kBK = kTileDepth, kTM = TM, kTN = TN;
+  static constexpr int kThreadCols = BN / TN;
+  static constexpr int kThreadRows = BM / TM;
+  static constexpr int kThreads = kThreadCols * kThreadRows;
+  static constexpr int kLoadsA = BM * kBK / kThreads;   // A elements each thread stages per tile
+  static constexpr int kLoadsB = kBK * BN / kThreads;
+  static_assert(BM % TM == 0 && BN % TN == 0, "thread tiles must cover the block tile");
+  static_assert(BM * kBK % kThreads == 0 && kBK * BN % kThreads == 0, "tile loads must split evenly");
+  static_assert(((BM + kSmemPad) / 2) % 2 == 1 && ((BN + kSmemPad) / 2) % 2 == 1,
+                "padded row strides must be 2 * odd for conflict-free tile stores");
+};
+using TileWide = TileShape<64, 64, 4, 4>;       // 256 threads
+using TileTall = TileShape<64, 16, 4, 2>;       // 128 threads, for n <= 16
+using TileFlat = TileShape<16, 64, 2, 4>;       // 128 threads, for m <= 16
+
+// The largest partial-sum buffer a split plan can need: the split stops at kSplitTargetBlocks
+// blocks, each covering at most the largest tile.
+constexpr int64_t kSplitScratchFloats = int64_t(kSplitTargetBlocks) * TileWide::kBM * TileWide::kBN;
+
+void require(bool ok, const char* op, const std::string& what) {
+  if (!ok) throw std::invalid_argument(std::string(op) + ": " + what);
+}
+
+int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+// Split-K partial sums, [slice][m][n], written by gemm_kernel4 and read by
+// gemm_split_reduce_kernel. A device global rather than an allocation: nothing to free, and its
+// address is fixed, so captured CUDA graphs stay valid (see gemm.cuh for the one-stream
+// consequence). 1 MiB.
+static __device__ float g_split_partials[kSplitScratchFloats];
+
+// ---- device helpers ----
+
+// Same formulas as the CPU twin (kernels/cpu/elementwise.cpp): the sigmoid form keeps its
+// relative accuracy for large negative inputs instead of rounding them to 0.
+static __device__ __forceinline__ float activate(Act act, float x) {
+  switch (act) {
+    case Act::LeakyRelu: return x * (x > 0.f ? 1.f : kLeakyAlpha);
+    case Act::Sigmoid: {
+      const float e = expf(-fabsf(x));
+      const float r = 1.f / (1.f + e);
+      return (x >= 0.f ? 1.f : e) * r;
+    }
+    default: return x;
+  }
+}
+
+// The output value for C[row][col] given the finished dot product.
+static __device__ __forceinline__ float finish_output(float sum, const float* c, int64_t index, int col,
+                                                      const GemmEpilogue& ep) {
+  float v = ep.alpha * sum;
+  if (ep.beta != 0.f) v += ep.beta * c[index];
+  if (ep.bias) v += ep.bias[col];
+  return activate(ep.act, v);
+}
+
+// op(A)(i, kk) and op(B)(kk, j) for packed row-major storage.
+static __device__ __forceinline__ float op_a(const float* a, int m, int k, bool trans_a, int i, int kk) {
+  return trans_a ? a[int64_t(kk) * m + i] : a[int64_t(i) * k + kk];
+}
+static __device__ __forceinline__ float op_b(const float* b, int n, int k, bool trans_b, int kk, int j) {
+  return trans_b ? b[int64_t(j) * k + kk] : b[int64_t(kk) * n + j];
+}
+
+// ---- version 1: one thread per output ----
+
+static __global__ void gemm_kernel1(float* c, const float* a, const float* b, int m, int n, int k, bool trans_a,
+                                    bool trans_b, GemmEpilogue ep) {
+  const int64_t index = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (index >= int64_t(m) * n) return;
+  const int i = int(index / n), j = int(index % n);
+  float sum = 0.f;
+  for (int kk = 0; kk < k; ++kk) sum += op_a(a, m, k, trans_a, i, kk) * op_b(b, n, k, trans_b, kk, j);
+  c[index] = finish_output(sum, c, index, j, ep);
+}
+
+// ---- version 2: square shared-memory tiles, one output per thread ----
+
+static __global__ void __launch_bounds__(kSimpleTile* kSimpleTile)
+    gemm_kernel2(float* c, const float* a, const float* b, int m, int n, int k, bool trans_a, bool trans_b,
+                 GemmEpilogue ep) {
+  // a_tile[i][kk], b_tile[kk][j]; +1 column: the transposed loads store down a column.
+  __shared__ float a_tile[kSimpleTile][kSimpleTile + 1];
+  __shared__ float b_tile[kSimpleTile][kSimpleTile + 1];
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  const int row0 = blockIdx.y * kSimpleTile, col0 = blockIdx.x * kSimpleTile;
+  float sum = 0.f;
+  for (int k0 = 0; k0 < k; k0 += kSimpleTile) {
+    // Consecutive tx walk the stored rows of each operand, whatever the transpose.
+    if (!trans_a) {
+      const int i = row0 + ty, kk = k0 + tx;
+      a_tile[ty][tx] = (i < m && kk < k) ? a[int64_t(i) * k + kk] : 0.f;
+    } else {
+      const int i = row0 + tx, kk = k0 + ty;
+      a_tile[tx][ty] = (i < m && kk < k) ? a[int64_t(kk) * m + i] : 0.f;
+    }
+    if (!trans_b) {
+      const int kk = k0 + ty, j = col0 + tx;
+      b_tile[ty][tx] = (kk < k && j < n) ? b[int64_t(kk) * n + j] : 0.f;
+    } else {
+      const int kk = k0 + tx, j = col0 + ty;
+      b_tile[tx][ty] = (kk < k && j < n) ? b[int64_t(j) * k + kk] : 0.f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kSimpleTile; ++kk) sum += a_tile[ty][kk] * b_tile[kk][tx];
+    __syncthreads();   // the next iteration overwrites the tiles
+  }
+  const int i = row0 + ty, j = col0 + tx;
+  if (i < m && j < n) {
+    const int64_t index = int64_t(i) * n + j;
+    c[index] = finish_output(sum, c, index, j, ep);
+  }
+}
+
+// ---- versions 3 and 4: register-blocked tiles ----
+
+// Element l of this thread's share of an operand tile, as (row-or-col, kk) in the tile. Consecutive
+// threads take consecutive stored addresses: along k when the operand is stored k-contiguous
+// (A plain, B transposed), along the other dimension otherwise.
+template <int kExtent>
+static __device__ __forceinline__ void tile_coords(int e, bool k_contiguous, int& outer, int& kk) {
+  if (k_contiguous) {
+    kk = e % kTileDepth;
+    outer = e / kTileDepth;
+  } else {
+    outer = e % kExtent;
+    kk = e / kExtent;
+  }
+}
+
+template <class Tile>
+static __device__ __forceinline__ void fetch_tiles(float (&ra)[Tile::kLoadsA], float (&rb)[Tile::kLoadsB],
+                                                   const float* a, const float* b, int m, int n, int k,
+                                                   bool trans_a, bool trans_b, int row0, int col0, int k0,
+                                                   int k_end) {
+#pragma unroll
+  for (int l = 0; l < Tile::kLoadsA; ++l) {
+    int r, kk;
+    tile_coords<Tile::kBM>(threadIdx.x + l * Tile::kThreads, !trans_a, r, kk);
+    const int i = row0 + r, kg = k0 + kk;
+    ra[l] = (i < m && kg < k_end) ? op_a(a, m, k, trans_a, i, kg) : 0.f;
+  }
+#pragma unroll
+  for (int l = 0; l < Tile::kLoadsB; ++l) {
+    int cidx, kk;
+    tile_coords<Tile::kBN>(threadIdx.x + l * Tile::kThreads, trans_b, cidx, kk);
+    const int j = col0 + cidx, kg = k0 + kk;
+    rb[l] = (j < n && kg < k_end) ? op_b(b, n, k, trans_b, kg, j) : 0.f;
+  }
+}
+
+template <class Tile>
+static __device__ __forceinline__ void stage_tiles(float (*a_tile)[Tile::kBM + kSmemPad],
+                                                   float (*b_tile)[Tile::kBN + kSmemPad],
+                                                   const float (&ra)[Tile::kLoadsA], const float (&rb)[Tile::kLoadsB],
+                                                   bool trans_a, bool trans_b) {
+#pragma unroll
+  for (int l = 0; l < Tile::kLoadsA; ++l) {
+    int r, kk;
+    tile_coords<Tile::kBM>(threadIdx.x + l * Tile::kThreads, !trans_a, r, kk);
+    a_tile[kk][r] = ra[l];
+  }
+#pragma unroll
+  for (int l = 0; l < Tile::kLoadsB; ++l) {
+    int cidx, kk;
+    tile_coords<Tile::kBN>(threadIdx.x + l * Tile::kThreads, trans_b, cidx, kk);
+    b_tile[kk][cidx] = rb[l];
+  }
+}
+
+// acc = the block tile at (row0, col0) of op(A)[:, k_begin:k_end] op(B)[k_begin:k_end, :].
+template <class Tile>
+static __device__ __forceinline__ void multiply_tile(float (&acc)[Tile::kTM][Tile::kTN], const float* a,
+                                                     const float* b, int m, int n, int k, bool trans_a,
+                                                     bool trans_b, int row0, int col0, int k_begin, int k_end) {
+  __shared__ float a_tile[kTileDepth][Tile::kBM + kSmemPad];
+  __shared__ float b_tile[kTileDepth][Tile::kBN + kSmemPad];
+  const int tx = threadIdx.x % Tile::kThreadCols, ty = threadIdx.x / Tile::kThreadCols;
+#pragma unroll
+  for (int r = 0; r < Tile::kTM; ++r)
+#pragma unroll
+    for (int c = 0; c < Tile::kTN; ++c) acc[r][c] = 0.f;
+
+  float ra[Tile::kLoadsA], rb[Tile::kLoadsB];
+  fetch_tiles<Tile>(ra, rb, a, b, m, n, k, trans_a, trans_b, row0, col0, k_begin, k_end);
+  for (int k0 = k_begin; k0 < k_end; k0 += kTileDepth) {
+    stage_tiles<Tile>(a_tile, b_tile, ra, rb, trans_a, trans_b);
+    __syncthreads();
+    // The next tile's global loads are in flight while this one is multiplied.
+    if (k0 + kTileDepth < k_end)
+      fetch_tiles<Tile>(ra, rb, a, b, m, n, k, trans_a, trans_b, row0, col0, k0 + kTileDepth, k_end);
+#pragma unroll
+    for (int kk = 0; kk < kTileDepth; ++kk) {
+      float av[Tile::kTM], bv[Tile::kTN];
+#pragma unroll
+      for (int r = 0; r < Tile::kTM; ++r) av[r] = a_tile[kk][ty + r * Tile::kThreadRows];
+#pragma unroll
+      for (int c = 0; c < Tile::kTN; ++c) bv[c] = b_tile[kk][tx + c * Tile::kThreadCols];
+#pragma unroll
+      for (int r = 0; r < Tile::kTM; ++r)
+#pragma unroll
+        for (int c = 0; c < Tile::kTN; ++c) acc[r][c] += av[r] * bv[c];
+    }
+    __syncthreads();   // the next iteration overwrites the tiles
+  }
+}
+
+template <class Tile>
+static __global__ void __launch_bounds__(Tile::kThreads)
+    gemm_kernel3(float* c, const float* a, const float* b, int m, int n, int k, bool trans_a, bool trans_b,
+                 GemmEpilogue ep) {
+  const int row0 = blockIdx.y * Tile::kBM, col0 = blockIdx.x * Tile::kBN;
+  float acc[Tile::kTM][Tile::kTN];
+  multiply_tile<Tile>(acc, a, b, m, n, k, trans_a, trans_b, row0, col0, 0, k);
+  const int tx = threadIdx.x % Tile::kThreadCols, ty = threadIdx.x / Tile::kThreadCols;
+#pragma unroll
+  for (int r = 0; r < Tile::kTM; ++r) {
+    const int i = row0 + ty + r * Tile::kThreadRows;
+    if (i >= m) continue;
+#pragma unroll
+    for (int q = 0; q < Tile::kTN; ++q) {
+      const int j = col0 + tx + q * Tile::kThreadCols;
+      if (j >= n) continue;
+      const int64_t index = int64_t(i) * n + j;
+      c[index] = finish_output(acc[r][q], c, index, j, ep);
+    }
+  }
+}
+
+// Slice blockIdx.z of K -> raw partial sums g_split_partials[z][m][n]; the epilogue comes later.
+template <class Tile>
+static __global__ void __launch_bounds__(Tile::kThreads)
+    gemm_kernel4(const float* a, const float* b, int m, int n, int k, bool trans_a, bool trans_b, int k_per_slice) {
+  const int row0 = blockIdx.y * Tile::kBM, col0 = blockIdx.x * Tile::kBN;
+  const int k_begin = blockIdx.z * k_per_slice;
+  const int k_end = min(k, k_begin + k_per_slice);
+  float acc[Tile::kTM][Tile::kTN];
+  multiply_tile<Tile>(acc, a, b, m, n, k, trans_a, trans_b, row0, col0, k_begin, k_end);
+  float* slice = g_split_partials + int64_t(blockIdx.z) * m * n;
+  const int tx = threadIdx.x % Tile::kThreadCols, ty = threadIdx.x / Tile::kThreadCols;
+#pragma unroll
+  for (int r = 0; r < Tile::kTM; ++r) {
+    const int i = row0 + ty + r * Tile::kThreadRows;
+    if (i >= m) continue;
+#pragma unroll
+    for (int q = 0; q < Tile::kTN; ++q) {
+      const int j = col0 + tx + q * Tile::kThreadCols;
+      if (j < n) slice[int64_t(i) * n + j] = acc[r][q];
+    }
+  }
+}
+
+// C = epilogue(sum over slices, in slice order). One thread per output, coalesced.
+static __global__ void __launch_bounds__(kReduceBlock)
+    gemm_split_reduce_kernel(float* c, int m, int n, int slices, GemmEpilogue ep) {
+  const int64_t count = int64_t(m) * n;
+  const int64_t index = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (index >= count) return;
+  float sum = 0.f;
+  for (int s = 0; s < slices; ++s) sum += g_split_partials[s * count + index];
+  c[index] = finish_output(sum, c, index, int(index % n), ep);
+}
+
+// ---- launchers: raw pointers, sizes, stream; arguments already checked ----
+
+namespace {
+
+enum class TileKind { Wide, Tall, Flat };
+
+TileKind pick_tile(int m, int n) {
+  if (n <= TileTall::kBN && m > n) return TileKind::Tall;
+  if (m <= TileFlat::kBM) return TileKind::Flat;
+  return TileKind::Wide;
+}
+
+template <class Tile>
+int tile_count(int m, int n) {
+  return ceil_div(m, Tile::kBM) * ceil_div(n, Tile::kBN);
+}
+
+template <class Tile>
+GemmSplitPlan split_plan_for(int m, int n, int k) {
+  GemmSplitPlan plan;
+  plan.k_per_slice = k;
+  const int tiles = tile_count<Tile>(m, n);
+  if (tiles >= kSplitTargetBlocks || k < 2 * kMinSliceDepth) return plan;
+  int slices = kSplitTargetBlocks / tiles;
+  if (slices > k / kMinSliceDepth) slices = k / kMinSliceDepth;
+  if (slices < 2) return plan;
+  // Whole tiles per slice, then as many slices as that takes (the last one may be shorter).
+  const int depth = ceil_div(ceil_div(k, slices), kTileDepth) * kTileDepth;
+  slices = ceil_div(k, depth);
+  if (slices < 2 || int64_t(slices) * m * n > kSplitScratchFloats) return plan;
+  plan.slices = slices;
+  plan.k_per_slice = depth;
+  return plan;
+}
+
+GemmSplitPlan split_plan(int m, int n, int k) {
+  switch (pick_tile(m, n)) {
+    case TileKind::Tall: return split_plan_for<TileTall>(m, n, k);
+    case TileKind::Flat: return split_plan_for<TileFlat>(m, n, k);
+    default: return split_plan_for<TileWide>(m, n, k);
+  }
+}
+
+}  // namespace
+
+template <class Tile>
+static void launch_tiled(bool split, float* c, const float* a, const float* b, int m, int n, int k, bool trans_a,
+                         bool trans_b, const GemmEpilogue& ep, cudaStream_t stream) {
+  const dim3 block(Tile::kThreads);
+  const int grid_y = ceil_div(m, Tile::kBM);
+  require(grid_y <= kMaxGridY, "gemm", "m = " + std::to_string(m) + " needs more than 65535 row tiles");
+  const GemmSplitPlan plan = split ? split_plan_for<Tile>(m, n, k) : GemmSplitPlan{1, k};
+  if (plan.slices == 1) {
+    const dim3 grid(ceil_div(n, Tile::kBN), grid_y);
+    LAUNCH((gemm_kernel3<Tile>), grid, block, 0, stream)(c, a, b, m, n, k, trans_a, trans_b, ep);
+    KERNEL_CHECK();
+    return;
+  }
+  const dim3 grid(ceil_div(n, Tile::kBN), grid_y, plan.slices);
+  LAUNCH((gemm_kernel4<Tile>), grid, block, 0, stream)(a, b, m, n, k, trans_a, trans_b, plan.k_per_slice);
+  KERNEL_CHECK();
+  const int64_t count = int64_t(m) * n;
+  LAUNCH(gemm_split_reduce_kernel, unsigned((count + kReduceBlock - 1) / kReduceBlock), kReduceBlock, 0, stream)(
+      c, m, n, plan.slices, ep);
+  KERNEL_CHECK();
+}
+
+static void launch_gemm(int version, float* c, const float* a, const float* b, int m, int n, int k, bool trans_a,
+                        bool trans_b, const GemmEpilogue& ep, cudaStream_t stream) {
+  if (version == 1) {
+    const int64_t blocks = (int64_t(m) * n + kNaiveBlock - 1) / kNaiveBlock;
+    require(blocks <= 0x7fffffff, "gemm", "m * n too large for kernel version 1");
+    LAUNCH(gemm_kernel1, unsigned(blocks), kNaiveBlock, 0, stream)(c, a, b, m, n, k, trans_a, trans_b, ep);
+    KERNEL_CHECK();
+    return;
+  }
+  if (version == 2) {
+    const int grid_y = ceil_div(m, kSimpleTile);
+    require(grid_y <= kMaxGridY, "gemm", "m = " + std::to_string(m) + " needs more than 65535 row tiles");
+    const dim3 grid(ceil_div(n, kSimpleTile), grid_y), block(kSimpleTile, kSimpleTile);
+    LAUNCH(gemm_kernel2, grid, block, 0, stream)(c, a, b, m, n, k, trans_a, trans_b, ep);
+    KERNEL_CHECK();
+    return;
+  }
+  const bool split = version == 4;
+  switch (pick_tile(m, n)) {
+    case TileKind::Tall: return launch_tiled<TileTall>(split, c, a, b, m, n, k, trans_a, trans_b, ep, stream);
+    case TileKind::Flat: return launch_tiled<TileFlat>(split, c, a, b, m, n, k, trans_a, trans_b, ep, stream);
+    default: return launch_tiled<TileWide>(split, c, a, b, m, n, k, trans_a, trans_b, ep, stream);
+  }
+}
+
+// ---- public entries: argument checks ----
+
+void gemm(float* c, const float* a, const float* b, int m, int n, int k, Trans trans_a, Trans trans_b,
+          const GemmEpilogue& epilogue, cudaStream_t stream, int version) {
+  require(version >= 1 && version <= kGemmKernelVersions, "gemm",
+          "kernel version " + std::to_string(version) + " does not exist");
+  require(m >= 1 && n >= 1 && k >= 1, "gemm",
+          "m, n and k must be >= 1 (got " + std::to_string(m) + ", " + std::to_string(n) + ", " +
+              std::to_string(k) + ")");
+  require(c && a && b, "gemm", "c, a and b must not be null");
+  require(c != a && c != b, "gemm", "c must not alias a or b");
+  require(trans_a == Trans::No || trans_a == Trans::Yes, "gemm", "trans_a must be Trans::No or Trans::Yes");
+  require(trans_b == Trans::No || trans_b == Trans::Yes, "gemm", "trans_b must be Trans::No or Trans::Yes");
+  const Act act = epilogue.act;
+  require(act == Act::None || act == Act::LeakyRelu || act == Act::Sigmoid, "gemm",
+          "unknown activation " + std::to_string(int(act)));
+  require(std::isfinite(epilogue.alpha) && std::isfinite(epilogue.beta), "gemm", "alpha and beta must be finite");
+  launch_gemm(version, c, a, b, m, n, k, trans_a == Trans::Yes, trans_b == Trans::Yes, epilogue, stream);
+}
+
+GemmSplitPlan gemm_split_plan(int m, int n, int k) {
+  require(m >= 1 && n >= 1 && k >= 1, "gemm_split_plan", "m, n and k must be >= 1");
+  return split_plan(m, n, k);
+}
+
+}  // namespace zs::ZS_KNS
