@@ -2,7 +2,8 @@
 //
 //   BM_Assign/k        kmeans_assign on 60,000 x 784 points, k = 25 and 225; counter `triples`
 //                      = point-centre-dimension triples per second (n * k * d per iteration).
-//   BM_LloydPass/k     the fused assignment + centroid sums (one Lloyd iteration).
+//   BM_LloydPass/k/g   the fused assignment + centroid sums (one Lloyd iteration) for g runs of
+//                      k centres sharing the pass (KMeans fit: the n_init runs advance in lockstep).
 //   BM_KMeansFit       the full KMeans fit of the peer comparison: k 25, k-means++, n_init 10,
 //                      max_iter 50, tol 1e-4 (sklearn's default), seed 0.
 //   BM_MiniBatchFit    MiniBatchKMeans k 225, batch 200, n_init 3, max_iter 100.
@@ -102,21 +103,22 @@ void BM_Assign(benchmark::State& state) {
 BENCHMARK(BM_Assign)->Arg(25)->Arg(225)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_LloydPass(benchmark::State& state) {
-  const int k = static_cast<int>(state.range(0));
+  const int k = static_cast<int>(state.range(0)), groups = static_cast<int>(state.range(1));
   const BenchData& d = data();
-  const std::vector<float> c = some_centers(k);
-  std::vector<float> c_sq(k), dist(kRows), sums(size_t(k) * kDim);
-  std::vector<int64_t> counts(k);
-  zs::cpu::row_sqnorms(c_sq.data(), c.data(), k, kDim);
-  std::vector<int32_t> labels(kRows);
+  const std::vector<float> c = some_centers(k * groups);
+  std::vector<float> c_sq(size_t(k) * groups), dist(size_t(kRows) * groups), sums(size_t(k) * groups * kDim);
+  std::vector<int64_t> counts(size_t(k) * groups);
+  zs::cpu::row_sqnorms(c_sq.data(), c.data(), int64_t(k) * groups, kDim);
+  std::vector<int32_t> labels(size_t(kRows) * groups);
   for (auto _ : state) {
     zs::cpu::kmeans_lloyd_pass(labels.data(), dist.data(), sums.data(), counts.data(), d.x.data(), d.x_sqnorm.data(),
-                               c.data(), c_sq.data(), kRows, kDim, k);
+                               c.data(), c_sq.data(), kRows, kDim, k, groups);
     benchmark::DoNotOptimize(sums.data());
   }
-  set_triples(state, k);
+  set_triples(state, k * groups);
 }
-BENCHMARK(BM_LloydPass)->Arg(25)->Arg(225)->Unit(benchmark::kMillisecond)->UseRealTime();
+// (k, groups): one run of k = 25 or 225, and the ten n_init runs of k = 25 sharing each pass.
+BENCHMARK(BM_LloydPass)->Args({25, 1})->Args({225, 1})->Args({25, 10})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_KMeansFit(benchmark::State& state) {
   const BenchData& d = data();

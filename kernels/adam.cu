@@ -32,12 +32,12 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 }  // namespace
 
-// The coefficients every element needs; lr_t is filled in by block_step_size.
+// The coefficients every element needs.
 struct AdamCoefficients {
   float lr_t, b1, b2, one_minus_b1, one_minus_b2, eps;
 };
 
-static AdamCoefficients coefficients_of(const AdamHyper& h, float lr_t) {
+static __device__ __forceinline__ AdamCoefficients coefficients_of(const AdamHyper& h, float lr_t) {
   return AdamCoefficients{lr_t, h.beta1, h.beta2, 1.f - h.beta1, 1.f - h.beta2, h.eps};
 }
 
@@ -67,8 +67,7 @@ static __device__ __forceinline__ void adam_update(float& p, float& m, float& v,
 static __global__ void adam_kernel1(float* __restrict__ param, float* __restrict__ m, float* __restrict__ v,
                                     const float* __restrict__ grad, int64_t count, AdamHyper h, float host_lr_t,
                                     const int64_t* step_on_device) {
-  AdamCoefficients k = coefficients_of(h, 0.f);
-  k.lr_t = block_step_size(host_lr_t, step_on_device, h);
+  const AdamCoefficients k = coefficients_of(h, block_step_size(host_lr_t, step_on_device, h));
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= count) return;
   float p = param[i], mi = m[i], vi = v[i];
@@ -84,8 +83,7 @@ static __global__ void __launch_bounds__(kBlockSize)
     adam_kernel2(float* __restrict__ param, float* __restrict__ m, float* __restrict__ v,
                  const float* __restrict__ grad, int64_t count, AdamHyper h, float host_lr_t,
                  const int64_t* step_on_device, bool vectorized) {
-  AdamCoefficients k = coefficients_of(h, 0.f);
-  k.lr_t = block_step_size(host_lr_t, step_on_device, h);
+  const AdamCoefficients k = coefficients_of(h, block_step_size(host_lr_t, step_on_device, h));
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   const int64_t first = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   int64_t scalar_begin = 0;

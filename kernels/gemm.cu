@@ -168,58 +168,63 @@ static __global__ void __launch_bounds__(kSimpleTile* kSimpleTile)
 
 // ---- versions 3 and 4: register-blocked tiles ----
 
-// Element l of this thread's share of an operand tile, as (row-or-col, kk) in the tile. Consecutive
-// threads take consecutive stored addresses: along k when the operand is stored k-contiguous
-// (A plain, B transposed), along the other dimension otherwise.
-template <int kExtent>
-static __device__ __forceinline__ void tile_coords(int e, bool k_contiguous, int& outer, int& kk) {
+// This thread's share of one operand tile (A: BM rows x BK, B: BK x BN columns), fixed for the
+// whole K loop. Consecutive threads take consecutive STORED addresses (coalesced): along k when
+// the operand is stored k-contiguous (A plain, B transposed), along its rows/columns otherwise.
+// Because the thread count is a multiple of both BK and the tile extent, element l of the share
+// is element 0 moved by a constant step: `outer` (row of A / column of B) by outer_step, kk by
+// kk_step, the stored offset by l_stride and the shared-memory index by smem_step. So the loop
+// keeps a few integers instead of one address per element, and has no transpose branches.
+struct TileShare {
+  const float* base;   // stored element 0 of the share at k = 0
+  int64_t k_stride;    // stored distance between k and k + 1
+  int64_t l_stride;    // stored distance between share elements l and l + 1
+  int outer, outer_step, outer_limit;
+  int kk, kk_step;
+  int smem, smem_step;
+};
+
+// stored(outer, kk) = p[outer * outer_stride + kk * k_stride]; outer starts at outer0.
+template <int kExtent, int kThreads>
+static __device__ __forceinline__ TileShare make_share(const float* p, bool k_contiguous, int outer0,
+                                                       int outer_limit, int64_t outer_stride, int64_t k_stride) {
+  static_assert(kThreads % kTileDepth == 0 && kThreads % kExtent == 0, "share steps must be constant");
+  const int tid = threadIdx.x;
+  int outer, outer_step, kk, kk_step;
   if (k_contiguous) {
-    kk = e % kTileDepth;
-    outer = e / kTileDepth;
+    kk = tid % kTileDepth, kk_step = 0;
+    outer = tid / kTileDepth, outer_step = kThreads / kTileDepth;
   } else {
-    outer = e % kExtent;
-    kk = e / kExtent;
+    outer = tid % kExtent, outer_step = 0;
+    kk = tid / kExtent, kk_step = kThreads / kExtent;
+  }
+  TileShare s;
+  s.base = p + (outer0 + outer) * outer_stride + kk * k_stride;
+  s.k_stride = k_stride;
+  s.l_stride = outer_step * outer_stride + kk_step * k_stride;
+  s.outer = outer0 + outer, s.outer_step = outer_step, s.outer_limit = outer_limit;
+  s.kk = kk, s.kk_step = kk_step;
+  s.smem = kk * (kExtent + kSmemPad) + outer, s.smem_step = kk_step * (kExtent + kSmemPad) + outer_step;
+  return s;
+}
+
+// The share of the K-tile starting at k0 (relative to the share's k = 0), zero outside the
+// operand or past k_end (absolute).
+template <int kLoads>
+static __device__ __forceinline__ void fetch_share(float (&regs)[kLoads], const TileShare& s, int k0,
+                                                   int k_rel_end) {
+  const float* p = s.base + k0 * s.k_stride;
+#pragma unroll
+  for (int l = 0; l < kLoads; ++l) {
+    const bool inside = s.outer + l * s.outer_step < s.outer_limit && k0 + s.kk + l * s.kk_step < k_rel_end;
+    regs[l] = inside ? p[l * s.l_stride] : 0.f;
   }
 }
 
-template <class Tile>
-static __device__ __forceinline__ void fetch_tiles(float (&ra)[Tile::kLoadsA], float (&rb)[Tile::kLoadsB],
-                                                   const float* a, const float* b, int m, int n, int k,
-                                                   bool trans_a, bool trans_b, int row0, int col0, int k0,
-                                                   int k_end) {
+template <int kLoads>
+static __device__ __forceinline__ void stage_share(float* tile, const float (&regs)[kLoads], const TileShare& s) {
 #pragma unroll
-  for (int l = 0; l < Tile::kLoadsA; ++l) {
-    int r, kk;
-    tile_coords<Tile::kBM>(threadIdx.x + l * Tile::kThreads, !trans_a, r, kk);
-    const int i = row0 + r, kg = k0 + kk;
-    ra[l] = (i < m && kg < k_end) ? op_a(a, m, k, trans_a, i, kg) : 0.f;
-  }
-#pragma unroll
-  for (int l = 0; l < Tile::kLoadsB; ++l) {
-    int cidx, kk;
-    tile_coords<Tile::kBN>(threadIdx.x + l * Tile::kThreads, trans_b, cidx, kk);
-    const int j = col0 + cidx, kg = k0 + kk;
-    rb[l] = (j < n && kg < k_end) ? op_b(b, n, k, trans_b, kg, j) : 0.f;
-  }
-}
-
-template <class Tile>
-static __device__ __forceinline__ void stage_tiles(float (*a_tile)[Tile::kBM + kSmemPad],
-                                                   float (*b_tile)[Tile::kBN + kSmemPad],
-                                                   const float (&ra)[Tile::kLoadsA], const float (&rb)[Tile::kLoadsB],
-                                                   bool trans_a, bool trans_b) {
-#pragma unroll
-  for (int l = 0; l < Tile::kLoadsA; ++l) {
-    int r, kk;
-    tile_coords<Tile::kBM>(threadIdx.x + l * Tile::kThreads, !trans_a, r, kk);
-    a_tile[kk][r] = ra[l];
-  }
-#pragma unroll
-  for (int l = 0; l < Tile::kLoadsB; ++l) {
-    int cidx, kk;
-    tile_coords<Tile::kBN>(threadIdx.x + l * Tile::kThreads, trans_b, cidx, kk);
-    b_tile[kk][cidx] = rb[l];
-  }
+  for (int l = 0; l < kLoads; ++l) tile[s.smem + l * s.smem_step] = regs[l];
 }
 
 // acc = the block tile at (row0, col0) of op(A)[:, k_begin:k_end] op(B)[k_begin:k_end, :].
@@ -235,14 +240,28 @@ static __device__ __forceinline__ void multiply_tile(float (&acc)[Tile::kTM][Til
 #pragma unroll
     for (int c = 0; c < Tile::kTN; ++c) acc[r][c] = 0.f;
 
+  // A(i, kk) is stored at i * k + kk, or kk * m + i when transposed; B(kk, j) at kk * n + j, or
+  // j * k + kk when transposed. Both shares start at k_begin.
+  const TileShare share_a = make_share<Tile::kBM, Tile::kThreads>(
+      a + (trans_a ? int64_t(k_begin) * m : int64_t(k_begin)), !trans_a, row0, m, trans_a ? 1 : k,
+      trans_a ? m : 1);
+  const TileShare share_b = make_share<Tile::kBN, Tile::kThreads>(
+      b + (trans_b ? int64_t(k_begin) : int64_t(k_begin) * n), trans_b, col0, n, trans_b ? k : 1,
+      trans_b ? 1 : n);
+  const int depth = k_end - k_begin;
+
   float ra[Tile::kLoadsA], rb[Tile::kLoadsB];
-  fetch_tiles<Tile>(ra, rb, a, b, m, n, k, trans_a, trans_b, row0, col0, k_begin, k_end);
-  for (int k0 = k_begin; k0 < k_end; k0 += kTileDepth) {
-    stage_tiles<Tile>(a_tile, b_tile, ra, rb, trans_a, trans_b);
+  fetch_share(ra, share_a, 0, depth);
+  fetch_share(rb, share_b, 0, depth);
+  for (int k0 = 0; k0 < depth; k0 += kTileDepth) {
+    stage_share(&a_tile[0][0], ra, share_a);
+    stage_share(&b_tile[0][0], rb, share_b);
     __syncthreads();
     // The next tile's global loads are in flight while this one is multiplied.
-    if (k0 + kTileDepth < k_end)
-      fetch_tiles<Tile>(ra, rb, a, b, m, n, k, trans_a, trans_b, row0, col0, k0 + kTileDepth, k_end);
+    if (k0 + kTileDepth < depth) {
+      fetch_share(ra, share_a, k0 + kTileDepth, depth);
+      fetch_share(rb, share_b, k0 + kTileDepth, depth);
+    }
 #pragma unroll
     for (int kk = 0; kk < kTileDepth; ++kk) {
       float av[Tile::kTM], bv[Tile::kTN];

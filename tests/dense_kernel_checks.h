@@ -208,8 +208,11 @@ inline void check_gemm(const Repeater& repeat, int version) {
       const bool ta = t & 1, tb = t & 2;
       const GemmVariant var = gemm_variants()[std::size_t(case_index) % gemm_variants().size()];
       const uint32_t seed = 1000u + uint32_t(case_index);
-      const std::vector<float> a = random_floats(std::size_t(s.m) * s.k, seed);
-      const std::vector<float> b = random_floats(std::size_t(s.k) * s.n, seed + 7777);
+      // Entries of size k^(-1/4) keep the sums O(1), where a sigmoid is not saturated (saturation
+      // would hide errors of the sum from the comparison of its outputs).
+      const float range = float(std::pow(double(s.k), -0.25));
+      const std::vector<float> a = random_floats(std::size_t(s.m) * s.k, seed, -range, range);
+      const std::vector<float> b = random_floats(std::size_t(s.k) * s.n, seed + 7777, -range, range);
       const std::vector<float> bias = random_floats(std::size_t(s.n), seed + 3333);
       // beta == 0: C starts as NaN, which must never be read.
       const std::vector<float> c0 =
@@ -280,16 +283,24 @@ inline const std::vector<DenseCase>& dense_cases() {
   return cases;
 }
 
+// The AE's two dense layers at batch 128 (too large for the emulator; the GPU test runs them).
+inline const std::vector<DenseCase>& ae_dense_cases() {
+  static const std::vector<DenseCase> cases = {{128, 6272, 16, Act::None, true}, {128, 16, 6272, Act::None, true}};
+  return cases;
+}
+
 inline std::string dense_context(const char* op, int version, const DenseCase& c) {
   return std::string(op) + " v" + std::to_string(version) + " n " + std::to_string(c.n) + " in " +
          std::to_string(c.in) + " out " + std::to_string(c.out) + " " + act_name(c.act) + (c.bias ? " +bias" : "");
 }
 
-inline void check_dense_forward(const Repeater& repeat, int version) {
+inline void check_dense_forward(const Repeater& repeat, int version,
+                                const std::vector<DenseCase>& cases = dense_cases()) {
   uint32_t seed = 100;
-  for (const DenseCase& c : dense_cases()) {
-    const std::vector<float> x = random_floats(std::size_t(c.n) * c.in, ++seed);
-    const std::vector<float> w = random_floats(std::size_t(c.in) * c.out, ++seed);
+  for (const DenseCase& c : cases) {
+    const float range = float(std::pow(double(c.in), -0.25));   // O(1) sums, as in check_gemm
+    const std::vector<float> x = random_floats(std::size_t(c.n) * c.in, ++seed, -range, range);
+    const std::vector<float> w = random_floats(std::size_t(c.in) * c.out, ++seed, -range, range);
     const std::vector<float> b = random_floats(std::size_t(c.out), ++seed);
     Expected e{"y", std::vector<float>(std::size_t(c.n) * c.out), std::vector<double>(std::size_t(c.n) * c.out),
                2 * sum_rtol(c.in, kEpilogueRoundings)};
@@ -311,10 +322,11 @@ inline void check_dense_forward(const Repeater& repeat, int version) {
   }
 }
 
-inline void check_dense_backward(const Repeater& repeat, int version) {
+inline void check_dense_backward(const Repeater& repeat, int version,
+                                 const std::vector<DenseCase>& cases = dense_cases()) {
   uint32_t seed = 200;
   int case_index = 0;
-  for (const DenseCase& c : dense_cases()) {
+  for (const DenseCase& c : cases) {
     // Every other case skips dx or db (nullable), which must leave the other outputs intact.
     const bool want_dx = case_index % 3 != 1, want_db = case_index % 3 != 2;
     ++case_index;
@@ -384,11 +396,19 @@ inline constexpr double kBceLossRtol = 16 * kUnitRoundoff;
 inline constexpr double kLossGradRtol = 10 * kUnitRoundoff;
 inline constexpr double kMseLossRtol = 4 * kUnitRoundoff;
 
-inline void check_losses(const Repeater& repeat, int version) {
-  struct LossShape {
-    int n, dim;
-  };
-  const LossShape shapes[] = {{1, 1}, {3, 7}, {1, 300}, {3, 785}};
+struct LossShape {
+  int n, dim;
+};
+inline const std::vector<LossShape>& loss_shapes() {
+  static const std::vector<LossShape> shapes = {{1, 1}, {3, 7}, {1, 300}, {3, 785}};
+  return shapes;
+}
+inline const std::vector<LossShape>& ae_loss_shapes() {   // batch 128 of 28 x 28 images
+  static const std::vector<LossShape> shapes = {{128, 784}};
+  return shapes;
+}
+
+inline void check_losses(const Repeater& repeat, int version, const std::vector<LossShape>& shapes = loss_shapes()) {
   uint32_t seed = 300;
   for (const bool bce : {true, false}) {
     for (const LossShape& s : shapes) {
@@ -430,8 +450,17 @@ inline constexpr double kAdamRtol = 2 * 8 * kUnitRoundoff;
 using AdamLauncher =
     std::function<void(float* p, float* m, float* v, const float* g, int64_t count, const AdamHyper& h, int64_t step)>;
 
-inline void check_adam_with(const Repeater& repeat, const AdamLauncher& step_kernel, const std::string& what) {
-  const int64_t counts[] = {1, 3, 1001, 4099};
+inline const std::vector<int64_t>& adam_counts() {
+  static const std::vector<int64_t> counts = {1, 3, 1001, 4099};
+  return counts;
+}
+inline const std::vector<int64_t>& ae_adam_counts() {   // about the AE's parameter count
+  static const std::vector<int64_t> counts = {420001};
+  return counts;
+}
+
+inline void check_adam_with(const Repeater& repeat, const AdamLauncher& step_kernel, const std::string& what,
+                            const std::vector<int64_t>& counts) {
   const int64_t steps[] = {1, 2, 1000};
   AdamHyper h;   // Keras defaults
   uint32_t seed = 400;
@@ -474,18 +503,19 @@ inline void check_adam_with(const Repeater& repeat, const AdamLauncher& step_ker
   }
 }
 
-inline void check_adam(const Repeater& repeat, int version) {
+inline void check_adam(const Repeater& repeat, int version, const std::vector<int64_t>& counts = adam_counts()) {
   check_adam_with(
       repeat,
       [version](float* p, float* m, float* v, const float* g, int64_t count, const AdamHyper& h, int64_t step) {
         kns::adam_step(p, m, v, g, count, h, step, nullptr, version);
       },
-      "adam_step v" + std::to_string(version));
+      "adam_step v" + std::to_string(version), counts);
 }
 
 // The step lives in device memory: written there, then read by the kernel. Also covers
 // adam_advance_step: the device counter starts at step - 1 and is advanced once.
-inline void check_adam_device_step(const Repeater& repeat, int version) {
+inline void check_adam_device_step(const Repeater& repeat, int version,
+                                   const std::vector<int64_t>& counts = adam_counts()) {
   check_adam_with(
       repeat,
       [version](float* p, float* m, float* v, const float* g, int64_t count, const AdamHyper& h, int64_t step) {
@@ -495,7 +525,7 @@ inline void check_adam_device_step(const Repeater& repeat, int version) {
         const std::vector<int64_t> after = d_step.download();
         REQUIRE(after[0] == step);   // the kernel reads the step, never changes it
       },
-      "adam_step_device v" + std::to_string(version));
+      "adam_step_device v" + std::to_string(version), counts);
 }
 
 }  // namespace zs::dense_checks

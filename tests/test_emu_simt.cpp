@@ -335,6 +335,12 @@ TEST_CASE("simt: (c) strict mode reports a barrier after some threads exited", "
   CHECK(msg.find("28 of 64 threads exited") != std::string::npos);
   CHECK(msg.find("block (1,0,0)") != std::string::npos);
 
+  // Blocks running on two OS threads report the same way, on the launching thread.
+  ScopedSettings two_threads(all_orders(2)[0]);
+  const std::string msg2 =
+      kernel_error_of([&] { LAUNCH(barrier_after_exit_kernel, blocks, block, 0, nullptr)(y.get(), dx.get(), count); });
+  CHECK(msg2.find(site(kBarrierAfterExitLine)) != std::string::npos);
+
   ScopedSettings scoped(lenient());   // tolerated: exited threads leave the barrier's count
   LAUNCH(barrier_after_exit_kernel, blocks, block, 0, nullptr)(y.get(), dx.get(), count);
   KERNEL_CHECK();

@@ -183,6 +183,15 @@ TEST_CASE("atomic write into a missing folder is a UserError naming the file", "
                        }, "message names the file and the reason"));
 }
 
+TEST_CASE("atomic write onto a folder fails cleanly", "[io][atomic]") {
+  TempDir dir;
+  fs::create_directories(dir / "taken");
+  CHECK_THROWS_WITH(zs::write_text_atomic(dir / "taken", "x"),
+                    "cannot write " + (dir / "taken").string() +
+                        ": rename failed: Is a directory; check that the path is not a folder and that its folder is writable");
+  CHECK(entries_of(dir.path) == std::vector<std::string>{"taken"});
+}
+
 TEST_CASE("write_bytes_atomic and write_json_atomic", "[io][atomic]") {
   TempDir dir;
   const std::vector<std::byte> bytes = {std::byte{0}, std::byte{0xff}, std::byte{0x10}};

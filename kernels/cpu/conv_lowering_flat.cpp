@@ -153,8 +153,9 @@ void im2col_flat_impl(const ConvGeom& g, float* col, int64_t ld, const float* x,
       split_channel<kStride>(planes, L, g, x + (int64_t(j) * g.c + c) * hw);
       for (int64_t t = 0; t < taps; ++t) {
         const Tap& tap = L.taps[t];
-        float* dst = col + (c * taps + t) * ld + j * pq;
-        std::memcpy(dst, planes + tap.plane * L.plane_size + tap.run, sizeof(float) * pq);
+        float* __restrict__ dst = col + (c * taps + t) * ld + j * pq;
+        const float* __restrict__ src = planes + tap.plane * L.plane_size + tap.run;
+        for (int64_t i = 0; i < pq; ++i) dst[i] = src[i];  // inline: runs are short (49 floats at 7x7)
         zero_edge_columns(dst, tap.shift, g);
       }
     }

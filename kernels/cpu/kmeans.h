@@ -22,9 +22,10 @@
 //   the OpenMP region), then a fused running argmin over the tile.
 // - Determinism: tiles have a fixed size, threads take contiguous tile ranges, and every scalar
 //   reduction (potentials, inertia) sums per-TILE partials in tile order, so scalars do not depend
-//   on the thread count. Centroid sums are accumulated in double per thread and reduced in thread
-//   order: bit-identical for a fixed thread count and, after the final rounding to float,
-//   practically always identical across thread counts. kmeans_centroid_sums and
+//   on the thread count. Centroid sums are accumulated in float over fixed blocks of points,
+//   then in double per thread, and reduced in thread order: bit-identical for a fixed thread
+//   count and, after the final rounding to float, practically always identical across thread
+//   counts. kmeans_centroid_sums and
 //   kmeans_minibatch_update work per centre and are thread-count independent.
 #pragma once
 #include <cstdint>
@@ -43,7 +44,8 @@ void kmeans_assign(int32_t* labels, float* min_dist, const float* x, const float
                    const float* c_sqnorm, int64_t n, int d, int k, int groups = 1);
 
 // One Lloyd pass over the data: kmeans_assign fused with the centroid sums of the NEW labels,
-// sums[g][j][.] = sum of the points labelled j in group g (double accumulation, rounded once) and
+// sums[g][j][.] = sum of the points labelled j in group g (float within blocks of 1024 points,
+// double across blocks, rounded once) and
 // counts[g][j] = their number. Each tile of points is summed while it is still in cache.
 void kmeans_lloyd_pass(int32_t* labels, float* min_dist, float* sums, int64_t* counts, const float* x,
                        const float* x_sqnorm, const float* centers, const float* c_sqnorm, int64_t n, int d, int k,

@@ -2,6 +2,11 @@
 // tested against. Same signatures as the CUDA launchers minus the stream.
 // Argument order: outputs, inputs, sizes. Every output is OVERWRITTEN unless noted.
 // Layouts: NCHW; conv weights [K][C][R][S]; dense weights [in][out] (Keras), y = x W + b.
+//
+// Threading: every op runs on omp_get_max_threads() OpenMP threads and calls OpenBLAS
+// single-threaded inside them (the caller's OpenBLAS thread count is restored on return); do not
+// call these ops from inside an OpenMP parallel region of your own. Results are bitwise
+// reproducible for a fixed thread count. Implementation notes: kernels/cpu/conv_impl.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +42,7 @@ void activation_backward(Act act, float* dx, const float* dy, const float* y, in
 // ---- losses: per-sample loss[n] and gradient of the BATCH MEAN loss w.r.t. pred ----
 // BCE (Keras): probabilities clamped to [1e-7, 1-1e-7]; per-sample = mean over dim.
 // The gradient is zero where the clamp is active (as the clamp's derivative is).
+// dpred may be nullptr (loss only) for both losses.
 void bce_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim);
 // MSE: per-sample = mean over dim of (pred - target)^2.
 void mse_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim);

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -12,6 +13,14 @@
 #include "kernels/shapes.h"
 
 namespace zs {
+
+// A recorded sequence of backend work (a CUDA graph on the cuda backend) that can be re-run with
+// one launch. It reads and writes the same buffers every time.
+class CapturedWork {
+ public:
+  virtual ~CapturedWork() = default;
+  virtual void replay() = 0;
+};
 
 class Backend {
  public:
@@ -28,6 +37,14 @@ class Backend {
   virtual void synchronize() {}
   virtual size_t bytes_in_use() const { return 0; }
   virtual size_t peak_bytes() const { return 0; }
+
+  // Records `work` (which must only enqueue ops on this backend: no host reads, no allocation) for
+  // replay. Backends without graphs return nullptr and the caller simply runs `work` each time.
+  virtual bool supports_capture() const { return false; }
+  virtual std::unique_ptr<CapturedWork> capture(const std::function<void()>& work) {
+    (void)work;
+    return nullptr;
+  }
 
   // ---- ops: same meaning as kernels/cpu/ops.h ----
   virtual void conv2d_forward(const ConvGeom& g, float* y, const float* x, const float* w, const float* b,

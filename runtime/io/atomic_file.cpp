@@ -40,6 +40,8 @@ fs::path temp_name_for(const fs::path& target, unsigned long serial) {
 
 std::atomic<unsigned long> g_temp_serial{0};
 
+const std::string kSpaceFix = "free some space or choose another folder";
+
 void fsync_folder(const fs::path& folder) {
   int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;  // Some file systems refuse: durability is best effort beyond the data.
@@ -81,10 +83,9 @@ void AtomicFileWriter::discard() noexcept {
   }
 }
 
-void AtomicFileWriter::fail(const std::string& what, int os_errno) {
+void AtomicFileWriter::fail(const std::string& what, int os_errno, const std::string& fix) {
   discard();
-  throw UserError("cannot write " + target_.string() + ": " + what + ": " + os_reason(os_errno) +
-                  "; free some space or choose another folder");
+  throw UserError("cannot write " + target_.string() + ": " + what + ": " + os_reason(os_errno) + "; " + fix);
 }
 
 void AtomicFileWriter::write(const void* data, std::size_t size) {
@@ -94,7 +95,7 @@ void AtomicFileWriter::write(const void* data, std::size_t size) {
     ssize_t n = ::write(fd_, bytes, size);
     if (n < 0) {
       if (errno == EINTR) continue;
-      fail("write failed", errno);
+      fail("write failed", errno, kSpaceFix);
     }
     bytes += n;
     size -= static_cast<std::size_t>(n);
@@ -103,12 +104,13 @@ void AtomicFileWriter::write(const void* data, std::size_t size) {
 
 void AtomicFileWriter::commit() {
   if (committed_ || fd_ < 0) throw std::logic_error("AtomicFileWriter::commit called twice");
-  if (options_.durable && ::fsync(fd_) != 0) fail("fsync failed", errno);
+  if (options_.durable && ::fsync(fd_) != 0) fail("fsync failed", errno, kSpaceFix);
   // close() can be the first to report a deferred write error (NFS, quota): check it.
   int rc = ::close(fd_);
   fd_ = -1;
-  if (rc != 0) fail("close failed", errno);
-  if (::rename(temp_.c_str(), target_.c_str()) != 0) fail("rename failed", errno);
+  if (rc != 0) fail("close failed", errno, kSpaceFix);
+  if (::rename(temp_.c_str(), target_.c_str()) != 0)
+    fail("rename failed", errno, "check that the path is not a folder and that its folder is writable");
   temp_.clear();
   committed_ = true;
   if (options_.durable) fsync_folder(folder_of(target_));

@@ -46,7 +46,7 @@ class AtomicFileWriter {
 
  private:
   void discard() noexcept;
-  [[noreturn]] void fail(const std::string& what, int os_errno);
+  [[noreturn]] void fail(const std::string& what, int os_errno, const std::string& fix);
 
   std::filesystem::path target_;
   std::filesystem::path temp_;

@@ -218,7 +218,7 @@ SafetensorsFile load_safetensors(const fs::path& path, std::string_view option_n
   for (const TensorEntry& e : entries) {
     NamedTensor& tensor = result.tensors[e.name];
     tensor.data.resize((e.end - e.begin) / sizeof(float));
-    std::memcpy(tensor.data.data(), data + e.begin, e.end - e.begin);
+    if (e.end > e.begin) std::memcpy(tensor.data.data(), data + e.begin, e.end - e.begin);  // Empty: data() may be null.
   }
   return result;
 }

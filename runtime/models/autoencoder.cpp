@@ -31,6 +31,7 @@ Autoencoder::Autoencoder(Backend& be, int z_dim, LossKind loss, int max_batch, u
   encoder_.allocate(be);
   decoder_.allocate(be);
   loss_ = Buffer(be, size_t(max_batch));
+  if (be.supports_capture()) input_ = Buffer(be, size_t(max_batch) * kImageSize);
 }
 
 void Autoencoder::loss_and_grad(const float* x, int n) {
@@ -41,12 +42,19 @@ void Autoencoder::loss_and_grad(const float* x, int n) {
 }
 
 void Autoencoder::train_step(const float* x, int n, const AdamHyper& h) {
+  ++step_;
+  if (!be_.supports_capture()) return run_train_step(x, n, h);
+  // A captured graph reads its input from one fixed buffer; the copy is device to device.
+  be_.copy(input_.data(), x, size_t(n) * kImageSize);
+  graphs_.run(be_, n, [this, n, h] { run_train_step(input_.data(), n, h); });
+}
+
+void Autoencoder::run_train_step(const float* x, int n, const AdamHyper& h) {
   const float* z = encoder_.forward(be_, x, n);
   decoder_.forward(be_, z, n);
   loss_and_grad(x, n);
   decoder_.backward(be_, z, encoder_.output_grad(), n);
   encoder_.backward(be_, x, nullptr, n);
-  ++step_;
   be_.adam_step(params_.params(), params_.adam_m(), params_.adam_v(), params_.grads(), params_.total(), h, step_);
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "runtime/nn/sequential.h"
+#include "runtime/nn/step_graphs.h"
 
 namespace zs {
 
@@ -43,6 +44,7 @@ class Autoencoder {
 
  private:
   void loss_and_grad(const float* x, int n);
+  void run_train_step(const float* x, int n, const AdamHyper& h);
 
   Backend& be_;
   int z_dim_;
@@ -50,6 +52,8 @@ class Autoencoder {
   ParamStore params_;
   Sequential encoder_, decoder_;
   Buffer loss_;
+  Buffer input_;  // fixed input of the captured step (graph-capable backends only)
+  StepGraphs graphs_;
   int64_t step_ = 0;
 };
 

@@ -67,10 +67,16 @@ void asan_switch_start(void** fake_stack, const void* bottom, std::size_t size) 
 void asan_switch_finish(void* fake_stack) { __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr); }
 // A reused slot still carries the shadow of the frames its last fiber never returned from.
 void asan_fresh_stack(const void* bottom, std::size_t size) { __asan_unpoison_memory_region(bottom, size); }
+// Only the first `used` bytes of a `capacity`-byte buffer may be touched.
+void asan_fence(void* buffer, std::size_t used, std::size_t capacity) {
+  __asan_unpoison_memory_region(buffer, used);
+  __asan_poison_memory_region(static_cast<char*>(buffer) + used, capacity - used);
+}
 #else
 void asan_switch_start(void**, const void*, std::size_t) {}
 void asan_switch_finish(void*) {}
 void asan_fresh_stack(const void*, std::size_t) {}
+void asan_fence(void*, std::size_t, std::size_t) {}
 #endif
 
 // The bounds of the calling OS thread's own stack (AddressSanitizer needs them).
@@ -83,7 +89,7 @@ void os_thread_stack(const void*& bottom, std::size_t& size) {
     pthread_attr_destroy(&attr);
   }
   bottom = address;
-}   // the block this OS thread runs now
+}
 
 uint64_t splitmix64(uint64_t& state) {
   uint64_t z = (state += 0x9E3779B97F4A7C15ull);
@@ -114,7 +120,14 @@ bool BlockScheduler::running_here_owns(const void* address) {
   return tl_running && tl_running->slots_.owns(address);
 }
 
-BlockScheduler::~BlockScheduler() { std::free(dynamic_smem_); }
+BlockScheduler::~BlockScheduler() { free_dynamic_smem(); }
+
+void BlockScheduler::free_dynamic_smem() {
+  if (dynamic_smem_) asan_fence(dynamic_smem_, dynamic_smem_capacity_, dynamic_smem_capacity_);
+  std::free(dynamic_smem_);
+  dynamic_smem_ = nullptr;
+  dynamic_smem_capacity_ = 0;
+}
 
 uint64_t BlockScheduler::next_random() { return splitmix64(rng_); }
 
@@ -144,13 +157,15 @@ void BlockScheduler::run(const GridLaunch& launch, uint3 block_idx, uint64_t seq
   at_barrier_ = at_warp_op_ = 0;
 
   if (launch.dynamic_smem > 0) {
-    if (launch.dynamic_smem > dynamic_smem_capacity_) {
-      std::free(dynamic_smem_);
-      std::size_t bytes = (launch.dynamic_smem + kSharedAlignment - 1) / kSharedAlignment * kSharedAlignment;
+    // At least kSharedAlignment bytes past the end: a red zone AddressSanitizer watches.
+    if (launch.dynamic_smem + kSharedAlignment > dynamic_smem_capacity_) {
+      free_dynamic_smem();
+      std::size_t bytes = (launch.dynamic_smem / kSharedAlignment + 2) * kSharedAlignment;
       dynamic_smem_ = std::aligned_alloc(kSharedAlignment, bytes);
       if (!dynamic_smem_) throw std::bad_alloc();
       dynamic_smem_capacity_ = bytes;
     }
+    asan_fence(dynamic_smem_, launch.dynamic_smem, dynamic_smem_capacity_);
     // Poison: a read of shared memory no thread wrote shows up as NaN / -1.
     std::memset(dynamic_smem_, kSharedPoisonByte, launch.dynamic_smem);
   }
@@ -249,7 +264,7 @@ void BlockScheduler::start_thread(uint32_t tid, SlotHeader& slot) {
   slot.block_idx = block_idx_;
   slot.block_dim = b;
   slot.grid_dim = launch_->grid;
-  slot.dynamic_smem = dynamic_smem_;
+  slot.dynamic_smem = launch_->dynamic_smem ? dynamic_smem_ : nullptr;   // none requested: fault on use
   slot.thread = &threads_[tid];
   threads_[tid].slot = &slot;
   threads_[tid].status = ThreadStatus::Running;

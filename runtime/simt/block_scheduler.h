@@ -128,6 +128,7 @@ class BlockScheduler {
   uint32_t tid_of(const ThreadState& t) const { return uint32_t(&t - threads_.data()); }
   uint32_t warp_of(const ThreadState& t) const { return tid_of(t) / 32; }
   uint64_t next_random();
+  void free_dynamic_smem();
 
   // messages
   void begin_error(bool strict_only);

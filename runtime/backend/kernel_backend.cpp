@@ -1,0 +1,244 @@
+// The Backend built from kernels/*.cu. Compiled twice (kernels/CMakeLists.txt): with ZS_KNS=cuda into
+// zs_kernels_cuda against the real CUDA runtime, and with ZS_KNS=emu into zs_kernels_emu against the
+// CPU emulator (runtime/simt), so the emu backend runs exactly the launchers the GPU runs.
+//
+// Memory: cudaMalloc'd, tracked (bytes in use and peak). Work goes to one stream; to_host()
+// synchronizes it. On cuda, capture() records work as a CUDA graph. Adam's step number lives on the
+// device and is advanced by a kernel inside the step, so a replayed graph takes consecutive steps.
+#include "kernels/common.cuh"
+
+#include <cstring>
+#include <stdexcept>
+#include <unordered_map>
+#include <vector>
+
+#include "kernels/adam.cuh"
+#include "kernels/conv2d.cuh"
+#include "kernels/dense.cuh"
+#include "kernels/elementwise.cuh"
+#include "kernels/loss.cuh"
+#include "runtime/backend/kernel_backend.h"
+#include "runtime/core/error.h"
+
+namespace zs::ZS_KNS {
+namespace {
+
+class KernelBackend;
+
+class KernelGraph final : public CapturedWork {
+ public:
+  KernelGraph(KernelBackend& be, cudaGraphExec_t exec, cudaGraph_t graph, int adam_steps)
+      : be_(be), exec_(exec), graph_(graph), adam_steps_(adam_steps) {}
+  ~KernelGraph() override;
+  void replay() override;
+
+ private:
+  KernelBackend& be_;
+  cudaGraphExec_t exec_;
+  cudaGraph_t graph_;
+  int adam_steps_;
+};
+
+class KernelBackend final : public Backend {
+ public:
+  KernelBackend() {
+#if !ZS_EMULATED
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+#endif
+    void* p = nullptr;
+    CUDA_CHECK(cudaMalloc(&p, sizeof(int64_t)));
+    step_on_device_ = static_cast<int64_t*>(p);
+    CUDA_CHECK(cudaMemset(step_on_device_, 0, sizeof(int64_t)));
+  }
+  ~KernelBackend() override {
+    cudaStreamSynchronize(stream_);
+    if (workspace_) cudaFree(workspace_);
+    cudaFree(step_on_device_);
+#if !ZS_EMULATED
+    cudaStreamDestroy(stream_);
+#endif
+  }
+
+  std::string name() const override { return ZS_EMULATED ? "emu" : "cuda"; }
+
+  // ---- memory ----
+  float* alloc(size_t count) override {
+    void* p = nullptr;
+    size_t bytes = std::max<size_t>(count, 1) * sizeof(float);
+    cudaError_t err = cudaMalloc(&p, bytes);
+    if (err != cudaSuccess) {
+      cudaGetLastError();  // clear it: an allocation failure is not sticky
+      throw UserError("out of device memory allocating " + std::to_string(bytes >> 20) + " MiB (" +
+                      std::to_string(in_use_ >> 20) + " MiB in use); lower --batch or --train-limit, or use --device cpu");
+    }
+    sizes_[p] = bytes;
+    in_use_ += bytes;
+    peak_ = std::max(peak_, in_use_);
+    return static_cast<float*>(p);
+  }
+  void release(float* p) noexcept override {
+    auto it = sizes_.find(p);
+    if (it == sizes_.end()) return;
+    in_use_ -= it->second;
+    sizes_.erase(it);
+    cudaFree(p);
+  }
+  void to_device(float* dst, const float* src, size_t count) override {
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, count * sizeof(float), cudaMemcpyHostToDevice, stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));  // the host buffer may go away after we return
+  }
+  void to_host(float* dst, const float* src, size_t count) override {
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, count * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+  void fill(float* dst, float value, size_t count) override {
+    if (value == 0.0f) {
+      CUDA_CHECK(cudaMemsetAsync(dst, 0, count * sizeof(float), stream_));
+      return;
+    }
+    std::vector<float> host(count, value);
+    to_device(dst, host.data(), count);
+  }
+  void copy(float* dst, const float* src, size_t count) override {
+    if (dst == src || count == 0) return;
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, count * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
+  }
+  void synchronize() override { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+  size_t bytes_in_use() const override { return in_use_; }
+  size_t peak_bytes() const override { return peak_; }
+
+  // ---- graphs ----
+  bool supports_capture() const override { return !ZS_EMULATED; }
+  std::unique_ptr<CapturedWork> capture(const std::function<void()>& work) override {
+#if ZS_EMULATED
+    (void)work;
+    return nullptr;
+#else
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    capturing_ = true;
+    adam_steps_captured_ = 0;
+    const int64_t mirror_before = step_mirror_;
+    CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    try {
+      work();
+    } catch (...) {
+      cudaStreamEndCapture(stream_, &graph);
+      if (graph) cudaGraphDestroy(graph);
+      capturing_ = false;
+      step_mirror_ = mirror_before;
+      throw;
+    }
+    CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+    capturing_ = false;
+    step_mirror_ = mirror_before;  // nothing ran yet: replay() advances it
+    CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+    return std::make_unique<KernelGraph>(*this, exec, graph, adam_steps_captured_);
+#endif
+  }
+  void launch_graph(cudaGraphExec_t exec, int adam_steps) {
+#if ZS_EMULATED
+    (void)exec;
+#else
+    CUDA_CHECK(cudaGraphLaunch(exec, stream_));
+#endif
+    step_mirror_ += adam_steps;
+  }
+
+  // ---- ops ----
+  void conv2d_forward(const ConvGeom& g, float* y, const float* x, const float* w, const float* b, Act act) override {
+    ZS_KNS::conv2d_forward(g, y, x, w, b, act, stream_);
+  }
+  void conv2d_backward_data(const ConvGeom& g, float* dx, const float* dy, const float* w, const float* bias,
+                            Act act) override {
+    ZS_KNS::conv2d_backward_data(g, dx, dy, w, bias, act, stream_);
+  }
+  void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float* x, const float* dy) override {
+    ZS_KNS::conv2d_backward_weight(g, dw, db, x, dy, workspace(conv2d_backward_weight_workspace(g)), stream_);
+  }
+  void bias_grad_nchw(float* db, const float* dy, int n, int c, int hw) override {
+    ZS_KNS::bias_grad_nchw(db, dy, n, c, hw, stream_);
+  }
+  void dense_forward(float* y, const float* x, const float* w, const float* b, int n, int in, int out, Act act) override {
+    ZS_KNS::dense_forward(y, x, w, b, n, in, out, act, stream_);
+  }
+  void dense_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int n, int in,
+                      int out) override {
+    ZS_KNS::dense_backward(dx, dw, db, dy, x, w, n, in, out, stream_);
+  }
+  void activation_forward(Act act, float* y, const float* x, int64_t count) override {
+    ZS_KNS::activation_forward(act, y, x, count, stream_);
+  }
+  void activation_backward(Act act, float* dx, const float* dy, const float* y, int64_t count) override {
+    ZS_KNS::activation_backward(act, dx, dy, y, count, stream_);
+  }
+  void bce_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim) override {
+    ZS_KNS::bce_loss(loss, dpred, pred, target, n, dim, stream_);
+  }
+  void mse_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim) override {
+    ZS_KNS::mse_loss(loss, dpred, pred, target, n, dim, stream_);
+  }
+  void adam_step(float* param, float* m, float* v, const float* grad, int64_t count, const AdamHyper& h,
+                 int64_t step) override {
+    // The device counter holds the last step taken; a kernel advances it, then Adam reads it.
+    if (step != step_mirror_ + 1) {
+      if (capturing_) throw std::logic_error("adam_step: non-consecutive step inside a captured graph");
+      int64_t last = step - 1;
+      CUDA_CHECK(cudaMemcpyAsync(step_on_device_, &last, sizeof last, cudaMemcpyHostToDevice, stream_));
+      CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+    ZS_KNS::adam_advance_step(step_on_device_, stream_);
+    ZS_KNS::adam_step_device(param, m, v, grad, count, h, step_on_device_, stream_);
+    step_mirror_ = step;
+    if (capturing_) ++adam_steps_captured_;
+  }
+
+ private:
+  // Scratch for kernels that need it; grows outside captures only (the first, direct run of every
+  // step shape sizes it before any capture, see runtime/nn/step_graphs.h).
+  float* workspace(size_t floats) {
+    if (floats <= workspace_floats_) return workspace_;
+    if (capturing_) throw std::logic_error("kernel workspace must grow before capture");
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    if (workspace_) release(workspace_);
+    workspace_ = alloc(floats);
+    workspace_floats_ = floats;
+    return workspace_;
+  }
+
+  cudaStream_t stream_ = nullptr;
+  std::unordered_map<void*, size_t> sizes_;
+  size_t in_use_ = 0, peak_ = 0;
+  float* workspace_ = nullptr;
+  size_t workspace_floats_ = 0;
+  int64_t* step_on_device_ = nullptr;
+  int64_t step_mirror_ = 0;  // the value *step_on_device_ has once queued work completes
+  bool capturing_ = false;
+  int adam_steps_captured_ = 0;
+};
+
+KernelGraph::~KernelGraph() {
+#if !ZS_EMULATED
+  cudaGraphExecDestroy(exec_);
+  cudaGraphDestroy(graph_);
+#endif
+}
+
+void KernelGraph::replay() { be_.launch_graph(exec_, adam_steps_); }
+
+}  // namespace
+
+std::unique_ptr<Backend> make_backend() { return std::make_unique<KernelBackend>(); }
+
+#if !ZS_EMULATED
+int usable_device_count() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return count;
+}
+#endif
+
+}  // namespace zs::ZS_KNS

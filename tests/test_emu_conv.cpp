@@ -1,0 +1,211 @@
+// The convolution kernels (kernels/conv2d.cu) in the CPU emulator of CUDA: every version of every
+// kernel against the CPU twin (kernels/cpu/ops.h) on odd geometries (tests/conv_test_support.h),
+// each run in three thread orders (forward, reverse, seeded random) with strict mode on. Results
+// must be within the float32 tolerance of the twin AND bit-identical across the orders (a
+// missing barrier or a read of another thread's unfinished shared memory changes them).
+// Outputs and workspaces start as NaN, so anything a kernel forgets to write fails.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "conv_test_support.h"
+#include "kernels/common.cuh"
+#include "kernels/conv2d.cuh"
+#include "simt_test_support.h"
+
+using namespace zs::conv_test;
+using zs::Act;
+using zs::ConvGeom;
+using zs::simt::Order;
+using zs::simt::ScopedSettings;
+using zs::simt::Settings;
+using zs::simt_test::DeviceArray;
+
+namespace {
+
+std::vector<Settings> three_orders() {
+  std::vector<Settings> orders;
+  for (Order order : {Order::Forward, Order::Reverse, Order::Random}) {
+    Settings s;
+    s.order = order;
+    s.seed = 7;
+    s.strict = true;
+    s.threads = 1;
+    orders.push_back(s);
+  }
+  return orders;
+}
+
+void fill_nan(DeviceArray<float>& a) { a.upload(Vec(a.size(), std::nanf(""))); }
+
+// Runs `launch` once per thread order; checks the first result against ref and the others
+// against the first, bit for bit. `launch` returns what the kernel wrote.
+void check_in_every_order(const std::string& what, const std::function<Vec()>& launch, const Vec& ref,
+                          Tolerance tol) {
+  Vec first;
+  for (const Settings& s : three_orders()) {
+    ScopedSettings scoped(s);
+    const Vec got = launch();
+    if (first.empty()) {
+      first = got;
+      check_close(what, got, ref, tol);
+    } else {
+      INFO(what << ": order " << zs::simt::to_string(s.order, s.seed) << " changed the result");
+      REQUIRE(got.size() == first.size());
+      CHECK(std::memcmp(got.data(), first.data(), got.size() * sizeof(float)) == 0);
+    }
+  }
+}
+
+std::string label(const char* op, int version, const GeomCase& c, const Epilogue* e = nullptr) {
+  std::string s = std::string(op) + " v" + std::to_string(version) + " " + describe(c.g) + " [" + c.reaches + "]";
+  if (e) s += std::string(" act ") + act_name(e->act) + (e->bias ? " bias" : " no bias");
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("emu conv2d_forward: every version matches the CPU twin in every thread order", "[emu][conv]") {
+  uint32_t seed = 100;
+  for (const GeomCase& c : test_geometries()) {
+    const ConvGeom& g = c.g;
+    const ConvData d = make_data(g, seed += 10);
+    DeviceArray<float> x(d.x), w(d.w), b(d.b);
+    for (const Epilogue& e : epilogues(c.small)) {
+      const Vec ref = cpu_forward(g, d, e.bias, e.act);
+      for (int version = 1; version <= zs::emu::kConvForwardKernelVersions; ++version) {
+        check_in_every_order(
+            label("conv2d_forward", version, c, &e),
+            [&] {
+              DeviceArray<float> y(size_t(g.y_size()));
+              fill_nan(y);
+              zs::emu::conv2d_forward(g, y.get(), x.get(), w.get(), e.bias ? b.get() : nullptr, e.act, nullptr,
+                                      version);
+              return y.download();
+            },
+            ref, sum_tolerance(forward_terms(g)));
+      }
+    }
+  }
+}
+
+TEST_CASE("emu conv2d_backward_data: every version matches the CPU twin in every thread order", "[emu][conv]") {
+  uint32_t seed = 200;
+  for (const GeomCase& c : test_geometries()) {
+    const ConvGeom& g = c.g;
+    const ConvData d = make_data(g, seed += 10);
+    DeviceArray<float> dy(d.dy), w(d.w), bias(d.bias_c);
+    for (const Epilogue& e : epilogues(c.small)) {
+      const Vec ref = cpu_backward_data(g, d, e.bias, e.act);
+      for (int version = 1; version <= zs::emu::kConvBackwardDataKernelVersions; ++version) {
+        check_in_every_order(
+            label("conv2d_backward_data", version, c, &e),
+            [&] {
+              DeviceArray<float> dx(size_t(g.x_size()));
+              fill_nan(dx);
+              zs::emu::conv2d_backward_data(g, dx.get(), dy.get(), w.get(), e.bias ? bias.get() : nullptr, e.act,
+                                            nullptr, version);
+              return dx.download();
+            },
+            ref, sum_tolerance(backward_data_terms(g)));
+      }
+    }
+  }
+}
+
+TEST_CASE("emu conv2d_backward_weight: every version matches the CPU twin in every thread order", "[emu][conv]") {
+  uint32_t seed = 300;
+  for (const GeomCase& c : test_geometries()) {
+    const ConvGeom& g = c.g;
+    const ConvData d = make_data(g, seed += 10);
+    const WeightGrads ref = cpu_backward_weight(g, d);
+    DeviceArray<float> x(d.x), dy(d.dy);
+    for (int version = 1; version <= zs::emu::kConvBackwardWeightKernelVersions; ++version) {
+      const size_t workspace_floats = zs::emu::conv2d_backward_weight_workspace(g, version);
+      // dw and db in one vector, so one comparison covers both and the orders compare both.
+      auto run = [&](bool with_db) {
+        DeviceArray<float> dw(size_t(g.w_size())), db(size_t(g.k)), workspace(workspace_floats > 0 ? workspace_floats : 1);
+        fill_nan(dw);
+        fill_nan(db);
+        fill_nan(workspace);
+        zs::emu::conv2d_backward_weight(g, dw.get(), with_db ? db.get() : nullptr, x.get(), dy.get(),
+                                        workspace_floats > 0 ? workspace.get() : nullptr, nullptr, version);
+        Vec out = dw.download();
+        if (with_db) {
+          const Vec dbh = db.download();
+          out.insert(out.end(), dbh.begin(), dbh.end());
+        }
+        return out;
+      };
+      Vec ref_both = ref.dw;
+      ref_both.insert(ref_both.end(), ref.db.begin(), ref.db.end());
+      const std::string what = label("conv2d_backward_weight", version, c) + " (" +
+                               std::to_string(workspace_floats) + " workspace floats)";
+      check_in_every_order(what, [&] { return run(true); }, ref_both, sum_tolerance(backward_weight_terms(g)));
+      // Without db, dw must come out bit-identical.
+      const Vec with_db = run(true), dw_only = run(false);
+      INFO(what << ": dw changed when db was not requested");
+      CHECK(std::memcmp(with_db.data(), dw_only.data(), dw_only.size() * sizeof(float)) == 0);
+    }
+  }
+}
+
+TEST_CASE("emu bias_grad_nchw: every version matches the CPU twin in every thread order", "[emu][conv]") {
+  struct Shape {
+    int n, c, hw;
+  };
+  uint32_t seed = 400;
+  for (const Shape& s : {Shape{3, 5, 63}, Shape{1, 1, 784}, Shape{2, 70, 10}, Shape{4, 3, 1}, Shape{1, 2, 300}}) {
+    const Vec dy = random_vec(int64_t(s.n) * s.c * s.hw, seed += 10);
+    Vec ref(size_t(s.c));
+    zs::cpu::bias_grad_nchw(ref.data(), dy.data(), s.n, s.c, s.hw);
+    DeviceArray<float> ddy(dy);
+    for (int version = 1; version <= zs::emu::kBiasGradKernelVersions; ++version) {
+      check_in_every_order(
+          "bias_grad_nchw v" + std::to_string(version) + " n" + std::to_string(s.n) + " c" + std::to_string(s.c) +
+              " hw" + std::to_string(s.hw),
+          [&] {
+            DeviceArray<float> db(size_t(s.c));
+            fill_nan(db);
+            zs::emu::bias_grad_nchw(db.get(), ddy.get(), s.n, s.c, s.hw, nullptr, version);
+            return db.download();
+          },
+          ref, sum_tolerance(int64_t(s.n) * s.hw));
+    }
+  }
+}
+
+TEST_CASE("emu conv entries reject bad arguments with a clear message", "[emu][conv]") {
+  const ConvGeom g = ConvGeom::same(2, 3, 8, 8, 4, 3, 2);
+  DeviceArray<float> x(size_t(g.x_size())), w(size_t(g.w_size())), y(size_t(g.y_size()));
+  CHECK_THROWS_AS(zs::emu::conv2d_forward(g, y.get(), x.get(), w.get(), nullptr, Act::None, nullptr, 0),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(zs::emu::conv2d_forward(g, y.get(), x.get(), w.get(), nullptr, Act::None, nullptr,
+                                          zs::emu::kConvForwardKernelVersions + 1),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(zs::emu::conv2d_forward(g, nullptr, x.get(), w.get(), nullptr, Act::None, nullptr),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(zs::emu::conv2d_backward_data(g, x.get(), y.get(), w.get(), nullptr, Act(7), nullptr),
+                  std::invalid_argument);
+  ConvGeom bad = g;
+  bad.p = 0;
+  CHECK_THROWS_AS(zs::emu::conv2d_forward(bad, y.get(), x.get(), w.get(), nullptr, Act::None, nullptr),
+                  std::invalid_argument);
+  // Version 2 of backward-weight splits this geometry's pixels and needs scratch; version 1 does not.
+  const ConvGeom big = ConvGeom::same(4, 2, 28, 28, 8, 3, 1);
+  CHECK(zs::emu::conv2d_backward_weight_workspace(big, 1) == 0);
+  REQUIRE(zs::emu::conv2d_backward_weight_workspace(big, 2) > 0);
+  DeviceArray<float> bx(size_t(big.x_size())), bdy(size_t(big.y_size())), bdw(size_t(big.w_size()));
+  try {
+    zs::emu::conv2d_backward_weight(big, bdw.get(), nullptr, bx.get(), bdy.get(), nullptr, nullptr, 2);
+    FAIL("a null workspace was accepted");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).find("workspace") != std::string::npos);
+  }
+  CHECK_THROWS_AS(zs::emu::bias_grad_nchw(y.get(), x.get(), 0, 3, 4, nullptr), std::invalid_argument);
+}
