@@ -582,7 +582,7 @@ static __global__ void __launch_bounds__(kDirectMaxThreads) conv_direct3x3_kerne
   const int y = y0 + ty;
 #pragma unroll
   for (int o = 0; o < OBT; ++o) {
-    if (o0 + o >= a.out_ch) break;
+    if (o0 + o >= a.out_ch) continue;
     const float bias = a.bias ? __ldg(a.bias + o0 + o) : 0.f;
     float* dst = a.out + ((int64_t(n) * a.out_ch + o0 + o) * a.out_h + y) * a.out_w + x0;
 #pragma unroll

@@ -40,6 +40,11 @@ struct ConvGeom {
   constexpr int64_t macs() const { return int64_t(n) * k * p * q * c * r * s; }
 };
 
+// The VAE clamps log_var to this range wherever it is used (reparameterization and KL), so that
+// exp() can neither overflow nor vanish; the gradient is zero where the clamp is active.
+inline constexpr float kLogVarMin = -30.0f;
+inline constexpr float kLogVarMax = 20.0f;
+
 // Adam with Keras defaults. step is 1-based (the step being taken).
 struct AdamHyper {
   float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-7f;

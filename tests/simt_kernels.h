@@ -130,7 +130,7 @@ __global__ void builtins_kernel(int* out) {
 
 // ---- the order threads run in: each thread records its arrival rank ----
 __global__ void arrival_order_kernel(int* rank_of_thread, int* counter) {
-  rank_of_thread[threadIdx.x] = atomicAdd(counter, 1);
+  rank_of_thread[blockIdx.x * blockDim.x + threadIdx.x] = atomicAdd(counter, 1);
 }
 
 // ---- a barrier-free kernel and a barrier-heavy one, for the speed report ----

@@ -107,6 +107,23 @@ TEST_CASE("simt: threads run in the configured order", "[emu][simt]") {
   CHECK(random1 != reverse);
   CHECK(random1 != random2);   // and depends on the seed
   CHECK(ranks_in(orders[2]) == random1);   // deterministically
+
+  // Blocks are dispatched in the same order policy.
+  constexpr int kBlocks = 16;
+  auto block_ranks_in = [&](const Settings& s) {
+    ScopedSettings scoped(s);
+    DeviceArray<int> rank(kBlocks), counter(std::vector<int>{0});
+    LAUNCH(arrival_order_kernel, kBlocks, 1, 0, nullptr)(rank.get(), counter.get());
+    KERNEL_CHECK();
+    return rank.download();
+  };
+  const std::vector<int> blocks_forward = block_ranks_in(orders[0]), blocks_random = block_ranks_in(orders[2]);
+  for (int b = 0; b < kBlocks; ++b) CHECK(blocks_forward[b] == b);
+  CHECK(block_ranks_in(orders[1])[0] == kBlocks - 1);
+  std::vector<int> sorted_blocks = blocks_random;
+  std::sort(sorted_blocks.begin(), sorted_blocks.end());
+  CHECK(sorted_blocks == blocks_forward);
+  CHECK(blocks_random != blocks_forward);
 }
 
 TEST_CASE("simt: built-in variables come from the running thread", "[emu][simt]") {

@@ -151,20 +151,20 @@ void launch_grid(const LaunchRequest& request, void (*body)(const void* closure)
 
   const dim3 g = request.grid;
   const uint64_t blocks = uint64_t(g.x) * g.y * g.z;
-  std::vector<uint64_t> permutation;   // random order only: dispatch index -> block
-  if (launch.settings.order == Order::Random) {
-    permutation.resize(blocks);
-    std::iota(permutation.begin(), permutation.end(), uint64_t(0));
+  // Random order: dispatch i runs block (stride * i + offset) mod blocks, a bijection because
+  // the stride is coprime with the block count; no table, whatever the grid size.
+  uint64_t stride = 1, offset = 0;
+  if (launch.settings.order == Order::Random && blocks > 1) {
     uint64_t state = launch.settings.seed ^ 0x5851F42D4C957F2Dull;
-    for (uint64_t i = blocks; i > 1; --i) {
-      state = state * 6364136223846793005ull + 1442695040888963407ull;
-      std::swap(permutation[i - 1], permutation[(state >> 17) % i]);
-    }
+    auto next = [&] { return state = state * 6364136223846793005ull + 1442695040888963407ull, state >> 11; };
+    offset = next() % blocks;
+    do stride = 1 + next() % (blocks - 1);
+    while (std::gcd(stride, blocks) != 1);
   }
   auto run_block = [&](uint64_t dispatch) {
-    uint64_t linear = launch.settings.order == Order::Forward   ? dispatch
-                      : launch.settings.order == Order::Reverse ? blocks - 1 - dispatch
-                                                                : permutation[dispatch];
+    uint64_t linear = launch.settings.order == Order::Reverse
+                          ? blocks - 1 - dispatch
+                          : uint64_t((unsigned __int128)stride * dispatch % blocks + offset) % blocks;
     uint3 block_idx{unsigned(linear % g.x), unsigned(linear / g.x % g.y), unsigned(linear / (uint64_t(g.x) * g.y))};
     // The block's own index seeds its thread order, so results never depend on which OS
     // thread ran it.

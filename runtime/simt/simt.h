@@ -25,6 +25,9 @@
 
 #include <cuda_runtime.h>   // types only (dim3, float4, cudaError_t...); libcudart is never linked
 
+#include <cmath>    // expf & co., and printf, which nvcc makes available to device code
+#include <cstdio>
+
 #include "runtime/simt/cuda_api.h"
 #include "runtime/simt/diagnostics.h"
 #include "runtime/simt/fiber_slot.h"
