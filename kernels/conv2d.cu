@@ -500,7 +500,7 @@ struct DirectArgs {
 };
 
 template <int OBT, bool kTransposed>
-static __global__ void __launch_bounds__(kDirectMaxThreads) conv_direct3x3_kernel(DirectArgs a) {
+static __global__ void __launch_bounds__(kDirectMaxThreads, 1) conv_direct3x3_kernel(DirectArgs a) {
   DYNAMIC_SHARED(float, smem);
   float* w_stage = smem;                       // [chunk][9][OBT]
   float* in_stage = smem + a.weight_floats;    // [chunk][band_rows + 2][row_pitch]

@@ -62,8 +62,20 @@ class Backend {
   virtual void activation_backward(Act act, float* dx, const float* dy, const float* y, int64_t count) = 0;
   virtual void bce_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim) = 0;
   virtual void mse_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim) = 0;
+  // On backends that capture, the step is counted on the device: consecutive calls take consecutive
+  // steps (a jump, e.g. after --resume, is synchronized outside captures).
   virtual void adam_step(float* param, float* m, float* v, const float* grad, int64_t count,
                          const AdamHyper& h, int64_t step) = 0;
+
+  // ---- VAE (kernels/cpu/vae.h): mu_logvar is [n][2*zdim], row = [mu | log_var] ----
+  // eps keyed by (seed, step, element); `step` is the number of Adam steps taken before this one
+  // (graph-capable backends read it from their device step counter while capturing).
+  virtual void vae_reparam_forward(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed,
+                                   int64_t step, bool sample) = 0;
+  virtual void vae_reparam_backward(float* d_mu_logvar, const float* dz, const float* eps, const float* mu_logvar,
+                                    int n, int zdim) = 0;
+  virtual void vae_loss(float* losses, float* dpred, float* d_mu_logvar, const float* pred, const float* target,
+                        const float* mu_logvar, int n, int dim, int zdim, float beta) = 0;
 };
 
 // Move-only owner of backend memory.

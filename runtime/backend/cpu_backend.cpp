@@ -4,6 +4,7 @@
 #include <new>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/vae.h"
 #include "runtime/backend/backend.h"
 
 namespace zs {
@@ -61,6 +62,18 @@ class CpuBackend final : public Backend {
   void adam_step(float* param, float* m, float* v, const float* grad, int64_t count, const AdamHyper& h,
                  int64_t step) override {
     cpu::adam_step(param, m, v, grad, count, h, step);
+  }
+  void vae_reparam_forward(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed, int64_t step,
+                           bool sample) override {
+    cpu::vae_reparam_forward(z, eps, mu_logvar, n, zdim, seed, step, sample);
+  }
+  void vae_reparam_backward(float* d_mu_logvar, const float* dz, const float* eps, const float* mu_logvar, int n,
+                            int zdim) override {
+    cpu::vae_reparam_backward(d_mu_logvar, dz, eps, mu_logvar, n, zdim);
+  }
+  void vae_loss(float* losses, float* dpred, float* d_mu_logvar, const float* pred, const float* target,
+                const float* mu_logvar, int n, int dim, int zdim, float beta) override {
+    cpu::vae_loss(losses, dpred, d_mu_logvar, pred, target, mu_logvar, n, dim, zdim, beta);
   }
 };
 

@@ -17,6 +17,7 @@
 #include "kernels/dense.cuh"
 #include "kernels/elementwise.cuh"
 #include "kernels/loss.cuh"
+#include "kernels/vae.cuh"
 #include "runtime/backend/kernel_backend.h"
 #include "runtime/core/error.h"
 
@@ -191,6 +192,24 @@ class KernelBackend final : public Backend {
     ZS_KNS::adam_step_device(param, m, v, grad, count, h, step_on_device_, stream_);
     step_mirror_ = step;
     if (capturing_) ++adam_steps_captured_;
+  }
+  void vae_reparam_forward(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed, int64_t step,
+                           bool sample) override {
+    if (capturing_) {
+      // Replays must draw fresh eps: key them by the device step counter, which holds `step` here.
+      if (step != step_mirror_) throw std::logic_error("vae_reparam_forward: step differs from the device counter");
+      ZS_KNS::vae_reparam_forward_device(z, eps, mu_logvar, n, zdim, seed, step_on_device_, sample, stream_);
+    } else {
+      ZS_KNS::vae_reparam_forward(z, eps, mu_logvar, n, zdim, seed, step, sample, stream_);
+    }
+  }
+  void vae_reparam_backward(float* d_mu_logvar, const float* dz, const float* eps, const float* mu_logvar, int n,
+                            int zdim) override {
+    ZS_KNS::vae_reparam_backward(d_mu_logvar, dz, eps, mu_logvar, n, zdim, stream_);
+  }
+  void vae_loss(float* losses, float* dpred, float* d_mu_logvar, const float* pred, const float* target,
+                const float* mu_logvar, int n, int dim, int zdim, float beta) override {
+    ZS_KNS::vae_loss(losses, dpred, d_mu_logvar, pred, target, mu_logvar, n, dim, zdim, beta, stream_);
   }
 
  private:

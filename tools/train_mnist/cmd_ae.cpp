@@ -1,6 +1,6 @@
 // train_mnist ae: the blog's convolutional autoencoder (runtime/models/autoencoder.h).
 // Outputs in --out: metrics.json, loss.csv, loss.png, reconstructions.png, latent_{train,test}.npy
-// with latent_{train,test}_labels.npy, model.safetensors (weights + Adam state, --resume reads it).
+// with latent_{train,test}_labels.npy, latent.png (z_dim 2), model.safetensors (weights + Adam state, --resume reads it).
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +16,7 @@
 #include "tools/train_mnist/commands.h"
 #include "tools/train_mnist/common.h"
 #include "tools/train_mnist/figures.h"
+#include "tools/train_mnist/latents.h"
 #include "tools/train_mnist/train_loop.h"
 
 namespace zs::driver {
@@ -29,6 +30,7 @@ struct AeOptions {
   double lr = 5e-4;
   std::string loss = "bce";
   std::string resume;
+  std::string latent_range;
 };
 
 LossKind parse_loss(const std::string& s) {
@@ -44,6 +46,7 @@ void run_ae(const AeOptions& o) {
   require_range("--lr", o.lr, 1e-12, 10.0);
   if (o.lr <= 0) throw UserError("--lr: must be positive");
   LossKind loss = parse_loss(o.loss);
+  auto range = parse_latent_range(o.latent_range);
   SafetensorsFile resume;
   if (!o.resume.empty()) resume = load_safetensors(o.resume, "--resume");
 
@@ -76,7 +79,8 @@ void run_ae(const AeOptions& o) {
       });
 
   // Latents and reconstructions from the trained model.
-  write_latents(loop, [&](const float* x, int n) { return model.encode(x, n); }, o.z_dim, "latent");
+  std::vector<float> z_test = write_latents(loop, [&](const float* x, int n) { return model.encode(x, n); }, o.z_dim);
+  if (o.z_dim == 2) draw_latents(loop, z_test, "autoencoder latent space (test digits)", range);
   draw_reconstructions(loop, [&](const float* x, int n) {
     model.evaluate(x, n);
     return model.reconstruction();
@@ -87,6 +91,8 @@ void run_ae(const AeOptions& o) {
   m["loss"] = loss_name;
   m["batch"] = o.batch;
   m["lr"] = o.lr;
+  m["latent_stats"] = latent_stats(z_test, o.z_dim);
+  m["peak_device_bytes"] = be.peak_bytes();
   write_run_outputs(loop, m);
 }
 
@@ -102,6 +108,8 @@ void register_ae(CLI::App& app) {
   cmd->add_option("--lr", opts->lr, "Adam learning rate")->capture_default_str();
   cmd->add_option("--loss", opts->loss, "bce|mse")->capture_default_str();
   cmd->add_option("--resume", opts->resume, "continue from a model.safetensors written by ae");
+  cmd->add_option("--latent-range", opts->latent_range,
+                  "xmin,xmax,ymin,ymax of latent.png (z_dim 2), e.g. to match a vae plot");
   cmd->callback([opts] { run_ae(*opts); });
 }
 

@@ -7,6 +7,7 @@
 namespace zs::driver {
 
 void register_ae(CLI::App& app);
+void register_vae(CLI::App& app);
 void register_kmeans(CLI::App& app);
 
 }  // namespace zs::driver

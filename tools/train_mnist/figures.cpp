@@ -41,14 +41,4 @@ void draw_reconstructions(TrainLoop& loop, const std::function<const float*(cons
   plot::image_grid(ctx.out_path("reconstructions.png"), images, 2, cols, o);
 }
 
-void draw_latent_scatter(const std::string& path, const std::vector<float>& z2, const std::vector<uint8_t>& labels,
-                         const std::string& title, std::optional<plot::AxisRange> x_range,
-                         std::optional<plot::AxisRange> y_range) {
-  plot::ScatterOptions o;
-  o.title = title;
-  o.x_range = x_range;
-  o.y_range = y_range;
-  plot::class_scatter(path, z2, labels, o);
-}
-
 }  // namespace zs::driver

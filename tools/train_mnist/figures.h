@@ -13,9 +13,5 @@ namespace zs::driver {
 void draw_loss_curves(TrainLoop& loop);
 // reconstructions.png: the first 10 test images above their reconstructions (as in the blog).
 void draw_reconstructions(TrainLoop& loop, const std::function<const float*(const float* x, int n)>& reconstruct);
-// A scatter of 2-D latents coloured by digit, on a fixed range when given.
-void draw_latent_scatter(const std::string& path, const std::vector<float>& z2, const std::vector<uint8_t>& labels,
-                         const std::string& title, std::optional<plot::AxisRange> x_range,
-                         std::optional<plot::AxisRange> y_range);
 
 }  // namespace zs::driver

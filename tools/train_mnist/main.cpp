@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   CLI::App app{"train_mnist: autoencoders, VAEs and KMeans on MNIST (zspace)"};
   app.require_subcommand(1);
   zs::driver::register_ae(app);
+  zs::driver::register_vae(app);
   zs::driver::register_kmeans(app);
   try {
     app.parse(argc, argv);

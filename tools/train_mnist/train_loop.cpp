@@ -156,21 +156,6 @@ int restore_checkpoint(const SafetensorsFile& f, const std::string& path, ParamS
   return epochs_done;
 }
 
-void write_latents(TrainLoop& loop, const std::function<const float*(const float*, int)>& encode, int dim,
-                   const std::string& stem) {
-  RunContext& ctx = loop.ctx();
-  for (bool test : {false, true}) {
-    const ImageSet& set = test ? ctx.data.test : ctx.data.train;
-    std::vector<float> z(size_t(set.count) * size_t(dim));
-    loop.for_each_batch(test, [&](const float* x, int first, int n) {
-      ctx.backend->to_host(z.data() + size_t(first) * size_t(dim), encode(x, n), size_t(n) * size_t(dim));
-    });
-    std::string split = test ? "_test" : "_train";
-    save_npy_matrix(ctx.out_path(stem + split + ".npy"), z, set.count, dim);
-    save_npy_vector(ctx.out_path(stem + split + "_labels.npy"), std::span<const uint8_t>(set.labels));
-  }
-}
-
 void write_run_outputs(TrainLoop& loop, nlohmann::json metrics) {
   RunContext& ctx = loop.ctx();
   std::ostringstream csv;

@@ -63,11 +63,6 @@ void save_checkpoint(const std::string& path, const ParamStore& ps, int64_t adam
 int restore_checkpoint(const SafetensorsFile& f, const std::string& path, ParamStore& ps, int64_t* adam_step,
                        const std::map<std::string, std::string>& must_match);
 
-// Encodes both splits and writes <stem>_train.npy, <stem>_test.npy (float32 N x dim) and
-// <stem>_train_labels.npy, <stem>_test_labels.npy (uint8).
-void write_latents(TrainLoop& loop, const std::function<const float*(const float* x, int n)>& encode, int dim,
-                   const std::string& stem);
-
 // loss.csv, loss.png and metrics.json (written last, with seconds_total).
 void write_run_outputs(TrainLoop& loop, nlohmann::json metrics);
 

@@ -1,0 +1,175 @@
+// train_mnist vae: the blog's variational autoencoder (runtime/models/vae.h).
+// Outputs in --out: metrics.json (total/recon/kl per epoch, train and test; latent statistics),
+// loss.csv, loss.png, reconstructions.png, generated.png (digits decoded from z ~ N(0, I)),
+// latent.png and manifold.png (z_dim 2), latent_{train,test}.npy + labels, model.safetensors.
+#include <map>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/core/error.h"
+#include "runtime/io/safetensors.h"
+#include "runtime/models/vae.h"
+#include "tools/train_mnist/commands.h"
+#include "tools/train_mnist/common.h"
+#include "tools/train_mnist/figures.h"
+#include "tools/train_mnist/latents.h"
+#include "tools/train_mnist/train_loop.h"
+
+namespace zs::driver {
+namespace {
+
+struct VaeOptions {
+  CommonOptions common;
+  int z_dim = 2;
+  int epochs = 40;
+  int batch = 128;
+  double lr = 5e-4;
+  double kl_weight = 1.0;
+  std::string sample_at_inference = "on";
+  std::string resume;
+  std::string latent_range;
+};
+
+// Keys of eps drawn outside training: negative, so they never collide with a training step's.
+constexpr int64_t kLatentKey = -1;
+constexpr int64_t kGenerateKey = -2;
+int64_t test_key(int epoch) { return -1000 - epoch; }
+
+void draw_generated(TrainLoop& loop, Vae& model, int z_dim) {
+  RunContext& ctx = loop.ctx();
+  Backend& be = *ctx.backend;
+  const int side = 10, count = side * side, batch = std::min(count, loop.batch());
+  // z ~ N(0, I) from the same Philox stream as training: reparameterize mu = 0, log_var = 0.
+  Buffer zeros(be, size_t(batch) * 2 * size_t(z_dim));
+  be.fill(zeros.data(), 0.0f, zeros.size());
+  Buffer z(be, size_t(batch) * size_t(z_dim)), eps(be, size_t(batch) * size_t(z_dim));
+  std::vector<float> images(size_t(count) * kPixels);
+  for (int first = 0; first < count; first += batch) {
+    int n = std::min(batch, count - first);
+    be.vae_reparam_forward(z.data(), eps.data(), zeros.data(), n, z_dim, ctx.opt.seed, kGenerateKey - first, true);
+    be.to_host(images.data() + size_t(first) * kPixels, model.decode(z.data(), n), size_t(n) * kPixels);
+  }
+  plot::ImageGridOptions o;
+  o.title = "digits decoded from z ~ N(0, I)";
+  o.scale = 2;
+  plot::image_grid(ctx.out_path("generated.png"), images, side, side, o);
+}
+
+void draw_manifold(TrainLoop& loop, Vae& model) {
+  RunContext& ctx = loop.ctx();
+  Backend& be = *ctx.backend;
+  const int side = 15;
+  std::vector<double> values(side);
+  for (int i = 0; i < side; ++i) values[size_t(i)] = -3.0 + 6.0 * i / (side - 1);
+  std::vector<float> images(size_t(side) * side * kPixels);
+  Buffer z(be, size_t(side) * 2);
+  for (int row = 0; row < side; ++row) {
+    std::vector<float> zs;
+    for (int col = 0; col < side; ++col) {  // top row = largest z[1], as on a y axis
+      zs.push_back(float(values[size_t(col)]));
+      zs.push_back(float(values[size_t(side - 1 - row)]));
+    }
+    be.to_device(z.data(), zs.data(), zs.size());
+    be.to_host(images.data() + size_t(row) * side * kPixels, model.decode(z.data(), side), size_t(side) * kPixels);
+  }
+  plot::ImageGridOptions o;
+  o.title = "decoded latent grid over [-3, 3]^2";
+  o.scale = 1;
+  o.separator = 0;
+  o.column_values = values;
+  o.row_values.assign(values.rbegin(), values.rend());
+  o.x_label = "z[0]";
+  o.y_label = "z[1]";
+  plot::image_grid(ctx.out_path("manifold.png"), images, side, side, o);
+}
+
+void run_vae(const VaeOptions& o) {
+  require_range("--z-dim", o.z_dim, 1, 4096);
+  require_range("--epochs", o.epochs, 1, 100000);
+  require_range("--batch", o.batch, 1, 65536);
+  require_range("--lr", o.lr, 1e-12, 10.0);
+  require_range("--kl-weight", o.kl_weight, 0.0, 1e6);
+  if (o.sample_at_inference != "on" && o.sample_at_inference != "off")
+    throw UserError("--sample-at-inference " + o.sample_at_inference + ": use on or off");
+  const bool sample = o.sample_at_inference == "on";
+  auto range = parse_latent_range(o.latent_range);
+  SafetensorsFile resume;
+  if (!o.resume.empty()) resume = load_safetensors(o.resume, "--resume");
+
+  RunContext ctx(o.common);
+  Backend& be = *ctx.backend;
+  Vae model(be, o.z_dim, float(o.kl_weight), o.batch, o.common.seed);
+  std::ostringstream beta;
+  beta << o.kl_weight;
+  const std::map<std::string, std::string> model_meta = {
+      {"command", "vae"}, {"z_dim", std::to_string(o.z_dim)}, {"kl_weight", beta.str()}};
+  int first_epoch = 1;
+  if (!o.resume.empty()) {
+    int64_t step = 0;
+    first_epoch = 1 + restore_checkpoint(resume, o.resume, model.params(), &step, model_meta);
+    model.set_steps_taken(step);
+  }
+
+  TrainLoop loop(ctx, o.batch, o.epochs, first_epoch, {"loss", "recon", "kl"});
+  int eval_epoch = first_epoch;
+  loop.run(
+      [&](const float* x, int n) {
+        model.train_step(x, n, AdamHyper{float(o.lr)});
+        return model.loss_terms();
+      },
+      [&](const float* x, int n) {
+        model.evaluate(x, n, sample, test_key(eval_epoch));
+        return model.loss_terms();
+      },
+      [&](int epoch) {
+        eval_epoch = epoch + 1;
+        auto meta = model_meta;
+        meta["epochs_done"] = std::to_string(epoch);
+        save_checkpoint(ctx.out_path("model.safetensors"), model.params(), model.steps_taken(), meta);
+      });
+
+  std::vector<float> z_test =
+      write_latents(loop, [&](const float* x, int n) { return model.encode(x, n, sample, kLatentKey); }, o.z_dim);
+  draw_reconstructions(loop, [&](const float* x, int n) {
+    model.evaluate(x, n, sample, kLatentKey);
+    return model.reconstruction();
+  });
+  draw_generated(loop, model, o.z_dim);
+  if (o.z_dim == 2) {
+    draw_latents(loop, z_test, "VAE latent space (test digits), KL weight " + beta.str(), range);
+    draw_manifold(loop, model);
+  }
+
+  nlohmann::json m = loop.metrics("vae");
+  m["z_dim"] = o.z_dim;
+  m["kl_weight"] = o.kl_weight;
+  m["sample_at_inference"] = sample;
+  m["batch"] = o.batch;
+  m["lr"] = o.lr;
+  m["loss_terms"] = "loss = recon + kl_weight * kl, per image: recon = BCE summed over the 784 pixels";
+  m["latent_stats"] = latent_stats(z_test, o.z_dim);
+  m["peak_device_bytes"] = be.peak_bytes();
+  write_run_outputs(loop, m);
+}
+
+}  // namespace
+
+void register_vae(CLI::App& app) {
+  auto opts = std::make_shared<VaeOptions>();
+  CLI::App* cmd = app.add_subcommand("vae", "train the blog's variational autoencoder");
+  add_common_options(*cmd, opts->common);
+  cmd->add_option("--z-dim", opts->z_dim, "latent dimension")->capture_default_str();
+  cmd->add_option("--epochs", opts->epochs, "training epochs")->capture_default_str();
+  cmd->add_option("--batch", opts->batch, "batch size")->capture_default_str();
+  cmd->add_option("--lr", opts->lr, "Adam learning rate")->capture_default_str();
+  cmd->add_option("--kl-weight", opts->kl_weight, "beta: weight of the KL term")->capture_default_str();
+  cmd->add_option("--sample-at-inference", opts->sample_at_inference,
+                  "on: latents and reconstructions sample z; off: use mu")->capture_default_str();
+  cmd->add_option("--resume", opts->resume, "continue from a model.safetensors written by vae");
+  cmd->add_option("--latent-range", opts->latent_range, "xmin,xmax,ymin,ymax of latent.png (z_dim 2)");
+  cmd->callback([opts] { run_vae(*opts); });
+}
+
+}  // namespace zs::driver
