@@ -55,8 +55,12 @@ struct GemmTile32x128 { static constexpr int BM = 32, BN = 128, BK = 8, TM = 4, 
 struct WgradTileLarge { static constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4; };
 struct WgradTileSmall { static constexpr int BM = 32, BN = 16, BK = 32, TM = 2, TN = 2; };  // C*R*S <= 16
 
+// Tiled kernels declare __launch_bounds__(threads, kMinResidentThreads / threads): ptxas then caps
+// registers at 64K / 512 = 128 per thread instead of guessing an occupancy target (CUDA 13's
+// ptxas otherwise picked 48-72 registers for some of them and spilled).
+constexpr int kMinResidentThreads = 512;
 constexpr int kNaiveBlock = 256;
-constexpr int kBiasBlock = 256;
+constexpr int kBiasBlock = 512;   // one block per channel: enough loads in flight for one SM
 constexpr int kReduceBlock = 256;
 // A grid with fewer blocks than this many per SM leaves SMs idle or latency-bound: pick smaller tiles.
 constexpr int kMinBlocksPerSm = 2;
@@ -80,6 +84,8 @@ constexpr int kOutside = -(1 << 28);
 void require(bool ok, const char* op, const std::string& what) {
   if (!ok) throw std::invalid_argument(std::string(op) + ": " + what);
 }
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 int multiprocessor_count() {
   int device = 0, count = 0;
@@ -112,6 +118,23 @@ static __device__ __forceinline__ float4 load_float4(const float* p) {
   return v;
 #else
   return *reinterpret_cast<const float4*>(p);
+#endif
+}
+
+// 16-byte read-only global load and 16-byte store (16-byte aligned pointers).
+static __device__ __forceinline__ float4 load_global_float4(const float* p) {
+#if ZS_EMULATED
+  return load_float4(p);
+#else
+  return __ldg(reinterpret_cast<const float4*>(p));
+#endif
+}
+
+static __device__ __forceinline__ void store_float4(float* p, float4 v) {
+#if ZS_EMULATED
+  std::memcpy(p, &v, sizeof v);
+#else
+  *reinterpret_cast<float4*>(p) = v;
 #endif
 }
 
@@ -359,7 +382,8 @@ struct ConvGemmArgs {
 };
 
 template <class Tile>
-static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Tile::TN))
+static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Tile::TN),
+                                         kMinResidentThreads / ((Tile::BM / Tile::TM) * (Tile::BN / Tile::TN)))
     conv_implicit_gemm_kernel(ConvGemmArgs args) {
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, TM = Tile::TM, TN = Tile::TN;
   constexpr int kThreads = (BM / TM) * (BN / TN);
@@ -497,10 +521,41 @@ struct DirectArgs {
   int n, in_ch, in_h, in_w, out_ch, out_h, out_w;
   int pad_top, pad_left;   // may be negative
   int band_rows, bands, chunk, row_pitch, weight_floats;
+  bool vector_rows;   // stage whole input rows with float4 loads (in_w % 4 == 0, aligned, rows fit)
+  bool vector_out;    // store 4 pixels with one float4 (out_w % 4 == 0, aligned)
 };
 
+// Copies the interior of a chunk's staged rows: count channels x run_rows input rows starting at
+// `first` (input row first_row of channel c0), V floats per load; input column iw lands at
+// column iw + pad_left of staged row stage_row0 + row. Columns outside [col_lo, col_hi) are not
+// needed (V == 4 only runs when every column is). Flat over (channel, row, column) with loads
+// unrolled, so a block keeps many independent loads in flight.
+template <int V>
+static __device__ __forceinline__ void stage_input_rows(float* in_stage, const float* first, const DirectArgs& a,
+                                                        int count, int run_rows, int stage_row0, int col_lo,
+                                                        int col_hi) {
+  const int width = a.in_w / V, per_channel = run_rows * width, total = count * per_channel;
+  const int channel_stride = a.in_h * a.in_w, staged_channel = (a.band_rows + 2) * a.row_pitch;
+#pragma unroll 4
+  for (int t = threadIdx.x; t < total; t += blockDim.x) {
+    const int ci = t / per_channel, e = t - ci * per_channel, row = e / width, iw = (e - row * width) * V;
+    const float* src = first + ci * channel_stride + row * a.in_w + iw;
+    const int dst = ci * staged_channel + (stage_row0 + row) * a.row_pitch + a.pad_left + iw;
+    if constexpr (V == 4) {
+      const float4 v = load_global_float4(src);
+      in_stage[dst] = v.x;
+      in_stage[dst + 1] = v.y;
+      in_stage[dst + 2] = v.z;
+      in_stage[dst + 3] = v.w;
+    } else {
+      if (iw >= col_lo && iw < col_hi) in_stage[dst] = __ldg(src);
+    }
+  }
+}
+
 template <int OBT, bool kTransposed>
-static __global__ void __launch_bounds__(kDirectMaxThreads, 1) conv_direct3x3_kernel(DirectArgs a) {
+static __global__ void __launch_bounds__(kDirectMaxThreads, kMinResidentThreads / kDirectMaxThreads)
+    conv_direct3x3_kernel(DirectArgs a) {
   DYNAMIC_SHARED(float, smem);
   float* w_stage = smem;                       // [chunk][9][OBT]
   float* in_stage = smem + a.weight_floats;    // [chunk][band_rows + 2][row_pitch]
@@ -510,7 +565,15 @@ static __global__ void __launch_bounds__(kDirectMaxThreads, 1) conv_direct3x3_ke
   const int tid = threadIdx.x, ty = tid / segments, x0 = (tid % segments) * kDirectPixels;
   const bool active = ty < a.band_rows && y0 + ty < a.out_h;
   const int rows = a.band_rows + 2;
-  const int warp = tid / 32, lane = tid % 32, warps = blockDim.x / 32;
+  // The band's input rows inside the image and the staged row the first one lands on; the
+  // columns iw with 0 <= iw + pad_left < row_pitch.
+  const int first_row = max(0, y0 - a.pad_top), end_row = min(a.in_h, y0 + rows - a.pad_top);
+  const int run_rows = max(0, end_row - first_row), stage_row0 = first_row - (y0 - a.pad_top);
+  const int col_lo = max(0, -a.pad_left), col_hi = min(a.in_w, a.row_pitch - a.pad_left);
+
+  // Zero the staging area once: padding rows and columns are never written again, the interior
+  // is overwritten by every chunk.
+  for (int e = tid; e < a.chunk * rows * a.row_pitch; e += blockDim.x) in_stage[e] = 0.f;
 
   float acc[OBT][kDirectPixels];
 #pragma unroll
@@ -520,18 +583,13 @@ static __global__ void __launch_bounds__(kDirectMaxThreads, 1) conv_direct3x3_ke
 
   for (int c0 = 0; c0 < a.in_ch; c0 += a.chunk) {
     const int count = min(a.chunk, a.in_ch - c0);
-    __syncthreads();   // the previous chunk's readers are done
-    // One staged row per warp, its columns across the lanes.
-    for (int line = warp; line < count * rows; line += warps) {
-      const int ci = line / rows, row = line - ci * rows;
-      const int ih = y0 + row - a.pad_top;
-      const bool row_inside = unsigned(ih) < unsigned(a.in_h);
-      const float* src = row_inside ? a.in + ((int64_t(n) * a.in_ch + c0 + ci) * a.in_h + ih) * a.in_w : a.in;
-      float* dst = in_stage + line * a.row_pitch;
-      for (int col = lane; col < a.row_pitch; col += 32) {
-        const int iw = col - a.pad_left;
-        dst[col] = row_inside && unsigned(iw) < unsigned(a.in_w) ? __ldg(src + iw) : 0.f;
-      }
+    __syncthreads();   // the zeroing, or the previous chunk's readers, are done
+    if (run_rows > 0) {
+      const float* first = a.in + ((int64_t(n) * a.in_ch + c0) * a.in_h + first_row) * a.in_w;
+      if (a.vector_rows)
+        stage_input_rows<4>(in_stage, first, a, count, run_rows, stage_row0, col_lo, col_hi);
+      else
+        stage_input_rows<1>(in_stage, first, a, count, run_rows, stage_row0, col_lo, col_hi);
     }
     for (int e = tid; e < count * 9 * OBT; e += blockDim.x) {
       const int ob = e % OBT, tap = e / OBT % 9, ci = e / (OBT * 9), o = o0 + ob, i = c0 + ci;
@@ -585,9 +643,14 @@ static __global__ void __launch_bounds__(kDirectMaxThreads, 1) conv_direct3x3_ke
     if (o0 + o >= a.out_ch) continue;
     const float bias = a.bias ? __ldg(a.bias + o0 + o) : 0.f;
     float* dst = a.out + ((int64_t(n) * a.out_ch + o0 + o) * a.out_h + y) * a.out_w + x0;
+    if (a.vector_out) {
+      store_float4(dst, make_float4(activate(a.act, acc[o][0] + bias), activate(a.act, acc[o][1] + bias),
+                                    activate(a.act, acc[o][2] + bias), activate(a.act, acc[o][3] + bias)));
+    } else {
 #pragma unroll
-    for (int px = 0; px < kDirectPixels; ++px)
-      if (x0 + px < a.out_w) dst[px] = activate(a.act, acc[o][px] + bias);
+      for (int px = 0; px < kDirectPixels; ++px)
+        if (x0 + px < a.out_w) dst[px] = activate(a.act, acc[o][px] + bias);
+    }
   }
 }
 
@@ -604,7 +667,8 @@ struct WgradArgs {
 };
 
 template <class Tile>
-static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Tile::TN))
+static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Tile::TN),
+                                         kMinResidentThreads / ((Tile::BM / Tile::TM) * (Tile::BN / Tile::TN)))
     conv_backward_weight_kernel2(WgradArgs args) {
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, TM = Tile::TM, TN = Tile::TN;
   constexpr int kThreads = (BM / TM) * (BN / TN);
@@ -744,18 +808,26 @@ static __global__ void conv_backward_weight_reduce_kernel(float* __restrict__ dw
 // bias gradient version 2: one block per channel
 
 static __global__ void __launch_bounds__(kBiasBlock)
-    bias_grad_kernel2(float* __restrict__ db, const float* __restrict__ dy, int n, int c, int hw) {
+    bias_grad_kernel2(float* __restrict__ db, const float* __restrict__ dy, int n, int c, int hw, bool vectorized) {
   __shared__ float partial[kBiasBlock];
   const int ch = blockIdx.x, tid = threadIdx.x;
-  // Thread t sums elements t, t + kBiasBlock, ... of the channel's n * hw values (image-major).
-  int img = tid / hw, j = tid % hw;
+  // Thread t sums (groups of 4) elements t, t + kBiasBlock, ... of the channel's n x hw values,
+  // image-major; unrolled so each thread has several loads in flight.
   float acc = 0.f;
-  while (img < n) {
-    acc += __ldg(dy + (int64_t(img) * c + ch) * hw + j);
-    j += kBiasBlock;
-    while (j >= hw) {
-      j -= hw;
-      ++img;
+  if (vectorized) {   // hw % 4 == 0 and dy 16-byte aligned
+    const int hw4 = hw / 4, total = n * hw4;
+#pragma unroll 4
+    for (int e = tid; e < total; e += kBiasBlock) {
+      const int img = e / hw4, j = e - img * hw4;
+      const float4 v = load_global_float4(dy + (int64_t(img) * c + ch) * hw + 4 * j);
+      acc += (v.x + v.y) + (v.z + v.w);
+    }
+  } else {
+    const int total = n * hw;
+#pragma unroll 4
+    for (int e = tid; e < total; e += kBiasBlock) {
+      const int img = e / hw, j = e - img * hw;
+      acc += __ldg(dy + (int64_t(img) * c + ch) * hw + j);
     }
   }
   partial[tid] = acc;
@@ -826,6 +898,8 @@ void launch_direct_obt(DirectArgs a, cudaStream_t stream) {
   const int per_channel = (a.band_rows + 2) * a.row_pitch + 9 * OBT;
   a.chunk = std::max(1, std::min(a.in_ch, kDirectSmemFloats / per_channel));
   a.weight_floats = (a.chunk * 9 * OBT + 3) / 4 * 4;
+  a.vector_rows = a.in_w % 4 == 0 && aligned16(a.in) && a.pad_left >= 0 && a.in_w + a.pad_left <= a.row_pitch;
+  a.vector_out = a.out_w % 4 == 0 && aligned16(a.out);
   const size_t smem = sizeof(float) * (size_t(a.weight_floats) + size_t(a.chunk) * (a.band_rows + 2) * a.row_pitch);
   const int threads = int(ceil_div(a.band_rows * segments, 32)) * 32;
   require(int64_t(a.n) * a.bands <= INT_MAX, "conv2d", "too many images for the direct kernel");
@@ -1041,7 +1115,7 @@ void bias_grad_nchw(float* db, const float* dy, int n, int c, int hw, cudaStream
   if (version == 1)
     LAUNCH(bias_grad_kernel1, unsigned(ceil_div(c, kNaiveBlock)), kNaiveBlock, 0, stream)(db, dy, n, c, hw);
   else
-    LAUNCH(bias_grad_kernel2, unsigned(c), kBiasBlock, 0, stream)(db, dy, n, c, hw);
+    LAUNCH(bias_grad_kernel2, unsigned(c), kBiasBlock, 0, stream)(db, dy, n, c, hw, hw % 4 == 0 && aligned16(dy));
   KERNEL_CHECK();
 }
 

@@ -129,7 +129,7 @@ static __global__ void gemm_kernel1(float* c, const float* a, const float* b, in
 
 // ---- version 2: square shared-memory tiles, one output per thread ----
 
-static __global__ void __launch_bounds__(kSimpleTile* kSimpleTile)
+static __global__ void __launch_bounds__(kSimpleTile * kSimpleTile)
     gemm_kernel2(float* c, const float* a, const float* b, int m, int n, int k, bool trans_a, bool trans_b,
                  GemmEpilogue ep) {
   // a_tile[i][kk], b_tile[kk][j]; +1 column: the transposed loads store down a column.

@@ -5,7 +5,7 @@
 //                and 0 where the clamp is active (p outside the interval).
 //   MSE:         loss[i] = mean over dim of (p - t)^2; dpred = 2 (p - t) / (n dim).
 // pred, target, dpred: [n][dim]; loss: [n]. loss and dpred are overwritten; dpred may be null
-// (loss only). Each sample's sum is accumulated in double, like the twin's, and reduced in an
+// (loss only); outputs must not overlap the inputs. Each sample's sum is accumulated in double, like the twin's, and reduced in an
 // order fixed by dim alone: identical bits on every run and in every emulator thread order.
 // Launches are asynchronous on `stream`; bad arguments throw std::invalid_argument, launch
 // errors std::runtime_error.

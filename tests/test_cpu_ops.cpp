@@ -241,6 +241,7 @@ std::vector<ConvGeom> test_geometries() {
       ConvGeom::same(3, 1, 9, 7, 5, 3, 1),    // direct path (single channel, stride 1)
       ConvGeom::same(1, 1, 8, 11, 6, 5, 1),   // direct path, 5x5 kernel
       ConvGeom::same(3, 2, 6, 5, 3, 1, 1),    // 1x1 kernel
+      ConvGeom::same(2, 3, 6, 7, 4, 1, 2),    // 1x1 kernel, stride 2: pixels no output reads
       ConvGeom::same(3, 1, 9, 7, 5, 3, 2),    // single channel, stride 2: GEMM path
       ConvGeom::same(5, 5, 13, 13, 6, 3, 2),  // 7x7 output: several images per GEMM chunk (4 + 1)
       valid_geom(3, 3, 8, 6, 4, 3, 1),        // 'valid', GEMM path
@@ -702,9 +703,12 @@ TEST_CASE("adam_step follows Keras Adam", "[cpu][adam]") {
 }
 
 // ---- determinism and thread counts ----
-TEST_CASE("ops give the same bits on every run for a fixed thread count", "[cpu][determinism]") {
+TEST_CASE("conv ops give the same bits on every run and for every thread count", "[cpu][determinism]") {
+  // Chunks are handed to threads dynamically and weight gradients are summed in fixed slots, so
+  // not even the thread count may change a bit.
   std::mt19937 rng(81);
-  for (const ConvGeom& g : {ConvGeom::same(7, 3, 14, 12, 8, 3, 2), ConvGeom::same(5, 1, 12, 10, 6, 3, 1)}) {
+  for (const ConvGeom& g : {ConvGeom::same(7, 3, 14, 12, 8, 3, 2), ConvGeom::same(5, 1, 12, 10, 6, 3, 1),
+                            ConvGeom::same(19, 2, 28, 14, 3, 3, 2)}) {  // 10 chunks > 8 slots
     const Vec x = random_vec(g.x_size(), rng), dy = random_vec(g.y_size(), rng), w = random_vec(g.w_size(), rng);
     auto run = [&] {
       Vec dw(g.w_size()), db(g.k), y(g.y_size()), dx(g.x_size());
@@ -719,15 +723,40 @@ TEST_CASE("ops give the same bits on every run for a fixed thread count", "[cpu]
     const Vec first = run();
     for (int rep = 0; rep < 3; ++rep) {
       const Vec again = run();
+      INFO(describe(g) << ", repeat " << rep);
       CHECK(std::memcmp(first.data(), again.data(), first.size() * sizeof(float)) == 0);
     }
-    // Another thread count changes at most the rounding.
     const int threads = omp_get_max_threads();
-    omp_set_num_threads(threads == 1 ? 2 : 1);
-    const Vec other = run();
-    omp_set_num_threads(threads);
-    require_close("thread count " + describe(g), other, to_double(first), 1e-5, 1e-5);
+    for (int other : {1, 2, 3}) {
+      omp_set_num_threads(other);
+      const Vec again = run();
+      omp_set_num_threads(threads);
+      INFO(describe(g) << ", " << other << " thread(s) vs " << threads);
+      CHECK(std::memcmp(first.data(), again.data(), first.size() * sizeof(float)) == 0);
+    }
   }
+}
+
+TEST_CASE("dense ops are reproducible and change at most the rounding with the thread count", "[cpu][determinism]") {
+  std::mt19937 rng(82);
+  const int n = 37, in = 150, out = 70;
+  const Vec x = random_vec(size_t(n) * in, rng), w = random_vec(size_t(in) * out, rng), dy = random_vec(size_t(n) * out, rng);
+  auto run = [&] {
+    Vec y(size_t(n) * out), dx(x.size()), dw(w.size()), db(out);
+    zs::cpu::dense_forward(y.data(), x.data(), w.data(), nullptr, n, in, out, Act::None);
+    zs::cpu::dense_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), n, in, out);
+    y.insert(y.end(), dx.begin(), dx.end());
+    y.insert(y.end(), dw.begin(), dw.end());
+    y.insert(y.end(), db.begin(), db.end());
+    return y;
+  };
+  const Vec first = run(), again = run();
+  CHECK(std::memcmp(first.data(), again.data(), first.size() * sizeof(float)) == 0);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(threads == 1 ? 2 : 1);
+  const Vec other = run();
+  omp_set_num_threads(threads);
+  require_close("dense with another thread count", other, to_double(first), 1e-5, 1e-5);
 }
 
 TEST_CASE("ops reject null buffers and empty geometry", "[cpu][errors]") {

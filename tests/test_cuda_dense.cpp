@@ -81,7 +81,7 @@ TEST_CASE("cuda losses: BCE and MSE match the CPU twin, also on 128 x 784", "[cu
   }
 }
 
-TEST_CASE("cuda adam: host and device step match the CPU twin, also over ~420k parameters", "[cuda][adam]") {
+TEST_CASE("cuda adam: host and device step match the CPU twin, also over 420k parameters", "[cuda][adam]") {
   SKIP_WITHOUT_GPU();
   for (int version = 1; version <= kns::kAdamKernelVersions; ++version) {
     DYNAMIC_SECTION("adam kernel " << version) {

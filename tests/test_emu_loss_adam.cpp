@@ -40,7 +40,7 @@ TEST_CASE("emu adam: host step matches the CPU twin in every version and order",
   }
 }
 
-TEST_CASE("emu adam: step read from device memory (and advanced there) matches the CPU twin", "[emu][adam]") {
+TEST_CASE("emu adam: the step read from and advanced in device memory matches the CPU twin", "[emu][adam]") {
   for (int version = 1; version <= kns::kAdamKernelVersions; ++version) {
     DYNAMIC_SECTION("adam kernel " << version) { check_adam_device_step(in_every_order, version); }
   }

@@ -439,6 +439,16 @@ TEST_CASE("simt: an exception in device code fails the launch", "[emu][simt]") {
   CHECK(y.download() == std::vector<float>(32, 3.f));
 }
 
+namespace {
+__global__ void nested_launch_kernel(int* out) { LAUNCH(arrival_order_kernel, 1, 1, 0, nullptr)(out, out); }
+}  // namespace
+
+TEST_CASE("simt: a launch from device code is refused", "[emu][simt]") {
+  DeviceArray<int> out(1);
+  const std::string msg = kernel_error_of([&] { LAUNCH(nested_launch_kernel, 1, 1, 0, nullptr)(out.get()); });
+  CHECK(msg.find("launched from device code") != std::string::npos);
+}
+
 TEST_CASE("simt: intrinsics outside a kernel are refused", "[emu][simt]") {
   CHECK_THROWS_WITH(__syncthreads(), Catch::Contains("outside a kernel launched with LAUNCH"));
 }

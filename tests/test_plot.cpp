@@ -23,10 +23,6 @@
 namespace fs = std::filesystem;
 namespace plot = zs::plot;
 
-// Fontconfig (under Cairo's toy font API) keeps process-lifetime caches that only FcFini()
-// frees; in -DZSPACE_SANITIZE=ON builds LeakSanitizer would report them as leaks of ours.
-// The sanitizer runtime calls this hook if the program defines it; otherwise it is unused.
-extern "C" const char* __lsan_default_suppressions() { return "leak:libfontconfig.so\n"; }
 
 namespace {
 

@@ -3,10 +3,11 @@
 // when it applies (conv_direct.cpp) or the lowering + OpenBLAS path (conv_lowering.cpp), with
 // OpenMP over chunks of images and single-threaded GEMMs inside.
 //
-// Overwrites y, dx, dw and db. Deterministic for a fixed thread count; only backward-weight's GEMM
-// path depends on the count (per-thread partial sums, reduced in thread order).
+// Overwrites y, dx, dw and db. Deterministic, and independent of the thread count: every image
+// chunk is computed the same way whichever thread takes it (chunks are handed out dynamically, so
+// a thread the OS preempts does not hold up the others), and backward-weight sums its chunks in
+// a fixed number of slots added in a fixed order.
 #include <cblas.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cstring>
@@ -20,6 +21,10 @@ namespace zs::cpu {
 using namespace detail;
 
 namespace {
+
+// Partial weight gradients summed in a fixed order: enough slots to balance 2-8 threads, few
+// enough that adding them up stays cheap (7 extra reads of dW).
+constexpr int kWeightGradSlots = 8;
 
 // The sizes every GEMM-path op needs.
 struct ConvSizes {
@@ -64,7 +69,7 @@ void conv2d_forward(const ConvGeom& g, float* y, const float* x, const float* w,
   BlasSingleThread blas_guard;
   const ConvSizes z(g);
   const ChunkPlan plan = plan_chunks(g);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic)
   for (int chunk = 0; chunk < plan.chunks; ++chunk) {
     const int n0 = chunk * plan.images_per_chunk;
     const int count = std::min(plan.images_per_chunk, g.n - n0);
@@ -88,7 +93,7 @@ void conv2d_backward_data(const ConvGeom& g, float* dx, const float* dy, const f
   BlasSingleThread blas_guard;
   const ConvSizes z(g);
   const ChunkPlan plan = plan_chunks(g);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic)
   for (int chunk = 0; chunk < plan.chunks; ++chunk) {
     const int n0 = chunk * plan.images_per_chunk;
     const int count = std::min(plan.images_per_chunk, g.n - n0);
@@ -111,18 +116,17 @@ void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float
   const ConvSizes z(g);
   const ChunkPlan plan = plan_chunks(g);
   const int64_t wsize = g.k * z.crs;
-  const int max_team = max_threads();
-  // Thread t > 0 accumulates into partials[t - 1]; thread 0 into dw itself.
-  float* partials = max_team > 1 ? thread_scratch(kScratchPartials, (max_team - 1) * wsize) : nullptr;
-  int team = 1;
-#pragma omp parallel
-  {
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    if (t == 0) team = nt;
-    float* acc = t == 0 ? dw : partials + (t - 1) * wsize;
+  // The chunks are split into a fixed number of slots, each summing its contiguous range of chunks
+  // in order into its own partial dW (slot 0 into dw itself); the slots are then added in slot
+  // order. Threads pick slots dynamically, yet the bits depend on neither the thread count nor
+  // the schedule.
+  const int slots = std::min(plan.chunks, kWeightGradSlots);
+  float* partials = slots > 1 ? thread_scratch(kScratchPartials, (slots - 1) * wsize) : nullptr;
+#pragma omp parallel for schedule(dynamic)
+  for (int slot = 0; slot < slots; ++slot) {
+    float* acc = slot == 0 ? dw : partials + (slot - 1) * wsize;
     int64_t begin = 0, end = 0;
-    static_range(plan.chunks, t, nt, begin, end);
-    if (begin == end) std::memset(acc, 0, sizeof(float) * wsize);
+    static_range(plan.chunks, slot, slots, begin, end);
     for (int64_t chunk = begin; chunk < end; ++chunk) {
       const int n0 = int(chunk) * plan.images_per_chunk;
       const int count = std::min(plan.images_per_chunk, g.n - n0);
@@ -134,11 +138,11 @@ void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float
                   int(ld), chunk == begin ? 0.f : 1.f, acc, int(z.crs));
     }
   }
-  if (team > 1) {
+  if (slots > 1) {
 #pragma omp parallel for schedule(static)
     for (int64_t e = 0; e < wsize; ++e) {
       float total = dw[e];
-      for (int t = 1; t < team; ++t) total += partials[(t - 1) * wsize + e];
+      for (int slot = 1; slot < slots; ++slot) total += partials[(slot - 1) * wsize + e];
       dw[e] = total;
     }
   }

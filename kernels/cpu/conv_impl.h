@@ -8,7 +8,7 @@
 //                      dx element sums the columns that read it; zero-inserted inputs are
 //                      never built for stride 2)
 //      backward-weight dW[K][CRS]  += dY[K][cols] * col^T
-//    Chunks hold enough images for a GEMM of >= ~96 columns while col stays in L2.
+//    Chunks hold enough images for a GEMM of >= ~192 columns while col stays in L2.
 //  * Direct loops for single-channel stride-1 geometries (conv_direct.cpp): the first conv of
 //    the encoder (C = 1) and the last Conv2DTranspose of the decoder (one output channel). A GEMM
 //    with an inner dimension of 9 runs at a tenth of the speed of these loops.

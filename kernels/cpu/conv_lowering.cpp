@@ -15,10 +15,10 @@ namespace zs::cpu::detail {
 namespace {
 
 // GEMMs narrower than this lose speed in OpenBLAS (measured on the blog's 7x7 layer: 49 columns
-// run ~15% slower than 98 or more)...
-constexpr int64_t kMinGemmColumns = 96;
-// ...and a chunk's column matrix should stay well inside a 512 KiB per-core L2.
-constexpr int64_t kColumnBudgetFloats = 96 * 1024;
+// run ~15% slower than 196)...
+constexpr int64_t kMinGemmColumns = 192;
+// ...and a chunk's column matrix should stay within a 512 KiB per-core L2.
+constexpr int64_t kColumnBudgetFloats = 128 * 1024;
 
 // Output indices [lo, hi) whose input index i*stride + offset lies inside [0, extent).
 struct IndexRange {

@@ -8,6 +8,7 @@
 //   col[(c, r, s)][p][q] = x[st*p + r - pad_top][st*q + s - pad_left] = plane[a][b][p + e][q + d].
 // Because the plane pitch equals the col pitch Q, the whole P x Q block of a tap is ONE
 // contiguous copy (im2col) or add (col2im) of P*Q floats, starting at plane row e, column d.
+// (col2im copies instead of adding for one tap per plane where it can, see FlatLayout::anchor.)
 // What the flat run gets wrong is confined to the |d| edge columns where q + d leaves [0, Q):
 // there the run wraps into the neighbouring plane row. im2col overwrites those entries with the
 // zero padding afterwards; col2im zeroes them in col before adding (col is scratch). Plane rows
@@ -36,6 +37,11 @@ struct FlatLayout {
   int st = 1, row_lo = 0, rows = 0, slack = 0;
   int64_t plane_size = 0;  // floats per plane, slack included
   std::vector<Tap> taps;   // indexed r * S + s
+  // col2im: when every plane has an "anchor" tap (e = d = 0) whose run covers exactly the plane
+  // rows 0..P-1 that hold pixels (H <= st*P), the anchors are copied first and the other taps
+  // added, so only the margins need zeroing. anchor[plane] is the tap index, or -1.
+  bool anchored = false;
+  std::vector<int> anchor;
 
   explicit FlatLayout(const ConvGeom& g) : st(g.stride) {
     int row_hi = 0, d_min = 0, d_max = 0;
@@ -56,7 +62,13 @@ struct FlatLayout {
         taps[size_t(r) * g.s + s] = {a * st + b, slack + int64_t(e - row_lo) * g.q + d, d};
       }
     }
+    anchor.assign(size_t(st) * st, -1);
+    for (size_t t = 0; t < taps.size(); ++t)
+      if (taps[t].run == anchor_run(g) && anchor[taps[t].plane] < 0) anchor[taps[t].plane] = int(t);
+    anchored = g.h <= int64_t(st) * g.p && std::find(anchor.begin(), anchor.end(), -1) == anchor.end();
   }
+  // Offset of plane row 0, column 0 (the first real pixel of a phase).
+  int64_t anchor_run(const ConvGeom& g) const { return slack + int64_t(-row_lo) * g.q; }
   int64_t planes_floats() const { return int64_t(st) * st * plane_size; }
 };
 
@@ -71,8 +83,8 @@ void split_channel(float* planes, const FlatLayout& L, const ConvGeom& g, const 
   const int64_t body = int64_t(L.rows) * g.q;
   for (int plane = 0; plane < st * st; ++plane) {
     float* p = planes + plane * L.plane_size;
-    std::fill(p, p + L.slack, 0.f);
-    std::fill(p + L.slack + body, p + L.plane_size, 0.f);
+    zero_short(p, L.slack);
+    zero_short(p + L.slack + body, L.plane_size - L.slack - body);
   }
   for (int i = 0; i < L.rows; ++i) {
     const int u = L.row_lo + i;
@@ -80,7 +92,7 @@ void split_channel(float* planes, const FlatLayout& L, const ConvGeom& g, const 
       float* base = planes + L.slack + int64_t(i) * g.q + int64_t(a * st) * L.plane_size;
       const int h = st * u + a;
       if (h < 0 || h >= g.h) {  // a padding row
-        for (int b = 0; b < st; ++b) std::fill(base + b * L.plane_size, base + b * L.plane_size + g.q, 0.f);
+        for (int b = 0; b < st; ++b) zero_short(base + b * L.plane_size, g.q);
         continue;
       }
       const float* __restrict__ row = xc + int64_t(h) * g.w;
@@ -98,7 +110,7 @@ void split_channel(float* planes, const FlatLayout& L, const ConvGeom& g, const 
         float* __restrict__ dst = base + b * L.plane_size;
         const int width = phase_width(g.w, b, st, g.q);
         for (int v = 0; v < width; ++v) dst[v] = row[v * st + b];
-        std::fill(dst + width, dst + g.q, 0.f);
+        zero_short(dst + width, g.q - width);
       }
     }
   }
@@ -153,9 +165,8 @@ void im2col_flat_impl(const ConvGeom& g, float* col, int64_t ld, const float* x,
       split_channel<kStride>(planes, L, g, x + (int64_t(j) * g.c + c) * hw);
       for (int64_t t = 0; t < taps; ++t) {
         const Tap& tap = L.taps[t];
-        float* __restrict__ dst = col + (c * taps + t) * ld + j * pq;
-        const float* __restrict__ src = planes + tap.plane * L.plane_size + tap.run;
-        for (int64_t i = 0; i < pq; ++i) dst[i] = src[i];  // inline: runs are short (49 floats at 7x7)
+        float* dst = col + (c * taps + t) * ld + j * pq;
+        copy_short(dst, planes + tap.plane * L.plane_size + tap.run, pq);
         zero_edge_columns(dst, tap.shift, g);
       }
     }
@@ -167,11 +178,23 @@ void col2im_flat_impl(const ConvGeom& g, float* dx, float* col, int64_t ld, int 
   const FlatLayout L(g);
   const int64_t pq = int64_t(g.p) * g.q, hw = int64_t(g.h) * g.w, taps = int64_t(g.r) * g.s;
   float* planes = thread_scratch(kScratchPad, L.planes_floats());
+  const int64_t anchor_begin = L.anchor_run(g), anchor_end = anchor_begin + pq;
   for (int j = 0; j < nimg; ++j) {
     for (int c = 0; c < g.c; ++c) {
-      std::memset(planes, 0, sizeof(float) * L.planes_floats());
+      const float* col_c = col + c * taps * ld + j * pq;
+      if (L.anchored) {
+        for (int plane = 0; plane < L.st * L.st; ++plane) {
+          float* base = planes + plane * L.plane_size;
+          zero_short(base, anchor_begin);
+          zero_short(base + anchor_end, L.plane_size - anchor_end);
+          copy_short(base + anchor_begin, col_c + L.anchor[plane] * ld, pq);  // d = 0: no edge columns
+        }
+      } else {
+        std::memset(planes, 0, sizeof(float) * L.planes_floats());
+      }
       for (int64_t t = 0; t < taps; ++t) {
         const Tap& tap = L.taps[t];
+        if (L.anchored && L.anchor[tap.plane] == t) continue;
         float* src = col + (c * taps + t) * ld + j * pq;
         zero_edge_columns(src, tap.shift, g);
         float* __restrict__ dst = planes + tap.plane * L.plane_size + tap.run;

@@ -7,12 +7,14 @@
 // region would oversubscribe the cores, so BlasSingleThread pins OpenBLAS to one thread for the
 // duration of an op and restores the caller's setting afterwards.
 //
-// Determinism: work is split into chunks whose size depends only on the shapes, threads take
-// contiguous chunk ranges (static schedule), and per-thread partial sums are reduced in thread
-// order, so a fixed thread count gives the same bits on every run.
+// Determinism: work is split into chunks whose size depends only on the shapes, and partial sums
+// are always reduced in a fixed order, so runs give the same bits. The convolution, loss,
+// activation and Adam results do not even depend on the thread count; dense layers split their
+// GEMMs by thread, which may change the last bits between thread counts.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -54,6 +56,34 @@ inline void require(bool ok, const char* op, const char* what) {
   if (!ok) fail_argument(op, what);
 }
 void check_geometry(const ConvGeom& g, const char* op);
+
+// Copies / fills of short runs (a few dozen floats: image rows, 7x7 planes), inlined as 8-float
+// vector moves. A library memcpy call costs more than such a run, and GCC turns plain copy loops
+// back into memcpy calls. The last vector may overlap the previous one (dst and src must not overlap).
+inline void copy_short(float* __restrict__ dst, const float* __restrict__ src, int64_t count) {
+  constexpr int64_t kVec = 8;
+  if (count < kVec) {
+    for (int64_t i = 0; i < count; ++i) dst[i] = src[i];
+    return;
+  }
+  float v[kVec];
+  for (int64_t i = 0; i + kVec <= count; i += kVec) {
+    std::memcpy(v, src + i, sizeof v);
+    std::memcpy(dst + i, v, sizeof v);
+  }
+  std::memcpy(v, src + count - kVec, sizeof v);
+  std::memcpy(dst + count - kVec, v, sizeof v);
+}
+inline void zero_short(float* dst, int64_t count) {
+  constexpr int64_t kVec = 8;
+  const float z[kVec] = {};
+  if (count < kVec) {
+    for (int64_t i = 0; i < count; ++i) dst[i] = 0.f;
+    return;
+  }
+  for (int64_t i = 0; i + kVec <= count; i += kVec) std::memcpy(dst + i, z, sizeof z);
+  std::memcpy(dst + count - kVec, z, sizeof z);
+}
 
 // dst = act(src + bias) over a contiguous run (vectorized); dst may alias src.
 void bias_activation(float* dst, const float* src, int64_t count, float bias, Act act);

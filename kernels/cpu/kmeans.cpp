@@ -72,13 +72,10 @@ inline void row_argmin(int32_t& label, float& dist, const float* score_row, floa
   dist = std::max(0.0f, x_sqnorm + best_score);
 }
 
-// Assigns the points of tiles [tile_begin, tile_end) to the nearest centre of every group and
-// calls on_point(i, g, label) for each point and group, in point order, while the tile is still
-// in cache. One GEMM per tile covers the centres of all groups.
-template <class OnPoint>
+// Assigns the points of tiles [tile_begin, tile_end) to the nearest centre of every group. One
+// GEMM per tile covers the centres of all groups.
 void assign_tiles(int32_t* labels, float* min_dist, const float* x, const float* x_sqnorm, const float* centers,
-                  const float* c_sqnorm, int64_t n, int d, int k, int groups, int64_t tile_begin, int64_t tile_end,
-                  OnPoint&& on_point) {
+                  const float* c_sqnorm, int64_t n, int d, int k, int groups, int64_t tile_begin, int64_t tile_end) {
   const int width = k * groups;
   float* scores = detail::thread_scratch(detail::kScratchGemmOut, static_cast<size_t>(kKMeansTileRows) * width);
   for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
@@ -93,7 +90,6 @@ void assign_tiles(int32_t* labels, float* min_dist, const float* x, const float*
         row_argmin(label, dist, scores + r * width + g * k, x_sqnorm[i], k);
         labels[g * n + i] = label;
         if (min_dist) min_dist[g * n + i] = dist;
-        on_point(i, g, label);
       }
     }
   }
@@ -141,8 +137,7 @@ void kmeans_assign(int32_t* labels, float* min_dist, const float* x, const float
   {
     int64_t begin, end;
     detail::static_range(tiles, omp_get_thread_num(), omp_get_num_threads(), begin, end);
-    assign_tiles(labels, min_dist, x, x_sqnorm, centers, c_sqnorm, n, d, k, groups, begin, end,
-                 [](int64_t, int, int32_t) {});
+    assign_tiles(labels, min_dist, x, x_sqnorm, centers, c_sqnorm, n, d, k, groups, begin, end);
   }
 }
 
@@ -178,8 +173,7 @@ void kmeans_lloyd_pass(int32_t* labels, float* min_dist, float* sums, int64_t* c
     for (int64_t b = first_block; b < end_block; ++b) {
       const int64_t block = b * kTilesPerSumBlock;
       const int64_t block_end = std::min(tiles, block + kTilesPerSumBlock);
-      assign_tiles(labels, min_dist, x, x_sqnorm, centers, c_sqnorm, n, d, k, groups, block, block_end,
-                   [](int64_t, int, int32_t) {});
+      assign_tiles(labels, min_dist, x, x_sqnorm, centers, c_sqnorm, n, d, k, groups, block, block_end);
       // Group by group, so that one group's accumulators stay in cache while the block's points
       // (still in L3) are added; point by point across all groups would thrash the cache. The
       // block is summed in float (at most kTilesPerSumBlock * kKMeansTileRows points: ~1e-7

@@ -6,7 +6,8 @@
 // Threading: every op runs on omp_get_max_threads() OpenMP threads and calls OpenBLAS
 // single-threaded inside them (the caller's OpenBLAS thread count is restored on return); do not
 // call these ops from inside an OpenMP parallel region of your own. Results are bitwise
-// reproducible for a fixed thread count. Implementation notes: kernels/cpu/conv_impl.h.
+// reproducible; the conv, activation, loss and Adam ops give the same bits for any thread count,
+// the dense ops may change the last bits with it. Implementation notes: kernels/cpu/conv_impl.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>

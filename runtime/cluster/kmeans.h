@@ -5,6 +5,9 @@
 // - init: greedy k-means++ (2 + floor(ln k) candidates per step, the one giving the lowest
 //   potential wins) or `random` (k distinct points).
 // - n_init runs from different inits; the run with the lowest inertia is kept (ties: the first).
+//   Run r draws from its own random stream (seed, r). The runs advance in lockstep: one pass over
+//   the data per iteration serves every run still going (a kernel group per run), which packs
+//   the points for the GEMM once instead of n_init times; each run stops on its own criteria.
 // - A run stops after max_iter iterations, or when the labels did not change ("strict"
 //   convergence), or when the squared centre shift summed over centres is <= tol * (mean over
 //   features of the per-feature variance of the data). Without strict convergence the labels are

@@ -15,8 +15,20 @@
 //     the front of the queue (random order: front or back, by a coin flip).
 //   nothing can run, yet threads wait on warp ops: deadlock, reported with every waiting site.
 // Errors are never thrown on a fiber (exceptions cannot cross stacks): the fiber records the
-// message and switches away for good; run() then abandons the block's fibers and throws
-// KernelError on the OS thread's stack.
+// message and switches away for good; run() then abandons the block's fibers (destructors of
+// their locals do not run) and throws KernelError on the OS thread's stack.
+//
+// What fails a block. Always: a deadlock (warp op whose lanes can never all arrive), lanes
+// meeting with one mask at different warp ops, a shuffle width that is not a power of two, an
+// exception thrown by device code (e.g. __trap()). Strict mode only (each is undefined
+// behaviour in CUDA; the message names the intrinsic's file:line):
+//   - threads of a block waiting at different __syncthreads call sites;
+//   - a barrier released while some threads of the block have exited;
+//   - a warp op whose mask omits the calling lane, names lanes that do not exist or have
+//     exited, or a lane that exits while others wait for it in a warp op;
+//   - a shuffle reading a lane outside its mask (one that exited, or never joined).
+// Without strict mode those proceed the way hardware tends to: barriers count the live threads,
+// masks are trimmed to live lanes, undefined shuffle reads return all-ones bits.
 //
 // One BlockScheduler per OS thread, reused for every block that thread runs, so the `static
 // thread_local` storage of __shared__ variables is the running block's shared memory.

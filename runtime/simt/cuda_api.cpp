@@ -13,6 +13,10 @@
 
 #include "runtime/core/error.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace zs::simt {
 namespace {
 
@@ -21,6 +25,23 @@ constexpr unsigned char kDevicePoisonByte = 0xFF;    // uninitialised device mem
 constexpr std::size_t kDefaultDeviceMemory = std::size_t(2) << 30;   // GTX 960: 2 GiB
 
 thread_local cudaError_t tl_last_error = cudaSuccess;
+
+// Under AddressSanitizer, the bytes between the requested size and the rounded allocation
+// are off limits, so a kernel overrunning an odd-sized buffer is caught.
+void fence_allocation(void* p, std::size_t bytes, std::size_t rounded) {
+#if defined(__SANITIZE_ADDRESS__)
+  __asan_poison_memory_region(static_cast<char*>(p) + bytes, rounded - bytes);
+#else
+  (void)p, (void)bytes, (void)rounded;
+#endif
+}
+void unfence_allocation(void* p, std::size_t rounded) {
+#if defined(__SANITIZE_ADDRESS__)
+  __asan_unpoison_memory_region(p, rounded);
+#else
+  (void)p, (void)rounded;
+#endif
+}
 
 cudaError_t fail(cudaError_t e) {
   tl_last_error = e;
@@ -145,6 +166,7 @@ cudaError_t cudaMalloc(void** ptr, std::size_t bytes) {
   void* p = std::aligned_alloc(kAllocationAlignment, rounded);
   if (!p) return fail(cudaErrorMemoryAllocation);
   std::memset(p, kDevicePoisonByte, rounded);
+  fence_allocation(p, bytes, rounded);
   std::lock_guard lock(h.mutex);
   h.blocks[reinterpret_cast<std::uintptr_t>(p)] = bytes;
   h.in_use += rounded;
@@ -155,13 +177,16 @@ cudaError_t cudaMalloc(void** ptr, std::size_t bytes) {
 cudaError_t cudaFree(void* ptr) {
   if (!ptr) return cudaSuccess;
   DeviceHeap& h = heap();
+  std::size_t rounded = 0;
   {
     std::lock_guard lock(h.mutex);
     auto it = h.blocks.find(reinterpret_cast<std::uintptr_t>(ptr));
     if (it == h.blocks.end()) return fail(cudaErrorInvalidValue);
-    h.in_use -= (it->second + kAllocationAlignment - 1) / kAllocationAlignment * kAllocationAlignment;
+    rounded = (it->second + kAllocationAlignment - 1) / kAllocationAlignment * kAllocationAlignment;
+    h.in_use -= rounded;
     h.blocks.erase(it);
   }
+  unfence_allocation(ptr, rounded);
   std::free(ptr);
   return cudaSuccess;
 }

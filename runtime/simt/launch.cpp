@@ -8,6 +8,8 @@
 #include <functional>
 #include <mutex>
 #include <numeric>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -136,6 +138,10 @@ class WorkerPool {
 }  // namespace
 
 void launch_grid(const LaunchRequest& request, void (*body)(const void* closure), const void* closure) {
+  if (BlockScheduler::running_here_owns(reinterpret_cast<const void*>(stack_address())))
+    throw std::logic_error(std::string("zs::simt: kernel ") + request.kernel_name + " launched from device code at " +
+                           request.site.file + ":" + std::to_string(request.site.line) +
+                           " (dynamic parallelism is not emulated)");
   if (cudaError_t e = validate(request); e != cudaSuccess) {
     set_last_error(e);
     return;

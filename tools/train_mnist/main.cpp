@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "runtime/core/error.h"
+#include "runtime/plot/lsan_suppressions.h"
 #include "tools/train_mnist/commands.h"
 
 int main(int argc, char** argv) {

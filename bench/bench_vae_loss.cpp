@@ -1,0 +1,196 @@
+// Speed of the VAE loss (kernels/vae.cu, kernels/cpu/vae.cpp) on the blog VAE's shapes: batch
+// 128 of 28 x 28 images (dim 784), z_dim 2 and 16.
+//   GPU  vae_loss version 2 (fused: one block per sample, one pass over pred and target) against
+//        version 1 (the unfused composition: BCE-sum, BCE-gradient, KL + total and KL-gradient
+//        kernels; four launches, pred and target read twice), plus the reparameterization
+//        forward and backward. cudaEvents around each call (UseManualTime); before every
+//        iteration a memset of twice the L2 size evicts the operands, so they come from DRAM as
+//        in a training step. Counters: bytes = the op's minimum traffic (every operand read once,
+//        every output written once, the same for both versions so that GB/s compare) and GB/s.
+//        Only in builds with the CUDA backend (ZSPACE_HAVE_CUDA); skipped without a usable GPU.
+//   CPU  the twin's fused loss (wall time, all OpenMP threads), and cpu::bce_loss alone for
+//        scale (the BCE part without the KL).
+//
+//   build/<dir>/bench/bench_vae_loss --benchmark_filter='Gpu'
+#if defined(ZSPACE_HAVE_CUDA)
+#  define ZS_KNS cuda
+#  include "kernels/common.cuh"
+#  include "kernels/vae.cuh"
+#endif
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/ops.h"
+#include "kernels/cpu/vae.h"
+
+namespace {
+
+constexpr int kBatch = 128;
+constexpr int kImage = 784;              // 28 x 28
+constexpr int kLatentDims[] = {2, 16};   // the blog's z_dim values
+constexpr float kBeta = 1.f;
+
+std::vector<float> host_floats(std::size_t count, float lo, float hi, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(count);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// [mu | log_var] rows with mu in [-2, 2] and log_var in [-3, 1], as a trained encoder gives.
+std::vector<float> host_mu_logvar(int n, int zdim) {
+  std::vector<float> ml = host_floats(std::size_t(n) * 2 * zdim, -2.f, 2.f, 3);
+  const std::vector<float> lv = host_floats(std::size_t(n) * zdim, -3.f, 1.f, 4);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < zdim; ++j) ml[std::size_t(i) * 2 * zdim + zdim + j] = lv[std::size_t(i) * zdim + j];
+  return ml;
+}
+
+// Minimum traffic of vae_loss: pred, target and mu_logvar read; dpred, d_mu_logvar, losses written.
+double loss_bytes(int zdim) {
+  return 4.0 * (3.0 * kBatch * kImage + 2.0 * 2 * kBatch * zdim + 3.0 * kBatch);
+}
+
+#if defined(ZSPACE_HAVE_CUDA)
+
+namespace kns = zs::cuda;
+
+bool have_gpu() {
+  static const bool available = [] {
+    int count = 0;
+    const bool ok = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+    cudaGetLastError();   // a missing driver leaves a sticky "last error" behind
+    return ok;
+  }();
+  return available;
+}
+
+// Device copy of a host vector; freed on scope exit.
+class DeviceFloats {
+ public:
+  explicit DeviceFloats(const std::vector<float>& host) : bytes_(host.size() * sizeof(float)) {
+    CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr_), bytes_));
+    CUDA_CHECK(cudaMemcpy(ptr_, host.data(), bytes_, cudaMemcpyHostToDevice));
+  }
+  ~DeviceFloats() { cudaFree(ptr_); }
+  DeviceFloats(const DeviceFloats&) = delete;
+  DeviceFloats& operator=(const DeviceFloats&) = delete;
+  float* get() const { return ptr_; }
+
+ private:
+  float* ptr_ = nullptr;
+  std::size_t bytes_;
+};
+
+// Times `op` with cudaEvents, evicting L2 before each iteration; sets the manual time and the
+// byte counters.
+template <class Op>
+void time_on_gpu(benchmark::State& state, double bytes, Op&& op) {
+  int device = 0, l2_bytes = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device));
+  const std::size_t flush_bytes = std::size_t(l2_bytes > 0 ? l2_bytes : 1 << 20) * 2;
+  void* flush = nullptr;
+  CUDA_CHECK(cudaMalloc(&flush, flush_bytes));
+  cudaEvent_t start, stop;
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
+  op();   // warm-up: module load, first touch
+  CUDA_CHECK(cudaDeviceSynchronize());
+  double seconds = 0;
+  for (auto _ : state) {
+    CUDA_CHECK(cudaMemsetAsync(flush, int(state.iterations() & 0xff), flush_bytes, nullptr));
+    CUDA_CHECK(cudaEventRecord(start, nullptr));
+    op();
+    CUDA_CHECK(cudaEventRecord(stop, nullptr));
+    CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    state.SetIterationTime(ms * 1e-3);
+    seconds += ms * 1e-3;
+  }
+  CUDA_CHECK(cudaEventDestroy(start));
+  CUDA_CHECK(cudaEventDestroy(stop));
+  CUDA_CHECK(cudaFree(flush));
+  state.counters["bytes"] = bytes;
+  if (seconds > 0) state.counters["GB/s"] = bytes * double(state.iterations()) / seconds * 1e-9;
+}
+
+// args: zdim index, version
+void BM_VaeLossGpu(benchmark::State& state) {
+  if (!have_gpu()) return state.SkipWithError("no CUDA GPU");
+  const int zdim = kLatentDims[state.range(0)];
+  const int version = int(state.range(1));
+  const std::size_t count = std::size_t(kBatch) * kImage;
+  DeviceFloats pred(host_floats(count, 0.f, 1.f, 1)), target(host_floats(count, 0.f, 1.f, 2)),
+      ml(host_mu_logvar(kBatch, zdim)), dpred(std::vector<float>(count)),
+      dml(std::vector<float>(std::size_t(kBatch) * 2 * zdim)), losses(std::vector<float>(3 * kBatch));
+  state.SetLabel("128x784 zdim " + std::to_string(zdim) + (version == 1 ? " v1 unfused" : " v2 fused"));
+  time_on_gpu(state, loss_bytes(zdim), [&] {
+    kns::vae_loss(losses.get(), dpred.get(), dml.get(), pred.get(), target.get(), ml.get(), kBatch, kImage, zdim,
+                  kBeta, nullptr, version);
+  });
+}
+BENCHMARK(BM_VaeLossGpu)->ArgsProduct({{0, 1}, {1, 2}})->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+// args: zdim index, 0 forward / 1 backward
+void BM_VaeReparamGpu(benchmark::State& state) {
+  if (!have_gpu()) return state.SkipWithError("no CUDA GPU");
+  const int zdim = kLatentDims[state.range(0)];
+  const bool forward = state.range(1) == 0;
+  const std::size_t latents = std::size_t(kBatch) * zdim;
+  DeviceFloats ml(host_mu_logvar(kBatch, zdim)), z(std::vector<float>(latents)), eps(host_floats(latents, -2.f, 2.f, 5)),
+      dz(host_floats(latents, -1.f, 1.f, 6)), dml(std::vector<float>(2 * latents));
+  state.SetLabel(std::string(forward ? "forward" : "backward") + " 128 x zdim " + std::to_string(zdim));
+  // forward: reads mu_logvar, writes z and eps; backward: reads dz, eps, log_var, updates d_mu_logvar.
+  const double bytes = 4.0 * (forward ? 4.0 * latents : 6.0 * latents);
+  int64_t step = 0;
+  time_on_gpu(state, bytes, [&] {
+    if (forward)
+      kns::vae_reparam_forward(z.get(), eps.get(), ml.get(), kBatch, zdim, 42, step++, true, nullptr);
+    else
+      kns::vae_reparam_backward(dml.get(), dz.get(), eps.get(), ml.get(), kBatch, zdim, nullptr);
+  });
+}
+BENCHMARK(BM_VaeReparamGpu)->ArgsProduct({{0, 1}, {0, 1}})->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+#endif  // ZSPACE_HAVE_CUDA
+
+// ---- the CPU twin (wall time, all OpenMP threads) ----
+
+// args: zdim index
+void BM_VaeLossCpu(benchmark::State& state) {
+  const int zdim = kLatentDims[state.range(0)];
+  const std::size_t count = std::size_t(kBatch) * kImage;
+  const std::vector<float> pred = host_floats(count, 0.f, 1.f, 1), target = host_floats(count, 0.f, 1.f, 2);
+  const std::vector<float> ml = host_mu_logvar(kBatch, zdim);
+  std::vector<float> dpred(count), dml(ml.size()), losses(3 * kBatch);
+  state.SetLabel("128x784 zdim " + std::to_string(zdim));
+  for (auto _ : state)
+    zs::cpu::vae_loss(losses.data(), dpred.data(), dml.data(), pred.data(), target.data(), ml.data(), kBatch, kImage,
+                      zdim, kBeta);
+  state.counters["GB/s"] =
+      benchmark::Counter(loss_bytes(zdim) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_VaeLossCpu)->DenseRange(0, 1)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+void BM_BceLossCpu(benchmark::State& state) {
+  const std::size_t count = std::size_t(kBatch) * kImage;
+  const std::vector<float> pred = host_floats(count, 0.f, 1.f, 1), target = host_floats(count, 0.f, 1.f, 2);
+  std::vector<float> dpred(count), loss(kBatch);
+  state.SetLabel("128x784 (BCE part alone)");
+  for (auto _ : state) zs::cpu::bce_loss(loss.data(), dpred.data(), pred.data(), target.data(), kBatch, kImage);
+  state.counters["GB/s"] = benchmark::Counter(4.0 * (3.0 * double(count) + kBatch) * 1e-9,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_BceLossCpu)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
