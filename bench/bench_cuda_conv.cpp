@@ -7,6 +7,7 @@
 //                 tensor cores: the fair fp32 baseline); the bare convolution (no bias/activation,
 //                 no db), so the comparison is conservative for zs
 //   cudnn_default the same with CUDNN_DEFAULT_MATH (cuDNN may pick TF32 tensor cores)
+//                 (the label names cuDNN's algorithm and math type: 3 = FMA, 0 = default, 1 = tensor op)
 //   cpu           the CPU twin (kernels/cpu), wall time
 // TF 'same' padding with cuDNN: cuDNN pads symmetrically, so the input is stored with the extra
 // bottom/right zero rows and columns of the stride-2 layers (29x29, 15x15) and cuDNN gets the
@@ -251,7 +252,7 @@ class CudnnConv {
         const auto& best = first_success(perf, returned);
         fwd_algo_ = best.algo;
         use(best.mathType, best.memory);
-        return "fwd algo " + std::to_string(int(best.algo));
+        return "fwd algo " + std::to_string(int(best.algo)) + " math " + std::to_string(int(best.mathType));
       }
       case Op::BackwardData: {
         int count = 0, returned = 0;
@@ -262,7 +263,7 @@ class CudnnConv {
         const auto& best = first_success(perf, returned);
         bwd_data_algo_ = best.algo;
         use(best.mathType, best.memory);
-        return "bwd data algo " + std::to_string(int(best.algo));
+        return "bwd data algo " + std::to_string(int(best.algo)) + " math " + std::to_string(int(best.mathType));
       }
       case Op::BackwardWeight: {
         int count = 0, returned = 0;
@@ -273,7 +274,7 @@ class CudnnConv {
         const auto& best = first_success(perf, returned);
         bwd_filter_algo_ = best.algo;
         use(best.mathType, best.memory);
-        return "bwd filter algo " + std::to_string(int(best.algo));
+        return "bwd filter algo " + std::to_string(int(best.algo)) + " math " + std::to_string(int(best.mathType));
       }
     }
     (void)t;

@@ -43,6 +43,8 @@ std::vector<float> host_floats(std::size_t count, float lo, float hi, uint32_t s
   return v;
 }
 
+std::vector<float> zeros(std::size_t count) { return std::vector<float>(count, 0.f); }
+
 // [mu | log_var] rows with mu in [-2, 2] and log_var in [-3, 1], as a trained encoder gives.
 std::vector<float> host_mu_logvar(int n, int zdim) {
   std::vector<float> ml = host_floats(std::size_t(n) * 2 * zdim, -2.f, 2.f, 3);
@@ -129,8 +131,8 @@ void BM_VaeLossGpu(benchmark::State& state) {
   const int version = int(state.range(1));
   const std::size_t count = std::size_t(kBatch) * kImage;
   DeviceFloats pred(host_floats(count, 0.f, 1.f, 1)), target(host_floats(count, 0.f, 1.f, 2)),
-      ml(host_mu_logvar(kBatch, zdim)), dpred(std::vector<float>(count)),
-      dml(std::vector<float>(std::size_t(kBatch) * 2 * zdim)), losses(std::vector<float>(3 * kBatch));
+      ml(host_mu_logvar(kBatch, zdim)), dpred(zeros(count)), dml(zeros(std::size_t(kBatch) * 2 * zdim)),
+      losses(zeros(3 * kBatch));
   state.SetLabel("128x784 zdim " + std::to_string(zdim) + (version == 1 ? " v1 unfused" : " v2 fused"));
   time_on_gpu(state, loss_bytes(zdim), [&] {
     kns::vae_loss(losses.get(), dpred.get(), dml.get(), pred.get(), target.get(), ml.get(), kBatch, kImage, zdim,
@@ -145,8 +147,8 @@ void BM_VaeReparamGpu(benchmark::State& state) {
   const int zdim = kLatentDims[state.range(0)];
   const bool forward = state.range(1) == 0;
   const std::size_t latents = std::size_t(kBatch) * zdim;
-  DeviceFloats ml(host_mu_logvar(kBatch, zdim)), z(std::vector<float>(latents)), eps(host_floats(latents, -2.f, 2.f, 5)),
-      dz(host_floats(latents, -1.f, 1.f, 6)), dml(std::vector<float>(2 * latents));
+  DeviceFloats ml(host_mu_logvar(kBatch, zdim)), z(zeros(latents)), eps(host_floats(latents, -2.f, 2.f, 5)),
+      dz(host_floats(latents, -1.f, 1.f, 6)), dml(zeros(2 * latents));
   state.SetLabel(std::string(forward ? "forward" : "backward") + " 128 x zdim " + std::to_string(zdim));
   // forward: reads mu_logvar, writes z and eps; backward: reads dz, eps, log_var, updates d_mu_logvar.
   const double bytes = 4.0 * (forward ? 4.0 * latents : 6.0 * latents);

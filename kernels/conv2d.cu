@@ -4,7 +4,8 @@
 //   conv2d_forward_kernel1          naive port of the CPU loops: one thread per output element.
 //   conv_implicit_gemm_kernel       (forward version 2) implicit GEMM Y[K][N*P*Q] = W * im2col(x):
 //                                   tiles of filters x output pixels in shared memory (double
-//                                   buffered, one barrier per stage), 8x4 or 4x8 register blocking,
+//                                   buffered, one barrier per stage), 8x4, 4x8 or 4x4 register
+//                                   blocking (tile picked by channel count and grid size),
 //                                   reduction ordered (8-channel chunk, tap), fused bias+activation.
 //   conv_direct3x3_kernel           (forward version 3, shipped) stride-1 3x3 convs with at most
 //                                   kDirectMaxChannels input channels: input rows with halo staged
@@ -32,6 +33,7 @@
 // Every default path needs compute capability <= 5.2: no tensor cores, no async copies, static
 // shared memory <= 48 KiB.
 #include "kernels/common.cuh"
+#include "kernels/activation.cuh"
 
 #include <algorithm>
 #include <climits>
@@ -100,14 +102,6 @@ int multiprocessor_count() {
 // device helpers
 
 static __host__ __device__ constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-static __device__ __forceinline__ float activate(Act act, float v) {
-  switch (act) {
-    case Act::LeakyRelu: return v > 0.f ? v : kLeakyAlpha * v;
-    case Act::Sigmoid: return 1.f / (1.f + expf(-v));   // saturates to 0 or 1, never NaN
-    default: return v;
-  }
-}
 
 // 16-byte shared-memory load (the pointer is 16-byte aligned); the emulator copies, which keeps
 // g++'s aliasing rules intact.
@@ -509,8 +503,10 @@ static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Til
 // forward:    in = x, out = y, W(o, i, r, s) = w[o][i][r][s], pads = the conv's.
 // transposed: in = dy, out = dx, W(o, i, r, s) = w[i][o][2 - r][2 - s], pads = 2 - the conv's.
 // A block owns a band of rows of one image and OBT output channels; each thread 4 adjacent pixels
-// of one row. Input channels are staged kDirect-chunk at a time: band rows + 2 halo rows, zero
-// padded, in shared memory, with the chunk's weights laid out [i][tap][o] for broadcast reads.
+// of one row. Input channels are staged `chunk` at a time (as many as kDirectSmemFloats holds):
+// band rows + 2 halo rows, zero padded, in shared memory, with the chunk's weights laid out
+// [i][tap][o] for broadcast reads. The small side is the point: its GEMM would be 1-4 rows tall
+// (transposed) or 9-36 deep (forward), and this kernel is bound by memory instead.
 
 struct DirectArgs {
   float* out;

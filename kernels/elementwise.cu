@@ -8,6 +8,7 @@
 // Memory-bound: one read and one write per element (two reads for backward). No __restrict__
 // and no __ldg: the output may alias an input, which both would forbid.
 #include "kernels/common.cuh"
+#include "kernels/activation.cuh"
 
 #include <cstdint>
 #include <stdexcept>
@@ -41,23 +42,6 @@ unsigned grid_for(int64_t work_items, int64_t max_blocks) {
 }
 
 }  // namespace
-
-static __device__ __forceinline__ float activate(Act act, float x) {
-  switch (act) {
-    case Act::LeakyRelu: return x > 0.f ? x : kLeakyAlpha * x;
-    case Act::Sigmoid: return 1.f / (1.f + expf(-x));   // saturates to 0 or 1, never NaN
-    default: return x;
-  }
-}
-
-// act'(x) * dy written with y = act(x): LeakyRelu's y > 0 exactly when x > 0.
-static __device__ __forceinline__ float activation_grad(Act act, float dy, float y) {
-  switch (act) {
-    case Act::LeakyRelu: return y > 0.f ? dy : kLeakyAlpha * dy;
-    case Act::Sigmoid: return dy * y * (1.f - y);
-    default: return dy;
-  }
-}
 
 static __device__ __forceinline__ float4 activate4(Act act, float4 v) {
   return make_float4(activate(act, v.x), activate(act, v.y), activate(act, v.z), activate(act, v.w));

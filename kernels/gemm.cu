@@ -22,6 +22,7 @@
 // rows ty + r * kThreadRows and columns tx + c * kThreadCols: the B reads of a warp hit distinct
 // banks, its A reads broadcast, and its C stores are coalesced.
 #include "kernels/common.cuh"
+#include "kernels/activation.cuh"
 
 #include <cmath>
 #include <cstdint>
@@ -83,20 +84,6 @@ int ceil_div(int a, int b) { return (a + b - 1) / b; }
 static __device__ float g_split_partials[kSplitScratchFloats];
 
 // ---- device helpers ----
-
-// Same formulas as the CPU twin (kernels/cpu/elementwise.cpp): the sigmoid form keeps its
-// relative accuracy for large negative inputs instead of rounding them to 0.
-static __device__ __forceinline__ float activate(Act act, float x) {
-  switch (act) {
-    case Act::LeakyRelu: return x * (x > 0.f ? 1.f : kLeakyAlpha);
-    case Act::Sigmoid: {
-      const float e = expf(-fabsf(x));
-      const float r = 1.f / (1.f + e);
-      return (x >= 0.f ? 1.f : e) * r;
-    }
-    default: return x;
-  }
-}
 
 // The output value for C[row][col] given the finished dot product.
 static __device__ __forceinline__ float finish_output(float sum, const float* c, int64_t index, int col,

@@ -246,7 +246,7 @@ TEST_CASE("philox: the Box-Muller mapping at its edges", "[vae][philox]") {
   const float e_mirror = zs::philox_box_muller(0x1234u << 8, (0x7fffffu - 0x00abcdeu) << 9);
   CHECK(std::fabs(e_x - e_mirror) <= 2 * kU * std::fabs(e_x));
   // Every mapped value is finite and nonzero but for u1 = 1.
-  for (uint32_t w0 : {0u, 1u, 0xffu, 0x100u, 0x7fffffffu, 0xfffffeffu, 0xffffff00u})
+  for (uint32_t w0 : {0u, 1u, 0xffu, 0x100u, 0x7fffffffu, 0xfffffeffu})   // u1 < 1
     for (uint32_t w1 : {0u, 0x1ffu, 0x3fffffffu, 0x40000000u, 0xbfffffffu, 0xc0000000u, 0xffffffffu}) {
       const float e = zs::philox_box_muller(w0, w1);
       CHECK(std::isfinite(e));

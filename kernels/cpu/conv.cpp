@@ -69,7 +69,7 @@ void conv2d_forward(const ConvGeom& g, float* y, const float* x, const float* w,
   BlasSingleThread blas_guard;
   const ConvSizes z(g);
   const ChunkPlan plan = plan_chunks(g);
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (plan.chunks > 1)
   for (int chunk = 0; chunk < plan.chunks; ++chunk) {
     const int n0 = chunk * plan.images_per_chunk;
     const int count = std::min(plan.images_per_chunk, g.n - n0);
@@ -93,7 +93,7 @@ void conv2d_backward_data(const ConvGeom& g, float* dx, const float* dy, const f
   BlasSingleThread blas_guard;
   const ConvSizes z(g);
   const ChunkPlan plan = plan_chunks(g);
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (plan.chunks > 1)
   for (int chunk = 0; chunk < plan.chunks; ++chunk) {
     const int n0 = chunk * plan.images_per_chunk;
     const int count = std::min(plan.images_per_chunk, g.n - n0);
@@ -122,7 +122,7 @@ void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float
   // the schedule.
   const int slots = std::min(plan.chunks, kWeightGradSlots);
   float* partials = slots > 1 ? thread_scratch(kScratchPartials, (slots - 1) * wsize) : nullptr;
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (slots > 1)
   for (int slot = 0; slot < slots; ++slot) {
     float* acc = slot == 0 ? dw : partials + (slot - 1) * wsize;
     int64_t begin = 0, end = 0;
@@ -139,7 +139,7 @@ void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float
     }
   }
   if (slots > 1) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (wsize >= 16384)
     for (int64_t e = 0; e < wsize; ++e) {
       float total = dw[e];
       for (int slot = 1; slot < slots; ++slot) total += partials[(slot - 1) * wsize + e];

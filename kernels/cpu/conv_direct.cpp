@@ -19,8 +19,7 @@
 namespace zs::cpu::detail {
 namespace {
 
-typedef float v8f __attribute__((vector_size(32)));  // GCC/Clang vector extension: AVX2 when enabled
-constexpr int kLanes = 8;
+constexpr int kLanes = 8;                          // floats in a v8f
 constexpr int kBlockVecs = 8;                      // accumulators held in registers
 constexpr int64_t kBlock = kLanes * kBlockVecs;    // wide outputs per pass
 
@@ -67,7 +66,7 @@ void direct_forward(const ConvGeom& g, float* y, const float* x, const float* w,
   const PaddedInput pin(g);
   const int taps = g.r * g.s;
   const int64_t pq = int64_t(g.p) * g.q, hw = int64_t(g.h) * g.w;
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (g.n > 1)
   for (int n = 0; n < g.n; ++n) {
     float* xpad = thread_scratch(kScratchPad, pin.size);
     float* out = thread_scratch(kScratchGemmOut, pin.blocks * kBlock);
@@ -113,7 +112,7 @@ void direct_backward_data(const ConvGeom& g, float* dx, const float* dy, const f
   const int taps = g.r * g.s;
   const int64_t pq = int64_t(g.p) * g.q, hw = int64_t(g.h) * g.w;
   const float b = bias ? bias[0] : 0.f;
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (g.n > 1)
   for (int n = 0; n < g.n; ++n) {
     float* dypad = thread_scratch(kScratchPad, g.k * plane);
     float* out = thread_scratch(kScratchGemmOut, blocks * kBlock);
@@ -206,7 +205,7 @@ void direct_backward_weight(const ConvGeom& g, float* dw, const float* x, const 
   for (int r = 0; r < g.r; ++r)
     for (int s = 0; s < g.s; ++s) offsets[r * g.s + s] = int64_t(r) * pin.width + s;
   float* per_image = thread_scratch(kScratchPartials, g.n * wsize);
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (g.n > 1)
   for (int n = 0; n < g.n; ++n) {
     float* xpad = thread_scratch(kScratchPad, pin.size);
     float* dyw = thread_scratch(kScratchGemmOut, length);
@@ -220,7 +219,7 @@ void direct_backward_weight(const ConvGeom& g, float* dw, const float* x, const 
         tap_dots_any(result, taps, xpad, offsets.data(), dyw, length);
     }
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (wsize * g.n >= 32768)
   for (int64_t e = 0; e < wsize; ++e) {
     float total = 0.f;
     for (int n = 0; n < g.n; ++n) total += per_image[n * wsize + e];

@@ -1,9 +1,9 @@
 // im2col / col2im for the GEMM-based convolutions (see conv_impl.h for the column layout), and
-// the chunk plan. 'same' geometries take the flat path of conv_lowering_flat.cpp; this file's
-// row-by-row versions serve the rest ('valid' and other explicit paddings). Both walk the image row by row: an image row h feeds output row p = (h + pad_top - r) / stride
-// of every kernel row r that divides evenly. Strided rows are split into phases first (see
-// TapColumn), so every inner loop is a contiguous copy or add of up to Q floats. The stride is a
-// template parameter for 1 and 2 (the only strides of the blog model) so those loops vectorize.
+// the chunk plan. 'same' geometries (all of the blog model) take the flat path of
+// conv_lowering_flat.cpp; the row-by-row versions here serve the rest ('valid' and other
+// explicit paddings). They walk the image row by row: image row h feeds output row
+// p = (h + pad_top - r) / stride of every kernel row r that divides evenly. Strided rows are
+// split into phases first (see TapColumn), so the inner loops copy or add contiguous runs.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -57,9 +57,7 @@ std::vector<TapColumn> tap_columns(const ConvGeom& g) {
 inline int phase_length(int w, int b, int stride) { return b < w ? (w - b + stride - 1) / stride : 0; }
 
 // Splits a row into its phases, laid out one after the other, phase b starting at b * pitch.
-template <int kStride>
-void split_phases(float* __restrict__ phases, int pitch, const float* __restrict__ row, int w, int stride) {
-  const int st = kStride > 0 ? kStride : stride;
+void split_phases(float* __restrict__ phases, int pitch, const float* __restrict__ row, int w, int st) {
   for (int b = 0; b < st; ++b) {
     float* dst = phases + b * pitch;
     const int len = phase_length(w, b, st);
@@ -68,10 +66,8 @@ void split_phases(float* __restrict__ phases, int pitch, const float* __restrict
 }
 
 // The inverse: row[st*v + b] = act(phases[b * pitch + v] + bias).
-template <int kStride>
-void merge_phases(float* __restrict__ row, const float* __restrict__ phases, int pitch, int w, int stride,
+void merge_phases(float* __restrict__ row, const float* __restrict__ phases, int pitch, int w, int st,
                   float bias, Act act) {
-  const int st = kStride > 0 ? kStride : stride;
   for (int b = 0; b < st; ++b) {
     const float* src = phases + b * pitch;
     const int len = phase_length(w, b, st);
@@ -80,9 +76,8 @@ void merge_phases(float* __restrict__ row, const float* __restrict__ phases, int
   apply_activation_inplace(act, row, w);
 }
 
-template <int kStride>
-void im2col_impl(const ConvGeom& g, float* col, int64_t ld, const float* x, int nimg) {
-  const int st = kStride > 0 ? kStride : g.stride;
+void im2col_rows(const ConvGeom& g, float* col, int64_t ld, const float* x, int nimg) {
+  const int st = g.stride;
   const int64_t pq = int64_t(g.p) * g.q, hw = int64_t(g.h) * g.w;
   const std::vector<TapColumn> taps = tap_columns(g);
   const int pitch = (g.w + st - 1) / st;
@@ -104,7 +99,7 @@ void im2col_impl(const ConvGeom& g, float* col, int64_t ld, const float* x, int 
         const float* xrow = x + (int64_t(j) * g.c + c) * hw + int64_t(h) * g.w;
         const float* src = xrow;
         if (st > 1) {
-          split_phases<kStride>(phases.data(), pitch, xrow, g.w, st);
+          split_phases(phases.data(), pitch, xrow, g.w, st);
           src = phases.data();
         }
         for (int r = 0; r < g.r; ++r) {
@@ -125,10 +120,9 @@ void im2col_impl(const ConvGeom& g, float* col, int64_t ld, const float* x, int 
   }
 }
 
-template <int kStride>
-void col2im_impl(const ConvGeom& g, float* dx, const float* col, int64_t ld, int nimg, const float* bias,
+void col2im_rows(const ConvGeom& g, float* dx, const float* col, int64_t ld, int nimg, const float* bias,
                  Act act) {
-  const int st = kStride > 0 ? kStride : g.stride;
+  const int st = g.stride;
   const int64_t pq = int64_t(g.p) * g.q, hw = int64_t(g.h) * g.w;
   const std::vector<TapColumn> taps = tap_columns(g);
   const int pitch = (g.w + st - 1) / st;
@@ -159,7 +153,7 @@ void col2im_impl(const ConvGeom& g, float* dx, const float* col, int64_t ld, int
             for (int w = 0; w < g.w; ++w) row[w] += b;
           apply_activation_inplace(act, row, g.w);
         } else {
-          merge_phases<kStride>(row, acc, pitch, g.w, st, b, act);
+          merge_phases(row, acc, pitch, g.w, st, b, act);
         }
       }
     }
@@ -181,20 +175,12 @@ ChunkPlan plan_chunks(const ConvGeom& g) {
 
 void im2col(const ConvGeom& g, float* col, int64_t ld, const float* x, int nimg) {
   if (flat_lowering_applies(g)) return im2col_flat(g, col, ld, x, nimg);
-  switch (g.stride) {
-    case 1: return im2col_impl<1>(g, col, ld, x, nimg);
-    case 2: return im2col_impl<2>(g, col, ld, x, nimg);
-    default: return im2col_impl<0>(g, col, ld, x, nimg);
-  }
+  im2col_rows(g, col, ld, x, nimg);
 }
 
 void col2im(const ConvGeom& g, float* dx, float* col, int64_t ld, int nimg, const float* bias, Act act) {
   if (flat_lowering_applies(g)) return col2im_flat(g, dx, col, ld, nimg, bias, act);
-  switch (g.stride) {
-    case 1: return col2im_impl<1>(g, dx, col, ld, nimg, bias, act);
-    case 2: return col2im_impl<2>(g, dx, col, ld, nimg, bias, act);
-    default: return col2im_impl<0>(g, dx, col, ld, nimg, bias, act);
-  }
+  col2im_rows(g, dx, col, ld, nimg, bias, act);
 }
 
 }  // namespace zs::cpu::detail

@@ -57,6 +57,10 @@ inline void require(bool ok, const char* op, const char* what) {
 }
 void check_geometry(const ConvGeom& g, const char* op);
 
+// 8 floats in one vector register (GCC/Clang vector extension; AVX when enabled). Only used for
+// locals inside functions, never passed by value, so the ABI does not depend on -march.
+typedef float v8f __attribute__((vector_size(32)));
+
 // Copies / fills of short runs (a few dozen floats: image rows, 7x7 planes), inlined as 8-float
 // vector moves. A library memcpy call costs more than such a run, and GCC turns plain copy loops
 // back into memcpy calls. The last vector may overlap the previous one (dst and src must not overlap).
@@ -66,23 +70,23 @@ inline void copy_short(float* __restrict__ dst, const float* __restrict__ src, i
     for (int64_t i = 0; i < count; ++i) dst[i] = src[i];
     return;
   }
-  float v[kVec];
+  v8f v;
   for (int64_t i = 0; i + kVec <= count; i += kVec) {
-    std::memcpy(v, src + i, sizeof v);
-    std::memcpy(dst + i, v, sizeof v);
+    std::memcpy(&v, src + i, sizeof v);
+    std::memcpy(dst + i, &v, sizeof v);
   }
-  std::memcpy(v, src + count - kVec, sizeof v);
-  std::memcpy(dst + count - kVec, v, sizeof v);
+  std::memcpy(&v, src + count - kVec, sizeof v);
+  std::memcpy(dst + count - kVec, &v, sizeof v);
 }
 inline void zero_short(float* dst, int64_t count) {
   constexpr int64_t kVec = 8;
-  const float z[kVec] = {};
   if (count < kVec) {
     for (int64_t i = 0; i < count; ++i) dst[i] = 0.f;
     return;
   }
-  for (int64_t i = 0; i + kVec <= count; i += kVec) std::memcpy(dst + i, z, sizeof z);
-  std::memcpy(dst + count - kVec, z, sizeof z);
+  const v8f z = {};
+  for (int64_t i = 0; i + kVec <= count; i += kVec) std::memcpy(dst + i, &z, sizeof z);
+  std::memcpy(dst + count - kVec, &z, sizeof z);
 }
 
 // dst = act(src + bias) over a contiguous run (vectorized); dst may alias src.
