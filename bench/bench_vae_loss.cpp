@@ -43,8 +43,6 @@ std::vector<float> host_floats(std::size_t count, float lo, float hi, uint32_t s
   return v;
 }
 
-std::vector<float> zeros(std::size_t count) { return std::vector<float>(count, 0.f); }
-
 // [mu | log_var] rows with mu in [-2, 2] and log_var in [-3, 1], as a trained encoder gives.
 std::vector<float> host_mu_logvar(int n, int zdim) {
   std::vector<float> ml = host_floats(std::size_t(n) * 2 * zdim, -2.f, 2.f, 3);
@@ -62,6 +60,8 @@ double loss_bytes(int zdim) {
 #if defined(ZSPACE_HAVE_CUDA)
 
 namespace kns = zs::cuda;
+
+std::vector<float> zeros(std::size_t count) { return std::vector<float>(count, 0.f); }
 
 bool have_gpu() {
   static const bool available = [] {
