@@ -138,3 +138,47 @@ TEST_CASE("bad options and bad data exit 2 with one message and write nothing", 
   corrupt("t10k-images-idx3-ubyte", [](std::string& b) { b.resize(b.size() - 100); }, "truncated");
   corrupt("t10k-labels-idx1-ubyte", [](std::string& b) { b[7] = 9; b.resize(b.size() - 1); }, "t10k");
 }
+
+TEST_CASE("ae --device emu trains on a tiny subset and matches --device cpu", "[driver][emu]") {
+  std::string opts = " --data " + tiny_data().string() + " --threads 2 --quiet --epochs 1 --batch 4 --z-dim 3"
+                     " --train-limit 8 --test-limit 4 --seed 5";
+  fs::path cpu = fresh_dir("driver-cpu"), emu = fresh_dir("driver-emu");
+  RunResult rc = run_train_mnist("ae --device cpu --out " + cpu.string() + opts);
+  RunResult re = run_train_mnist("ae --device emu --out " + emu.string() + opts);
+  INFO(rc.err << re.err);
+  REQUIRE(rc.exit_code == 0);
+  REQUIRE(re.exit_code == 0);
+  auto mc = read_json(cpu / "metrics.json"), me = read_json(emu / "metrics.json");
+  CHECK(me["device"] == "emu");
+  // Two Adam steps on float32: losses agree to float precision of a 784-pixel mean.
+  double lc = mc["test_loss"], le = me["test_loss"];
+  CHECK(std::abs(lc - le) <= 1e-5 + 1e-4 * std::abs(lc));
+  NpyMatrix zc = load_npy_matrix(cpu / "latent_test.npy"), ze = load_npy_matrix(emu / "latent_test.npy");
+  REQUIRE(zc.data.size() == ze.data.size());
+  for (size_t i = 0; i < zc.data.size(); ++i) CHECK(std::abs(zc.data[i] - ze.data[i]) <= 1e-4f + 1e-3f * std::abs(zc.data[i]));
+}
+
+TEST_CASE("vae trains on a tiny data set and reports its loss terms", "[driver][vae]") {
+  fs::path out = fresh_dir("driver-vae");
+  RunResult r = run_train_mnist("vae " + common_args(out) + " --epochs 2 --batch 16 --z-dim 2 --kl-weight 0.5");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  for (auto f : {"metrics.json", "loss.csv", "loss.png", "reconstructions.png", "generated.png", "latent.png",
+                 "manifold.png", "latent_test.npy", "model.safetensors"})
+    CHECK(fs::exists(out / f));
+  auto m = read_json(out / "metrics.json");
+  CHECK(m["command"] == "vae");
+  REQUIRE(m["train_loss"].size() == 2);
+  // total = recon + beta * kl, per epoch.
+  for (int e = 0; e < 2; ++e)
+    CHECK(m["train_loss"][e].get<double>() ==
+          Approx(m["train_recon"][e].get<double>() + 0.5 * m["train_kl"][e].get<double>()).epsilon(1e-6));
+  CHECK(m["latent_stats"]["std"].size() == 2);
+  auto ck = load_safetensors(out / "model.safetensors");
+  CHECK(ck.tensors.at("encoder.mu_log_var.weight").shape == std::vector<int64_t>{6272, 4});
+  fs::path never = fs::temp_directory_path() / ("zs-test-never-vae-" + std::to_string(::getpid()));
+  require_clean_failure("vae --data " + tiny_data().string() + " --out " + never.string() + " --kl-weight -1", "--kl-weight", never);
+  require_clean_failure("vae --data " + tiny_data().string() + " --out " + never.string() + " --z-dim 0", "--z-dim", never);
+  require_clean_failure("vae --data " + tiny_data().string() + " --out " + never.string() + " --sample-at-inference maybe",
+                        "--sample-at-inference", never);
+}
