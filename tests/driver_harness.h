@@ -18,10 +18,8 @@ namespace zs::testing {
 
 namespace fs = std::filesystem;
 
-inline std::string train_mnist_path() {
-  const char* build = std::getenv("ZS_BUILD_DIR");
-  return (fs::path(build ? build : ".") / "tools" / "train_mnist").string();
-}
+// The build passes the binary's path (tests/CMakeLists.txt).
+inline std::string train_mnist_path() { return ZS_TRAIN_MNIST; }
 
 // A fresh empty folder under the system temp dir.
 inline fs::path fresh_dir(const std::string& name) {

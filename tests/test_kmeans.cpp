@@ -247,20 +247,28 @@ TEST_CASE("kmeans_lloyd_pass equals kmeans_assign plus naive centroid sums", "[k
   require_close(sums2, ref_sums, 1e-5, 1e-6, "kmeans_centroid_sums");
 }
 
-TEST_CASE("kmeans_lloyd_pass gives the same bits with 1 and 2 threads", "[kmeans][kernel]") {
-  const int k = 6;
-  const Points x = uniform_points(1000, 19, 6);
-  const Points c = uniform_points(k, 19, 7);
+TEST_CASE("kernels give the same bits with 1 and 2 threads", "[kmeans][kernel]") {
+  // Big enough (n * d * k > 2^26 multiply-adds) for the kernels to use both threads.
+  const int k = 64, t = 8;
+  const Points x = uniform_points(20000, 64, 6);
+  const Points c = uniform_points(k, 64, 7);
   const std::vector<float> xs = sqnorms(x), cs = sqnorms(c);
+  std::vector<int32_t> ids(t);
+  for (int i = 0; i < t; ++i) ids[i] = 17 * i;
   auto run = [&](int threads) {
     std::vector<int32_t> labels(x.n);
-    std::vector<float> dist(x.n), sums(size_t(k) * x.d);
+    std::vector<float> dist(x.n), sums(size_t(k) * x.d), cand_dist(size_t(t) * x.n);
     std::vector<int64_t> counts(k);
+    std::vector<double> pot(t), inertia(1);
     with_threads(threads, [&] {
+      REQUIRE(omp_get_max_threads() == threads);
       zs::cpu::kmeans_lloyd_pass(labels.data(), dist.data(), sums.data(), counts.data(), x.values.data(), xs.data(),
                                  c.values.data(), cs.data(), x.n, x.d, k);
+      zs::cpu::kmeans_pp_candidates(cand_dist.data(), pot.data(), x.values.data(), xs.data(), dist.data(), ids.data(),
+                                    x.n, x.d, t);
+      zs::cpu::kmeans_inertia(inertia.data(), x.values.data(), c.values.data(), labels.data(), x.n, x.d, k);
     });
-    return std::make_tuple(labels, dist, sums, counts);
+    return std::make_tuple(labels, dist, sums, counts, cand_dist, pot, inertia);
   };
   REQUIRE(run(1) == run(2));
 }

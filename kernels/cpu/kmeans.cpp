@@ -38,9 +38,15 @@ constexpr int64_t kParallelMinWork = int64_t(1) << 20;
 // 784-feature floats: the block stays in L3 while every group adds it).
 constexpr int64_t kTilesPerSumBlock = 8;
 
-// Threads worth starting for `tiles` tiles: no idle thread waits at the barrier for nothing.
-int threads_for(int64_t tiles) {
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(detail::max_threads(), tiles)));
+// Below this many multiply-adds (~1 ms on one core) a GEMM pass runs on one thread: with
+// OpenMP's default active waiting, a busy machine can make each parallel region cost a scheduler
+// time slice, which turned MiniBatchKMeans' 600 small steps from 2 s into 10 s.
+constexpr double kParallelMinMacs = double(int64_t(1) << 26);
+
+// Threads worth starting for `chunks` chunks of work: none idle at the barrier, one for small work.
+int threads_for(int64_t chunks, double macs) {
+  if (macs < kParallelMinMacs) return 1;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(detail::max_threads(), chunks)));
 }
 
 void check_sizes(const char* op, int64_t n, int d, int k) {
@@ -133,7 +139,7 @@ void kmeans_assign(int32_t* labels, float* min_dist, const float* x, const float
   require(labels && x && x_sqnorm && centers && c_sqnorm, "kmeans_assign", "null buffer");
   const int64_t tiles = tile_count(n);
   detail::BlasSingleThread one_blas_thread;
-#pragma omp parallel num_threads(threads_for(tiles))
+#pragma omp parallel num_threads(threads_for(tiles, double(n) * d * k * groups))
   {
     int64_t begin, end;
     detail::static_range(tiles, omp_get_thread_num(), omp_get_num_threads(), begin, end);
@@ -149,7 +155,7 @@ void kmeans_lloyd_pass(int32_t* labels, float* min_dist, float* sums, int64_t* c
   require(labels && sums && counts && x && x_sqnorm && centers && c_sqnorm, "kmeans_lloyd_pass", "null buffer");
   const int64_t tiles = tile_count(n);
   const int64_t blocks = (tiles + kTilesPerSumBlock - 1) / kTilesPerSumBlock;
-  const int nthreads = threads_for(blocks);
+  const int nthreads = threads_for(blocks, double(n) * d * k * groups);
   const int64_t centres = int64_t(k) * groups;
   const size_t width = static_cast<size_t>(centres) * d;
   // One double accumulator per thread; slots of threads the runtime did not start stay empty.
@@ -247,7 +253,7 @@ void kmeans_pp_candidates(float* cand_dist, double* cand_pot, const float* x, co
   const int64_t tiles = tile_count(n);
   std::vector<double> tile_pot(static_cast<size_t>(tiles) * width, 0.0);
   detail::BlasSingleThread one_blas_thread;
-#pragma omp parallel num_threads(threads_for(tiles))
+#pragma omp parallel num_threads(threads_for(tiles, double(n) * d * width))
   {
     float* scores = detail::thread_scratch(detail::kScratchGemmOut, static_cast<size_t>(kKMeansTileRows) * width);
     int64_t begin, end;
