@@ -597,6 +597,7 @@ TEST_CASE("bad KMeans arguments throw UserError", "[kmeans][errors]") {
 
   Points bad = x;
   bad.values[7] = std::numeric_limits<float>::quiet_NaN();
+  bad.values[40] = std::numeric_limits<float>::infinity();  // the first bad sample is named
   zs::KMeansOptions o;
   o.k = 2;
   CHECK_THROWS_WITH(zs::fit_kmeans(bad.view(), o), Contains("sample 2") && Contains("NaN"));

@@ -17,14 +17,14 @@ void check_data(MatrixView x, const char* who) {
   if (x.rows > INT32_MAX)
     throw UserError(std::string(who) + ": " + std::to_string(x.rows) +
                     " samples is more than this implementation supports (2^31 - 1); subsample the data");
-  int64_t bad = -1;
-#pragma omp parallel for schedule(static) reduction(max : bad)
+  int64_t bad = INT64_MAX;  // the first sample with a non-finite value
+#pragma omp parallel for schedule(static) reduction(min : bad)
   for (int64_t i = 0; i < x.rows; ++i) {
     const float* row = x.row(i);
     for (int f = 0; f < x.cols; ++f)
-      if (!std::isfinite(row[f])) bad = std::max(bad, i);
+      if (!std::isfinite(row[f])) bad = std::min(bad, i);
   }
-  if (bad >= 0)
+  if (bad != INT64_MAX)
     throw UserError(std::string(who) + ": sample " + std::to_string(bad) +
                     " contains a NaN or infinite value; clean the input data (or its scaling) first");
 }
