@@ -13,33 +13,22 @@
 // Threads: OpenMP's default (set OMP_NUM_THREADS to pin).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
-
-#include <zlib.h>
 
 #include "kernels/cpu/kmeans.h"
 #include "runtime/cluster/cluster_rng.h"
 #include "runtime/cluster/kmeans.h"
 #include "runtime/cluster/minibatch_kmeans.h"
+#include "runtime/core/error.h"
+#include "runtime/data/idx.h"
 
 namespace {
 
 constexpr int kRows = 60000, kDim = 784;
-
-// The raw IDX payload after the 16-byte image header, or empty when the file is missing/short.
-std::vector<uint8_t> read_idx_images(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) return {};
-  std::vector<uint8_t> bytes(16 + size_t(kRows) * kDim);
-  const int got = gzread(f, bytes.data(), static_cast<unsigned>(bytes.size()));
-  gzclose(f);
-  if (got != static_cast<int>(bytes.size())) return {};
-  return std::vector<uint8_t>(bytes.begin() + 16, bytes.end());
-}
 
 struct BenchData {
   std::vector<float> x;
@@ -52,13 +41,16 @@ const BenchData& data() {
     BenchData b;
     const char* env = std::getenv("ZS_FASHION_DIR");
     const std::string dir = env ? env : "/usr/share/datasets/fashion-mnist";
-    const std::vector<uint8_t> pixels = read_idx_images(dir + "/train-images-idx3-ubyte.gz");
     b.x.resize(size_t(kRows) * kDim);
-    if (!pixels.empty()) {
-      for (size_t i = 0; i < b.x.size(); ++i) b.x[i] = pixels[i] / 255.0f;
+    try {
+      const zs::Dataset fashion = zs::load_dataset_dir(dir, kRows, 1);
+      if (fashion.train.count != kRows || fashion.train.pixels_per_image() != kDim)
+        throw zs::UserError("not 60,000 images of 28 x 28");
+      for (size_t i = 0; i < b.x.size(); ++i) b.x[i] = fashion.train.pixels[i] / 255.0f;
       b.real = true;
-    } else {
-      std::fprintf(stderr, "bench_kmeans: no Fashion-MNIST under %s; using uniform noise\n", dir.c_str());
+    } catch (const zs::UserError& e) {
+      std::fprintf(stderr, "bench_kmeans: no Fashion-MNIST training set in %s (%s); using uniform noise\n", dir.c_str(),
+                   e.what());
       zs::ClusterRng rng(1);
       for (float& v : b.x) v = static_cast<float>(rng.uniform());
     }
