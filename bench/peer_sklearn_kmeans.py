@@ -13,7 +13,7 @@ float64 for sklearn's float64 path, which is what `X / 255.0` would give). Both 
 thread count (--threads, default: all cores). Fit times exclude loading and scaling the data.
 
 Needs /usr/bin/python3 with numpy and sklearn (Debian python3-numpy, python3-sklearn), and a
-built train_mnist (--train-mnist, default: the first of build/*/tools/train_mnist found).
+built train_mnist (--train-mnist, default: the newest build/*/tools/train_mnist).
 Usage: bench/peer_sklearn_kmeans.py [--only lloyd|minibatch] [--threads N] [--seed S]
 """
 import argparse
