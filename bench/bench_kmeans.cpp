@@ -7,6 +7,9 @@
 //   BM_KMeansFit       the full KMeans fit of the peer comparison: k 25, k-means++, n_init 10,
 //                      max_iter 50, tol 1e-4 (sklearn's default), seed 0.
 //   BM_MiniBatchFit    MiniBatchKMeans k 225, batch 200, n_init 3, max_iter 100.
+//   BM_EngineAssign/device/k  the assignment through the library's KMeansEngine on a small slice
+//                      (2,048 x 784) on cpu and on the CUDA emulator (emu: the kernels of
+//                      kernels/kmeans.cu run on the CPU, ~10^3 x slower than cpu: a scale, not a target).
 // Data: the 60,000 Fashion-MNIST training images scaled by 1/255 when
 // $ZS_FASHION_DIR (default /usr/share/datasets/fashion-mnist) has them, else uniform noise of the
 // same shape (the assignment's speed does not depend on the values; a fit's does).
@@ -16,12 +19,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "kernels/cpu/kmeans.h"
 #include "runtime/cluster/cluster_rng.h"
 #include "runtime/cluster/kmeans.h"
+#include "runtime/cluster/kmeans_engine.h"
 #include "runtime/cluster/minibatch_kmeans.h"
 #include "runtime/core/error.h"
 #include "runtime/data/idx.h"
@@ -141,6 +146,30 @@ void BM_MiniBatchFit(benchmark::State& state) {
   state.counters["real_data"] = d.real;
 }
 BENCHMARK(BM_MiniBatchFit)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+
+void BM_EngineAssign(benchmark::State& state) {
+  constexpr int64_t kSlice = 2048;
+  const auto device = static_cast<zs::DeviceKind>(state.range(0));
+  const int k = static_cast<int>(state.range(1));
+  const BenchData& d = data();
+  const std::vector<float> c = some_centers(k);
+  const std::unique_ptr<zs::KMeansEngine> engine =
+      zs::make_kmeans_engine(device, zs::MatrixView{d.x.data(), kSlice, kDim});
+  std::vector<int32_t> labels(kSlice);
+  std::vector<float> dist(kSlice);
+  for (auto _ : state) {
+    engine->assign(labels.data(), dist.data(), c.data(), k, 1);
+    benchmark::DoNotOptimize(labels.data());
+  }
+  state.SetLabel(engine->name());
+  state.counters["triples"] =
+      benchmark::Counter(double(kSlice) * k * kDim, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_EngineAssign)
+    ->Args({static_cast<int>(zs::DeviceKind::Cpu), 25})
+    ->Args({static_cast<int>(zs::DeviceKind::Emu), 25})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/kmeans.h"
 #include "runtime/cluster/kmeans_common.h"
+#include "runtime/cluster/kmeans_engine.h"
 #include "runtime/core/error.h"
 
 namespace zs {
@@ -91,14 +92,15 @@ void stack_centers(std::vector<float>& out, std::span<LloydRun* const> runs) {
 }
 
 // Lloyd iterations for a set of runs that advance in lockstep: each iteration is ONE pass over the
-// data for all runs still active (a kernel group per run). A run stops on its own criteria exactly
-// as it would alone; the others go on.
-void run_lloyd_lockstep(MatrixView x, const std::vector<float>& x_sqnorm, std::span<LloydRun> runs, int k,
-                        int max_iter, double tol_abs) {
+// data for all runs still active (a kernel group per run), on the engine. A run stops on its own
+// criteria exactly as it would alone; the others go on. x is the engine's data on the host (the
+// relocation of empty clusters reads rows of it).
+void run_lloyd_lockstep(KMeansEngine& engine, MatrixView x, std::span<LloydRun> runs, int k, int max_iter,
+                        double tol_abs) {
   const int64_t n = x.rows;
   const int d = x.cols;
   const size_t centre_floats = size_t(k) * d;
-  std::vector<float> centres, c_sqnorm, min_dist, sums, next(centre_floats);
+  std::vector<float> centres, sums, next(centre_floats), min_dist;
   std::vector<int32_t> labels;
   std::vector<int64_t> counts;
   std::vector<LloydRun*> active;
@@ -110,20 +112,20 @@ void run_lloyd_lockstep(MatrixView x, const std::vector<float>& x_sqnorm, std::s
     if (active.empty()) break;
     const int groups = static_cast<int>(active.size());
     stack_centers(centres, active);
-    c_sqnorm.resize(size_t(groups) * k);
     labels.resize(size_t(groups) * n);
-    min_dist.resize(size_t(groups) * n);
     sums.resize(size_t(groups) * centre_floats);
     counts.resize(size_t(groups) * k);
-    cpu::row_sqnorms(c_sqnorm.data(), centres.data(), int64_t(groups) * k, d);
-    cpu::kmeans_lloyd_pass(labels.data(), min_dist.data(), sums.data(), counts.data(), x.data, x_sqnorm.data(),
-                           centres.data(), c_sqnorm.data(), n, d, k, groups);
+    engine.lloyd_pass(labels.data(), sums.data(), counts.data(), centres.data(), k, groups);
     for (int g = 0; g < groups; ++g) {
       LloydRun& run = *active[g];
       const int32_t* lab = labels.data() + size_t(g) * n;
       float* run_sums = sums.data() + size_t(g) * centre_floats;
       int64_t* run_counts = counts.data() + size_t(g) * k;
-      relocate_empty_clusters(run_sums, run_counts, k, lab, min_dist.data() + size_t(g) * n, x);
+      if (std::find(run_counts, run_counts + k, int64_t(0)) != run_counts + k) {
+        min_dist.resize(n);   // only now: the distances stay with the engine otherwise
+        engine.last_min_dist(min_dist.data(), g);
+        relocate_empty_clusters(run_sums, run_counts, k, lab, min_dist.data(), x);
+      }
       double shift = 0.0;  // squared centre shift summed over centres
       for (int j = 0; j < k; ++j) {
         const double inv = run_counts[j] > 0 ? 1.0 / static_cast<double>(run_counts[j]) : 0.0;
@@ -154,11 +156,8 @@ void run_lloyd_lockstep(MatrixView x, const std::vector<float>& x_sqnorm, std::s
   if (!active.empty()) {
     const int groups = static_cast<int>(active.size());
     stack_centers(centres, active);
-    c_sqnorm.resize(size_t(groups) * k);
     labels.resize(size_t(groups) * n);
-    cpu::row_sqnorms(c_sqnorm.data(), centres.data(), int64_t(groups) * k, d);
-    cpu::kmeans_assign(labels.data(), nullptr, x.data, x_sqnorm.data(), centres.data(), c_sqnorm.data(), n, d, k,
-                       groups);
+    engine.assign(labels.data(), nullptr, centres.data(), k, groups);
     for (int g = 0; g < groups; ++g)
       active[g]->labels.assign(labels.begin() + size_t(g) * n, labels.begin() + size_t(g + 1) * n);
   }
@@ -172,7 +171,7 @@ void run_lloyd_lockstep(MatrixView x, const std::vector<float>& x_sqnorm, std::s
   }
   stack_centers(centres, active);
   std::vector<double> inertia(runs.size());
-  cpu::kmeans_inertia(inertia.data(), x.data, centres.data(), labels.data(), n, d, k, static_cast<int>(runs.size()));
+  engine.inertia(inertia.data(), centres.data(), labels.data(), k, static_cast<int>(runs.size()));
   for (size_t r = 0; r < runs.size(); ++r) runs[r].inertia = inertia[r];
 }
 
@@ -197,7 +196,8 @@ KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options) {
   const int d = x.cols;
   CentredData centred = centre_data(x);
   const MatrixView xc = centred.view;
-  const std::vector<float> x_sqnorm = row_sqnorms(xc);
+  // The centred data go to the device once, for the whole fit.
+  const std::unique_ptr<KMeansEngine> engine = make_kmeans_engine(options.device, xc);
 
   KMeansFit fit;
   fit.tol_abs = options.tol > 0.0 ? options.tol * mean_feature_variance(xc) : 0.0;
@@ -205,12 +205,12 @@ KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options) {
   // nor on how many runs share a pass.
   std::vector<ClusterRng> rngs;
   for (int r = 0; r < options.n_init; ++r) rngs.emplace_back(options.seed, static_cast<uint64_t>(r));
-  std::vector<std::vector<float>> inits = initial_centers(xc, x_sqnorm.data(), k, options.init, rngs);
+  std::vector<std::vector<float>> inits = initial_centers(*engine, xc, k, options.init, rngs);
   std::vector<LloydRun> runs(options.n_init);
   for (int r = 0; r < options.n_init; ++r) runs[r].centers = std::move(inits[r]);
   const size_t chunk = static_cast<size_t>(runs_per_pass(k));
   for (size_t r0 = 0; r0 < runs.size(); r0 += chunk)
-    run_lloyd_lockstep(xc, x_sqnorm, std::span<LloydRun>(runs).subspan(r0, std::min(chunk, runs.size() - r0)), k,
+    run_lloyd_lockstep(*engine, xc, std::span<LloydRun>(runs).subspan(r0, std::min(chunk, runs.size() - r0)), k,
                        options.max_iter, fit.tol_abs);
   int best_index = 0;
   for (int r = 0; r < options.n_init; ++r) {
@@ -232,17 +232,16 @@ KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options) {
   return fit;
 }
 
-std::vector<int32_t> predict(const KMeansModel& model, MatrixView x) {
+std::vector<int32_t> predict(const KMeansModel& model, MatrixView x, DeviceKind device) {
   check_data(x, "KMeans predict");
   if (x.cols != model.d)
     throw UserError("KMeans predict: the data have " + std::to_string(x.cols) + " features but the model was fitted on " +
                     std::to_string(model.d) + "; transform the data the same way as the training data");
-  std::vector<float> x_sqnorm = row_sqnorms(x);
-  std::vector<float> c_sqnorm(model.k);
-  cpu::row_sqnorms(c_sqnorm.data(), model.centers.data(), model.k, model.d);
+  if (static_cast<int64_t>(model.centers.size()) != int64_t(model.k) * model.d || model.k < 1)
+    throw UserError("KMeans predict: the model holds " + std::to_string(model.centers.size()) + " centre values for k = " +
+                    std::to_string(model.k) + " and d = " + std::to_string(model.d) + "; fit or load a complete model");
   std::vector<int32_t> labels(x.rows);
-  cpu::kmeans_assign(labels.data(), nullptr, x.data, x_sqnorm.data(), model.centers.data(), c_sqnorm.data(), x.rows,
-                     x.cols, model.k);
+  make_kmeans_engine(device, x)->assign(labels.data(), nullptr, model.centers.data(), model.k, 1);
   return labels;
 }
 

@@ -80,9 +80,9 @@ std::vector<float> gather_rows(MatrixView x, std::span<const int64_t> indices) {
 
 int default_local_trials(int k) { return 2 + static_cast<int>(std::log(static_cast<double>(k))); }
 
-std::vector<std::vector<int64_t>> kmeans_plusplus_runs(MatrixView x, const float* x_sqnorm, int k,
-                                                       int n_local_trials, std::span<ClusterRng> rngs) {
-  const int64_t n = x.rows;
+std::vector<std::vector<int64_t>> kmeans_plusplus_runs(KMeansEngine& engine, int k, int n_local_trials,
+                                                       std::span<ClusterRng> rngs) {
+  const int64_t n = engine.rows();
   const int runs = static_cast<int>(rngs.size());
   const int t = n_local_trials;
   std::vector<std::vector<int64_t>> chosen(runs);
@@ -92,29 +92,30 @@ std::vector<std::vector<int64_t>> kmeans_plusplus_runs(MatrixView x, const float
     chosen[r].push_back(static_cast<int64_t>(rngs[r].below(n)));
     first[r] = static_cast<int32_t>(chosen[r][0]);
   }
-  // closest[r][i]: squared distance of point i to the nearest centre chosen so far by run r.
-  std::vector<float> closest(static_cast<size_t>(runs) * n);
-  std::vector<double> pot(runs);
-  cpu::kmeans_pp_candidates(closest.data(), pot.data(), x.data, x_sqnorm, nullptr, first.data(), n, x.cols, 1, runs);
-
+  // The engine keeps closest[r][i], the squared distance of point i to the nearest centre chosen
+  // so far by run r, and the candidates' distances.
+  engine.pp_start(first.data(), runs);
   std::vector<double> uniforms(static_cast<size_t>(runs) * t), cand_pot(static_cast<size_t>(runs) * t);
   std::vector<int32_t> cand_ids(static_cast<size_t>(runs) * t);
-  std::vector<float> cand_dist(static_cast<size_t>(runs) * t * n);
+  std::vector<int> best(runs);
   for (int c = 1; c < k; ++c) {
     for (int r = 0; r < runs; ++r)
       for (int s = 0; s < t; ++s) uniforms[size_t(r) * t + s] = rngs[r].uniform();
-    cpu::kmeans_pp_sample(cand_ids.data(), closest.data(), uniforms.data(), n, t, runs);
-    cpu::kmeans_pp_candidates(cand_dist.data(), cand_pot.data(), x.data, x_sqnorm, closest.data(), cand_ids.data(),
-                              n, x.cols, t, runs);
+    engine.pp_candidates(cand_ids.data(), cand_pot.data(), uniforms.data(), t);
     for (int r = 0; r < runs; ++r) {
       const double* pots = cand_pot.data() + size_t(r) * t;
-      const int best = static_cast<int>(std::min_element(pots, pots + t) - pots);  // ties: the first candidate
-      const float* best_dist = cand_dist.data() + (size_t(r) * t + best) * n;
-      std::copy(best_dist, best_dist + n, closest.begin() + size_t(r) * n);
-      chosen[r].push_back(cand_ids[size_t(r) * t + best]);
+      best[r] = static_cast<int>(std::min_element(pots, pots + t) - pots);  // ties: the first candidate
+      chosen[r].push_back(cand_ids[size_t(r) * t + best[r]]);
     }
+    engine.pp_keep(best.data());
   }
   return chosen;
+}
+
+std::vector<std::vector<int64_t>> kmeans_plusplus_runs(MatrixView x, const float* x_sqnorm, int k,
+                                                       int n_local_trials, std::span<ClusterRng> rngs) {
+  const std::unique_ptr<KMeansEngine> engine = make_kmeans_engine(DeviceKind::Cpu, x, x_sqnorm);
+  return kmeans_plusplus_runs(*engine, k, n_local_trials, rngs);
 }
 
 std::vector<int64_t> kmeans_plusplus(MatrixView x, const float* x_sqnorm, int k, int n_local_trials,
@@ -124,7 +125,7 @@ std::vector<int64_t> kmeans_plusplus(MatrixView x, const float* x_sqnorm, int k,
 
 int runs_per_pass(int k) { return std::max(1, kMaxCentresPerPass / k); }
 
-std::vector<std::vector<float>> initial_centers(MatrixView x, const float* x_sqnorm, int k, KMeansInit init,
+std::vector<std::vector<float>> initial_centers(KMeansEngine& engine, MatrixView x, int k, KMeansInit init,
                                                 std::span<ClusterRng> rngs) {
   std::vector<std::vector<float>> centres;
   if (init == KMeansInit::Random) {
@@ -136,11 +137,20 @@ std::vector<std::vector<float>> initial_centers(MatrixView x, const float* x_sqn
   const int trials = default_local_trials(k);
   const size_t chunk = static_cast<size_t>(std::max(1, kMaxCandidatesPerPass / trials));
   for (size_t r0 = 0; r0 < rngs.size(); r0 += chunk) {
-    const auto rows =
-        kmeans_plusplus_runs(x, x_sqnorm, k, trials, rngs.subspan(r0, std::min(chunk, rngs.size() - r0)));
+    const auto rows = kmeans_plusplus_runs(engine, k, trials, rngs.subspan(r0, std::min(chunk, rngs.size() - r0)));
     for (const auto& r : rows) centres.push_back(gather_rows(x, r));
   }
   return centres;
+}
+
+std::vector<float> initial_centers(KMeansEngine& engine, MatrixView x, int k, KMeansInit init, ClusterRng& rng) {
+  return std::move(initial_centers(engine, x, k, init, std::span<ClusterRng>(&rng, 1))[0]);
+}
+
+std::vector<std::vector<float>> initial_centers(MatrixView x, const float* x_sqnorm, int k, KMeansInit init,
+                                                std::span<ClusterRng> rngs) {
+  const std::unique_ptr<KMeansEngine> engine = make_kmeans_engine(DeviceKind::Cpu, x, x_sqnorm);
+  return initial_centers(*engine, x, k, init, rngs);
 }
 
 std::vector<float> initial_centers(MatrixView x, const float* x_sqnorm, int k, KMeansInit init, ClusterRng& rng) {

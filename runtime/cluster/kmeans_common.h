@@ -7,6 +7,7 @@
 
 #include "runtime/cluster/cluster_rng.h"
 #include "runtime/cluster/kmeans.h"
+#include "runtime/cluster/kmeans_engine.h"
 #include "runtime/cluster/matrix_view.h"
 
 namespace zs::cluster_detail {
@@ -40,6 +41,9 @@ std::vector<int64_t> kmeans_plusplus(MatrixView x, const float* x_sqnorm, int k,
 // single-run result with rngs[r]); each step evaluates the candidates of all runs in one pass.
 std::vector<std::vector<int64_t>> kmeans_plusplus_runs(MatrixView x, const float* x_sqnorm, int k,
                                                        int n_local_trials, std::span<ClusterRng> rngs);
+// The same on the data of an engine (its passes run where the engine runs).
+std::vector<std::vector<int64_t>> kmeans_plusplus_runs(KMeansEngine& engine, int k, int n_local_trials,
+                                                       std::span<ClusterRng> rngs);
 
 // Initial centres [k][d] of every run, chosen by `init` (k-means++ with the default number of
 // trials, or k distinct random rows), one generator per run.
@@ -47,6 +51,10 @@ std::vector<std::vector<float>> initial_centers(MatrixView x, const float* x_sqn
                                                 std::span<ClusterRng> rngs);
 // One run.
 std::vector<float> initial_centers(MatrixView x, const float* x_sqnorm, int k, KMeansInit init, ClusterRng& rng);
+// The same with k-means++ on `engine`, whose data are x (x gives the rows of the chosen centres).
+std::vector<std::vector<float>> initial_centers(KMeansEngine& engine, MatrixView x, int k, KMeansInit init,
+                                                std::span<ClusterRng> rngs);
+std::vector<float> initial_centers(KMeansEngine& engine, MatrixView x, int k, KMeansInit init, ClusterRng& rng);
 
 // Runs that share one pass over the data: at most kMaxCentresPerPass centres in all (this bounds
 // the per-thread scratch, tile scores and double accumulators, at ~1 MB per 256 centres of 784

@@ -6,8 +6,8 @@
 #include <numeric>
 #include <string>
 
-#include "kernels/cpu/kmeans.h"
 #include "runtime/cluster/kmeans_common.h"
+#include "runtime/cluster/kmeans_engine.h"
 #include "runtime/core/error.h"
 
 namespace zs {
@@ -45,14 +45,11 @@ std::vector<int64_t> draw_with_replacement(int64_t n, int64_t count, ClusterRng&
   return out;
 }
 
-// Labels and per-sample squared distances of a small set of points.
-double assign_points(std::vector<int32_t>& labels, std::vector<float>& dist, MatrixView pts, const float* pts_sqnorm,
-                     const std::vector<float>& centers, std::vector<float>& c_sqnorm, int k) {
-  labels.resize(pts.rows);
-  dist.resize(pts.rows);
-  cpu::row_sqnorms(c_sqnorm.data(), centers.data(), k, pts.cols);
-  cpu::kmeans_assign(labels.data(), dist.data(), pts.data, pts_sqnorm, centers.data(), c_sqnorm.data(), pts.rows,
-                     pts.cols, k);
+// The inertia of the engine's points under `centers`: the sum of their squared distances.
+double assign_inertia(KMeansEngine& engine, const std::vector<float>& centers, int k) {
+  std::vector<int32_t> labels(engine.rows());
+  std::vector<float> dist(engine.rows());
+  engine.assign(labels.data(), dist.data(), centers.data(), k, 1);
   return sum_double(dist);
 }
 
@@ -134,20 +131,20 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
   const int64_t n = x.rows;
   const int64_t batch = std::min<int64_t>(options.batch_size, n);
   const int64_t init_size = effective_init_size(options, batch, n);
-  const std::vector<float> x_sqnorm = row_sqnorms(x);
+  // The data go to the device once, for the whole fit (the cpu engine only computes the norms).
+  const std::unique_ptr<KMeansEngine> engine = make_kmeans_engine(options.device, x);
 
   KMeansFit fit;
   fit.tol_abs = options.tol > 0.0 ? options.tol * mean_feature_variance(x) : 0.0;
   ClusterRng rng(options.seed);
 
   // ---- init: the best of n_init initializations, judged on one validation subsample ----
+  // The subsamples are small (init_size rows): each gets its own engine.
   const std::vector<int64_t> valid_rows = draw_with_replacement(n, init_size, rng);
   const std::vector<float> valid = gather_rows(x, valid_rows);
   const MatrixView valid_view{valid.data(), init_size, d};
-  const std::vector<float> valid_sqnorm = row_sqnorms(valid_view);
-  std::vector<float> centers, c_sqnorm(k);
-  std::vector<int32_t> labels;
-  std::vector<float> dist;
+  const std::unique_ptr<KMeansEngine> valid_engine = make_kmeans_engine(options.device, valid_view);
+  std::vector<float> centers;
   double best_valid = 0.0;
   for (int r = 0; r < options.n_init; ++r) {
     std::vector<float> candidate;
@@ -155,12 +152,12 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
       const std::vector<int64_t> rows = draw_with_replacement(n, init_size, rng);
       const std::vector<float> subset = gather_rows(x, rows);
       const MatrixView subset_view{subset.data(), init_size, d};
-      const std::vector<float> subset_sqnorm = row_sqnorms(subset_view);
-      candidate = initial_centers(subset_view, subset_sqnorm.data(), k, options.init, rng);
+      const std::unique_ptr<KMeansEngine> subset_engine = make_kmeans_engine(options.device, subset_view);
+      candidate = initial_centers(*subset_engine, subset_view, k, options.init, rng);
     } else {
-      candidate = initial_centers(x, x_sqnorm.data(), k, options.init, rng);
+      candidate = initial_centers(*engine, x, k, options.init, rng);
     }
-    const double valid_inertia = assign_points(labels, dist, valid_view, valid_sqnorm.data(), candidate, c_sqnorm, k);
+    const double valid_inertia = assign_inertia(*valid_engine, candidate, k);
     fit.init_inertias.push_back(valid_inertia);
     if (r == 0 || valid_inertia < best_valid) {
       best_valid = valid_inertia;
@@ -175,16 +172,11 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
   ConvergenceMonitor monitor(batch, n, fit.tol_abs, options.max_no_improvement);
   int64_t since_reassign = 0;
   const int64_t n_steps = std::max<int64_t>(1, static_cast<int64_t>(options.max_iter) * n / batch);
-  std::vector<float> xb(static_cast<size_t>(batch) * d), xb_sqnorm(batch);
-  const MatrixView batch_view{xb.data(), batch, d};
+  std::vector<int32_t> rows(batch), labels(batch);
+  std::vector<float> dist(batch), xb;
   int64_t step = 0;
   for (; step < n_steps; ++step) {
-    for (int64_t r = 0; r < batch; ++r) {
-      const int64_t i = static_cast<int64_t>(rng.below(n));
-      std::copy(x.row(i), x.row(i) + d, xb.begin() + r * d);
-      xb_sqnorm[r] = x_sqnorm[i];
-    }
-    const double batch_inertia = assign_points(labels, dist, batch_view, xb_sqnorm.data(), centers, c_sqnorm, k);
+    for (int64_t r = 0; r < batch; ++r) rows[r] = static_cast<int32_t>(rng.below(n));
     // sklearn decides on reassignment before the update: every 10 k samples, or while a centre is unused.
     since_reassign += batch;
     bool reassign = false;
@@ -192,10 +184,14 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
       since_reassign = 0;
       reassign = true;
     }
-    cpu::kmeans_minibatch_update(centers_new.data(), counts.data(), centers.data(), xb.data(), labels.data(), batch,
-                                 d, k);
-    if (reassign && options.reassignment_ratio > 0.0)
-      reassign_low_count_centers(centers_new, counts, batch_view, options.reassignment_ratio, rng);
+    engine->minibatch_step(centers_new.data(), counts.data(), labels.data(), dist.data(), centers.data(), rows.data(),
+                           batch, k);
+    const double batch_inertia = sum_double(dist);
+    if (reassign && options.reassignment_ratio > 0.0) {
+      xb.resize(static_cast<size_t>(batch) * d);   // the batch's rows, on the host only when needed
+      for (int64_t r = 0; r < batch; ++r) std::copy(x.row(rows[r]), x.row(rows[r]) + d, xb.begin() + r * d);
+      reassign_low_count_centers(centers_new, counts, MatrixView{xb.data(), batch, d}, options.reassignment_ratio, rng);
+    }
     double diff = 0.0;
     if (fit.tol_abs > 0.0)
       for (size_t e = 0; e < centers.size(); ++e) {
@@ -213,9 +209,10 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
   // ---- final labels and exact inertia over all the data ----
   fit.n_steps = step;
   fit.n_iter = static_cast<int>((step * batch + n - 1) / n);
+  fit.labels.resize(n);
+  engine->assign(fit.labels.data(), nullptr, centers.data(), k, 1);
+  engine->inertia(&fit.inertia, centers.data(), fit.labels.data(), k, 1);
   fit.model = KMeansModel{k, d, std::move(centers)};
-  fit.labels = predict(fit.model, x);
-  fit.inertia = inertia(fit.model, x, fit.labels);
   return fit;
 }
 
