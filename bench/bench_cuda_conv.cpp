@@ -16,9 +16,7 @@
 // GPU times are cudaEvent times of the op alone (manual time), with the L2 flushed before each
 // iteration by writing a buffer twice its size. Counters: FLOPS = 2 * multiply-adds per second,
 // bytes_per_second = the op's compulsory traffic (inputs read once, outputs written once).
-#define ZS_KNS cuda
-#include <benchmark/benchmark.h>
-#include <cuda_runtime.h>
+#include "bench/cuda_bench_support.h"
 #if defined(ZS_HAVE_CUDNN)
 #include <cudnn.h>
 #endif
@@ -32,7 +30,6 @@
 #include <vector>
 
 #include "bench/conv_shapes.h"
-#include "kernels/common.cuh"
 #include "kernels/conv2d.cuh"
 #include "kernels/cpu/ops.h"
 
@@ -55,40 +52,15 @@ const char* op_name(Op op) {
   return "?";
 }
 
-std::vector<float> random_floats(int64_t count, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  std::vector<float> v(size_t(count > 0 ? count : 1));
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using zs::bench_cuda::random_floats;
+using zs::bench_cuda::time_on_gpu;
 
-// Device memory of the benchmark (tests and benchmarks own their buffers; the library never allocates).
-class DeviceBuffer {
+// Device floats: uninitialised (count) or uniformly random in [-1, 1) (count, seed).
+class DeviceBuffer : public zs::bench_cuda::DeviceFloats {
  public:
   DeviceBuffer() = default;
-  explicit DeviceBuffer(size_t floats) : floats_(floats) {
-    if (floats_) CUDA_CHECK(cudaMalloc(&ptr_, floats_ * sizeof(float)));
-  }
-  DeviceBuffer(int64_t floats, uint32_t seed) : DeviceBuffer(size_t(floats)) {
-    const std::vector<float> host = random_floats(floats, seed);
-    CUDA_CHECK(cudaMemcpy(ptr_, host.data(), floats_ * sizeof(float), cudaMemcpyHostToDevice));
-  }
-  ~DeviceBuffer() {
-    if (ptr_) cudaFree(ptr_);
-  }
-  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(o.ptr_), floats_(o.floats_) { o.ptr_ = nullptr; }
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
-    std::swap(ptr_, o.ptr_);
-    std::swap(floats_, o.floats_);
-    return *this;
-  }
-  float* get() const { return ptr_; }
-  size_t bytes() const { return floats_ * sizeof(float); }
-
- private:
-  float* ptr_ = nullptr;
-  size_t floats_ = 0;
+  explicit DeviceBuffer(size_t floats) : zs::bench_cuda::DeviceFloats(floats) {}
+  DeviceBuffer(int64_t floats, uint32_t seed) : zs::bench_cuda::DeviceFloats(random_floats(size_t(floats), seed)) {}
 };
 
 // Every tensor of one geometry, random.
@@ -99,26 +71,6 @@ struct ConvTensors {
         workspace(zs::cuda::conv2d_backward_weight_workspace(g)) {}
   DeviceBuffer x, w, b, bias_c, dy, y, dx, dw, db, workspace;
 };
-
-// Writes a buffer twice the L2 size, so every timed op starts from DRAM.
-class L2Flusher {
- public:
-  L2Flusher() {
-    int device = 0, l2_bytes = 0;
-    CUDA_CHECK(cudaGetDevice(&device));
-    CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device));
-    buffer_ = DeviceBuffer(size_t(2 * (l2_bytes > 0 ? l2_bytes : 1 << 20)) / sizeof(float));
-  }
-  void flush(cudaStream_t stream) { CUDA_CHECK(cudaMemsetAsync(buffer_.get(), 0, buffer_.bytes(), stream)); }
-
- private:
-  DeviceBuffer buffer_;
-};
-
-L2Flusher& flusher() {
-  static L2Flusher f;
-  return f;
-}
 
 void set_counters(benchmark::State& state, const ConvGeom& g, Op op) {
   const double flops = 2.0 * double(g.macs());
@@ -131,28 +83,6 @@ void set_counters(benchmark::State& state, const ConvGeom& g, Op op) {
   state.counters["FLOPS"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["bytes_per_second"] =
       benchmark::Counter(4.0 * floats, benchmark::Counter::kIsIterationInvariantRate);
-}
-
-// cudaEvent time of `op` per iteration, the L2 flushed (untimed) before each.
-void time_on_gpu(benchmark::State& state, const std::function<void(cudaStream_t)>& op) {
-  cudaStream_t stream = nullptr;
-  cudaEvent_t start = nullptr, stop = nullptr;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
-  op(stream);   // warm-up: module load, first-touch
-  CUDA_CHECK(cudaStreamSynchronize(stream));
-  for (auto _ : state) {
-    flusher().flush(stream);
-    CUDA_CHECK(cudaEventRecord(start, stream));
-    op(stream);
-    CUDA_CHECK(cudaEventRecord(stop, stream));
-    CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0.f;
-    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    state.SetIterationTime(double(ms) * 1e-3);
-  }
-  CUDA_CHECK(cudaEventDestroy(start));
-  CUDA_CHECK(cudaEventDestroy(stop));
 }
 
 void bench_zs(benchmark::State& state, const ConvGeom& g, Op op, int version) {

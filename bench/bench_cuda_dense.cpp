@@ -2,11 +2,8 @@
 // loss, adam) on the AE's shapes at batch 128, every kernel version, against cuBLAS SGEMM on the
 // very same products; plus the CPU twin (zs::cpu) on the same shapes for scale.
 //
-// GPU timing: cudaEvents around each launch (UseManualTime), and before every iteration a
-// memset of twice the L2 size evicts the operands, so every iteration reads them from DRAM as
-// a training step does (each layer's inputs were written long before). Counters: flop and bytes
-// per iteration (bytes = the minimum traffic: every operand read once, every output written
-// once) and the achieved GFLOP/s and GB/s over the timed iterations.
+// GPU timing and counters (FLOPS, bytes_per_second): bench/cuda_bench_support.h (cudaEvents,
+// L2 flushed before every iteration, compulsory traffic).
 // Without a usable GPU every GPU benchmark is skipped with an error message.
 //
 // The six products (row-major, as dense.cu issues them; m x n x k):
@@ -16,8 +13,7 @@
 //   dec_fwd  y  = z W      128 x 6272 x 16
 //   dec_dw   dw = z^T dy   16 x 6272 x 128
 //   dec_dx   dz = dy W^T   128 x 16 x 6272   (split-K in version 4)
-#define ZS_KNS cuda
-#include "kernels/common.cuh"
+#include "bench/cuda_bench_support.h"
 
 #include <benchmark/benchmark.h>
 #include <cublas_v2.h>
@@ -43,73 +39,20 @@ constexpr int kLatent = 16;     // z_dim
 constexpr int kImage = 784;     // 28 x 28
 constexpr int64_t kAdamParams = 420000;   // about the AE's parameter count
 
-bool have_gpu() {
-  static const bool available = [] {
-    int count = 0;
-    const bool ok = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-    cudaGetLastError();
-    return ok;
-  }();
-  return available;
-}
+using zs::bench_cuda::have_gpu;
 
-class DeviceFloats {
+// Device operands, uniformly random in [lo, hi).
+class RandomDeviceFloats : public zs::bench_cuda::DeviceFloats {
  public:
-  explicit DeviceFloats(std::size_t count, float lo = -0.1f, float hi = 0.1f, uint32_t seed = 1) : count_(count) {
-    CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr_), count * sizeof(float)));
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(lo, hi);
-    std::vector<float> host(count);
-    for (float& v : host) v = dist(rng);
-    CUDA_CHECK(cudaMemcpy(ptr_, host.data(), count * sizeof(float), cudaMemcpyHostToDevice));
-  }
-  ~DeviceFloats() { cudaFree(ptr_); }
-  DeviceFloats(const DeviceFloats&) = delete;
-  DeviceFloats& operator=(const DeviceFloats&) = delete;
-  float* get() const { return ptr_; }
-
- private:
-  float* ptr_ = nullptr;
-  std::size_t count_;
+  explicit RandomDeviceFloats(std::size_t count, float lo = -0.1f, float hi = 0.1f, uint32_t seed = 1)
+      : zs::bench_cuda::DeviceFloats(zs::bench_cuda::random_floats(count, seed, lo, hi)) {}
 };
 
-// Times `op` with cudaEvents, evicting L2 before each iteration; sets the manual time and the
-// flop / byte counters.
+// cudaEvent time of op() with L2 flushed before each iteration, plus the flop / byte rates.
 template <class Op>
 void time_on_gpu(benchmark::State& state, double flop, double bytes, Op&& op) {
-  int device = 0, l2_bytes = 0;
-  CUDA_CHECK(cudaGetDevice(&device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device));
-  const std::size_t flush_bytes = std::size_t(l2_bytes > 0 ? l2_bytes : 1 << 20) * 2;
-  void* flush = nullptr;
-  CUDA_CHECK(cudaMalloc(&flush, flush_bytes));
-  cudaEvent_t start, stop;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
-  op();   // warm-up: module load, first-touch
-  CUDA_CHECK(cudaDeviceSynchronize());
-  double total_seconds = 0;
-  for (auto _ : state) {
-    CUDA_CHECK(cudaMemsetAsync(flush, int(state.iterations() & 0xff), flush_bytes, nullptr));
-    CUDA_CHECK(cudaEventRecord(start, nullptr));
-    op();
-    CUDA_CHECK(cudaEventRecord(stop, nullptr));
-    CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    state.SetIterationTime(ms * 1e-3);
-    total_seconds += ms * 1e-3;
-  }
-  CUDA_CHECK(cudaEventDestroy(start));
-  CUDA_CHECK(cudaEventDestroy(stop));
-  CUDA_CHECK(cudaFree(flush));
-  const double iterations = double(state.iterations());
-  state.counters["flop"] = flop;
-  state.counters["bytes"] = bytes;
-  if (total_seconds > 0) {
-    state.counters["GFLOP/s"] = flop * iterations / total_seconds * 1e-9;
-    state.counters["GB/s"] = bytes * iterations / total_seconds * 1e-9;
-  }
+  zs::bench_cuda::time_on_gpu(state, [&](cudaStream_t) { op(); });
+  zs::bench_cuda::set_traffic_counters(state, flop, bytes);
 }
 
 // ---- the six GEMMs ----
@@ -133,7 +76,7 @@ void BM_Gemm(benchmark::State& state) {
   if (!have_gpu()) return state.SkipWithError("no CUDA GPU");
   const Product& p = kProducts[state.range(0)];
   const int version = int(state.range(1));
-  DeviceFloats a(std::size_t(p.m) * p.k), b(std::size_t(p.k) * p.n), c(std::size_t(p.m) * p.n);
+  RandomDeviceFloats a(std::size_t(p.m) * p.k), b(std::size_t(p.k) * p.n), c(std::size_t(p.m) * p.n);
   const kns::GemmEpilogue ep;
   const kns::GemmSplitPlan plan = kns::gemm_split_plan(p.m, p.n, p.k);
   state.SetLabel(std::string(p.name) + " v" + std::to_string(version) +
@@ -151,7 +94,7 @@ BENCHMARK(BM_Gemm)->ArgsProduct({{0, 1, 2, 3, 4, 5}, {1, 2, 3, 4}})->UseManualTi
 void BM_CublasSgemm(benchmark::State& state) {
   if (!have_gpu()) return state.SkipWithError("no CUDA GPU");
   const Product& p = kProducts[state.range(0)];
-  DeviceFloats a(std::size_t(p.m) * p.k), b(std::size_t(p.k) * p.n), c(std::size_t(p.m) * p.n);
+  RandomDeviceFloats a(std::size_t(p.m) * p.k), b(std::size_t(p.k) * p.n), c(std::size_t(p.m) * p.n);
   cublasHandle_t handle;
   if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) return state.SkipWithError("cublasCreate failed");
   const float one = 1.f, zero = 0.f;
@@ -182,7 +125,7 @@ void BM_DenseForward(benchmark::State& state) {
   if (!have_gpu()) return state.SkipWithError("no CUDA GPU");
   const Layer& l = kLayers[state.range(0)];
   const int version = int(state.range(1));
-  DeviceFloats x(std::size_t(kBatch) * l.in), w(std::size_t(l.in) * l.out), b(std::size_t(l.out)),
+  RandomDeviceFloats x(std::size_t(kBatch) * l.in), w(std::size_t(l.in) * l.out), b(std::size_t(l.out)),
       y(std::size_t(kBatch) * l.out);
   state.SetLabel(std::string(l.name) + " v" + std::to_string(version));
   const double flop = 2.0 * kBatch * l.in * l.out;
@@ -198,7 +141,7 @@ void BM_DenseBackward(benchmark::State& state) {
   if (!have_gpu()) return state.SkipWithError("no CUDA GPU");
   const Layer& l = kLayers[state.range(0)];
   const int version = int(state.range(1));
-  DeviceFloats x(std::size_t(kBatch) * l.in), w(std::size_t(l.in) * l.out), dy(std::size_t(kBatch) * l.out),
+  RandomDeviceFloats x(std::size_t(kBatch) * l.in), w(std::size_t(l.in) * l.out), dy(std::size_t(kBatch) * l.out),
       dx(std::size_t(kBatch) * l.in), dw(std::size_t(l.in) * l.out), db(std::size_t(l.out));
   state.SetLabel(std::string(l.name) + " v" + std::to_string(version));
   const double flop = 2 * 2.0 * kBatch * l.in * l.out + double(kBatch) * l.out;
@@ -219,7 +162,7 @@ void BM_Loss(benchmark::State& state) {
   const bool bce = state.range(0) == 0;
   const int version = int(state.range(1));
   const std::size_t count = std::size_t(kBatch) * kImage;
-  DeviceFloats pred(count, 0.f, 1.f, 1), target(count, 0.f, 1.f, 2), dpred(count), loss(kBatch);
+  RandomDeviceFloats pred(count, 0.f, 1.f, 1), target(count, 0.f, 1.f, 2), dpred(count), loss(kBatch);
   state.SetLabel(std::string(bce ? "bce" : "mse") + " 128x784 v" + std::to_string(version));
   const double bytes = 4.0 * (3.0 * double(count) + kBatch);
   time_on_gpu(state, 0, bytes, [&] {
@@ -236,7 +179,7 @@ void BM_Adam(benchmark::State& state) {
   if (!have_gpu()) return state.SkipWithError("no CUDA GPU");
   const int version = int(state.range(0));
   const bool device_step = state.range(1) == 1;
-  DeviceFloats p(kAdamParams), m(kAdamParams), v(kAdamParams, 0.f, 0.01f), g(kAdamParams);
+  RandomDeviceFloats p(kAdamParams), m(kAdamParams), v(kAdamParams, 0.f, 0.01f), g(kAdamParams);
   int64_t* step = nullptr;
   CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&step), sizeof(int64_t)));
   const int64_t one = 1;

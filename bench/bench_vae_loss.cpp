@@ -6,15 +6,15 @@
 //        forward and backward. cudaEvents around each call (UseManualTime); before every
 //        iteration a memset of twice the L2 size evicts the operands, so they come from DRAM as
 //        in a training step. Counters: bytes = the op's minimum traffic (every operand read once,
-//        every output written once, the same for both versions so that GB/s compare) and GB/s.
+//        every output written once, the same for both versions so that rates compare) and
+//        bytes_per_second (bench/cuda_bench_support.h).
 //        Only in builds with the CUDA backend (ZSPACE_HAVE_CUDA); skipped without a usable GPU.
 //   CPU  the twin's fused loss (wall time, all OpenMP threads), and cpu::bce_loss alone for
 //        scale (the BCE part without the KL).
 //
 //   build/<dir>/bench/bench_vae_loss --benchmark_filter='Gpu'
 #if defined(ZSPACE_HAVE_CUDA)
-#  define ZS_KNS cuda
-#  include "kernels/common.cuh"
+#  include "bench/cuda_bench_support.h"
 #  include "kernels/vae.cuh"
 #endif
 
@@ -63,65 +63,14 @@ namespace kns = zs::cuda;
 
 std::vector<float> zeros(std::size_t count) { return std::vector<float>(count, 0.f); }
 
-bool have_gpu() {
-  static const bool available = [] {
-    int count = 0;
-    const bool ok = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-    cudaGetLastError();   // a missing driver leaves a sticky "last error" behind
-    return ok;
-  }();
-  return available;
-}
+using zs::bench_cuda::DeviceFloats;
+using zs::bench_cuda::have_gpu;
 
-// Device copy of a host vector; freed on scope exit.
-class DeviceFloats {
- public:
-  explicit DeviceFloats(const std::vector<float>& host) : bytes_(host.size() * sizeof(float)) {
-    CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr_), bytes_));
-    CUDA_CHECK(cudaMemcpy(ptr_, host.data(), bytes_, cudaMemcpyHostToDevice));
-  }
-  ~DeviceFloats() { cudaFree(ptr_); }
-  DeviceFloats(const DeviceFloats&) = delete;
-  DeviceFloats& operator=(const DeviceFloats&) = delete;
-  float* get() const { return ptr_; }
-
- private:
-  float* ptr_ = nullptr;
-  std::size_t bytes_;
-};
-
-// Times `op` with cudaEvents, evicting L2 before each iteration; sets the manual time and the
-// byte counters.
+// cudaEvent time of op() with L2 flushed before each iteration, plus the byte rate.
 template <class Op>
 void time_on_gpu(benchmark::State& state, double bytes, Op&& op) {
-  int device = 0, l2_bytes = 0;
-  CUDA_CHECK(cudaGetDevice(&device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device));
-  const std::size_t flush_bytes = std::size_t(l2_bytes > 0 ? l2_bytes : 1 << 20) * 2;
-  void* flush = nullptr;
-  CUDA_CHECK(cudaMalloc(&flush, flush_bytes));
-  cudaEvent_t start, stop;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
-  op();   // warm-up: module load, first touch
-  CUDA_CHECK(cudaDeviceSynchronize());
-  double seconds = 0;
-  for (auto _ : state) {
-    CUDA_CHECK(cudaMemsetAsync(flush, int(state.iterations() & 0xff), flush_bytes, nullptr));
-    CUDA_CHECK(cudaEventRecord(start, nullptr));
-    op();
-    CUDA_CHECK(cudaEventRecord(stop, nullptr));
-    CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    state.SetIterationTime(ms * 1e-3);
-    seconds += ms * 1e-3;
-  }
-  CUDA_CHECK(cudaEventDestroy(start));
-  CUDA_CHECK(cudaEventDestroy(stop));
-  CUDA_CHECK(cudaFree(flush));
-  state.counters["bytes"] = bytes;
-  if (seconds > 0) state.counters["GB/s"] = bytes * double(state.iterations()) / seconds * 1e-9;
+  zs::bench_cuda::time_on_gpu(state, [&](cudaStream_t) { op(); });
+  zs::bench_cuda::set_traffic_counters(state, 0, bytes);
 }
 
 // args: zdim index, version

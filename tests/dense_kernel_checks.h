@@ -36,6 +36,7 @@
 #include "kernels/dense.cuh"
 #include "kernels/gemm.cuh"
 #include "kernels/loss.cuh"
+#include "kernel_runs.h"
 
 namespace zs::dense_checks {
 
@@ -77,13 +78,10 @@ class DeviceVector {
 
 // ---- runs, oracles, comparison ----
 
-using Outputs = std::vector<std::vector<float>>;
-using Producer = std::function<Outputs()>;
-struct Run {
-  std::string label;   // e.g. "order reverse, threads 1, strict" or "GPU run 2"
-  Outputs outputs;
-};
-using Repeater = std::function<std::vector<Run>(const Producer&)>;
+using kernel_runs::Outputs;
+using kernel_runs::Producer;
+using kernel_runs::Repeater;
+using kernel_runs::Run;
 
 // The oracle for one output: reference values, term magnitudes M (empty: M = |ref|), rtol.
 struct Expected {

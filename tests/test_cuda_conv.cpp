@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "conv_test_support.h"
+#include "kernel_runs.h"
 #include "kernels/common.cuh"
 #include "kernels/conv2d.cuh"
 
@@ -24,21 +25,6 @@ using namespace zs::conv_test;
 using zs::ConvGeom;
 
 namespace {
-
-bool have_gpu() {
-  int count = 0;
-  const cudaError_t err = cudaGetDeviceCount(&count);
-  if (err != cudaSuccess) (void)cudaGetLastError();   // clear the sticky "no driver" error
-  return err == cudaSuccess && count > 0;
-}
-
-#define SKIP_WITHOUT_GPU()              \
-  do {                                  \
-    if (!have_gpu()) {                  \
-      WARN("SKIPPED: no CUDA GPU");     \
-      return;                           \
-    }                                   \
-  } while (0)
 
 // Device memory for one test; starts as NaN so anything a kernel forgets to write fails.
 class DeviceVec {

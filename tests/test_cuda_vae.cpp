@@ -15,34 +15,7 @@
 
 using namespace zs::vae_checks;
 
-namespace {
-
-bool have_gpu() {
-  static const bool available = [] {
-    int count = 0;
-    const bool ok = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-    cudaGetLastError();   // a missing driver leaves a sticky "last error" behind
-    return ok;
-  }();
-  return available;
-}
-
-#define SKIP_WITHOUT_GPU()              \
-  do {                                  \
-    if (!have_gpu()) {                  \
-      WARN("SKIPPED: no CUDA GPU");     \
-      return;                           \
-    }                                   \
-  } while (0)
-
-std::vector<Run> twice(const Producer& produce) {
-  std::vector<Run> runs;
-  runs.push_back({"GPU run 1", produce()});
-  runs.push_back({"GPU run 2", produce()});
-  return runs;
-}
-
-}  // namespace
+using zs::kernel_runs::twice;
 
 TEST_CASE("cuda vae: the raw Philox words equal the host's", "[cuda][vae][philox]") {
   SKIP_WITHOUT_GPU();

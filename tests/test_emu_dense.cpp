@@ -8,23 +8,11 @@
 #include <vector>
 
 #include "dense_kernel_checks.h"
-#include "simt_test_support.h"
 
 using namespace zs::dense_checks;
 namespace kns = zs::emu;
 
-namespace {
-
-std::vector<Run> in_every_order(const Producer& produce) {
-  std::vector<Run> runs;
-  for (const zs::simt::Settings& s : zs::simt_test::all_orders()) {
-    zs::simt::ScopedSettings scoped(s);
-    runs.push_back({zs::simt_test::describe(s), produce()});
-  }
-  return runs;
-}
-
-}  // namespace
+using zs::kernel_runs::in_every_order;
 
 TEST_CASE("emu gemm: every version, transposes, epilogues and edges match a double reference", "[emu][gemm]") {
   for (int version = 1; version <= kns::kGemmKernelVersions; ++version) {

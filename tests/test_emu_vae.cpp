@@ -7,23 +7,11 @@
 
 #include <vector>
 
-#include "simt_test_support.h"
 #include "vae_kernel_checks.h"
 
 using namespace zs::vae_checks;
 
-namespace {
-
-std::vector<Run> in_every_order(const Producer& produce) {
-  std::vector<Run> runs;
-  for (const zs::simt::Settings& s : zs::simt_test::all_orders()) {
-    zs::simt::ScopedSettings scoped(s);
-    runs.push_back({zs::simt_test::describe(s), produce()});
-  }
-  return runs;
-}
-
-}  // namespace
+using zs::kernel_runs::in_every_order;
 
 TEST_CASE("emu vae: the raw Philox words equal the host's", "[emu][vae][philox]") {
   check_philox_words(in_every_order);

@@ -95,4 +95,13 @@ void activation_backward(Act act, float* dx, const float* dy, const float* y, in
   }
 }
 
+void gather_rows(float* dst, const float* src, const int32_t* indices, int64_t rows, int row_len) {
+  require(rows >= 0 && row_len >= 1, "gather_rows", "need rows >= 0 and row_len >= 1");
+  require(rows == 0 || (dst && src && indices), "gather_rows", "dst, src and indices must not be null");
+  const size_t row_bytes = size_t(row_len) * sizeof(float);
+  const int threads = rows * row_len >= kParallelMinElements ? max_threads() : 1;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * row_len, src + int64_t(indices[r]) * row_len, row_bytes);
+}
+
 }  // namespace zs::cpu

@@ -39,6 +39,9 @@ void dense_backward(float* dx, float* dw, float* db, const float* dy, const floa
 void activation_forward(Act act, float* y, const float* x, int64_t count);  // y may alias x
 // dx = dy * act'(.), expressed through the activation's OUTPUT y; dx may alias dy.
 void activation_backward(Act act, float* dx, const float* dy, const float* y, int64_t count);
+// dst[r][.] = src[indices[r]][.] for r < rows: the per-epoch shuffle of a resident data set.
+// indices must lie in [0, source rows) (callers validate them); dst must not overlap src.
+void gather_rows(float* dst, const float* src, const int32_t* indices, int64_t rows, int row_len);
 
 // ---- losses: per-sample loss[n] and gradient of the BATCH MEAN loss w.r.t. pred ----
 // BCE (Keras): probabilities clamped to [1e-7, 1-1e-7]; per-sample = mean over dim.

@@ -3,7 +3,20 @@
 #include "runtime/backend/kernel_backend.h"
 #include "runtime/core/error.h"
 
+#include <stdexcept>
+#include <string>
+
 namespace zs {
+
+void Backend::gather_rows(float* dst, const float* src, int64_t src_rows, std::span<const int32_t> indices,
+                          int row_len) {
+  if (row_len < 1) throw std::out_of_range("gather_rows: row_len must be >= 1");
+  for (int32_t i : indices)
+    if (i < 0 || i >= src_rows)
+      throw std::out_of_range("gather_rows: index " + std::to_string(i) + " outside [0, " + std::to_string(src_rows) +
+                              ")");
+  if (!indices.empty()) gather_checked_rows(dst, src, indices, row_len);
+}
 
 std::unique_ptr<Backend> make_backend(DeviceKind kind, std::string* notice) {
   if (notice) notice->clear();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -58,6 +59,9 @@ class Backend {
                              Act act) = 0;
   virtual void dense_backward(float* dx, float* dw, float* db, const float* dy, const float* x,
                               const float* w, int n, int in, int out) = 0;
+  // dst[r][.] = src[indices[r]][.]: reshuffles a data set that stays in backend memory; only the
+  // permutation comes from the host. Every index must lie in [0, src_rows) (std::out_of_range).
+  void gather_rows(float* dst, const float* src, int64_t src_rows, std::span<const int32_t> indices, int row_len);
   virtual void activation_forward(Act act, float* y, const float* x, int64_t count) = 0;
   virtual void activation_backward(Act act, float* dx, const float* dy, const float* y, int64_t count) = 0;
   virtual void bce_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim) = 0;
@@ -76,6 +80,10 @@ class Backend {
                                     int n, int zdim) = 0;
   virtual void vae_loss(float* losses, float* dpred, float* d_mu_logvar, const float* pred, const float* target,
                         const float* mu_logvar, int n, int dim, int zdim, float beta) = 0;
+
+ protected:
+  // gather_rows after its indices were checked.
+  virtual void gather_checked_rows(float* dst, const float* src, std::span<const int32_t> indices, int row_len) = 0;
 };
 
 // Move-only owner of backend memory.

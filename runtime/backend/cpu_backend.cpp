@@ -47,6 +47,9 @@ class CpuBackend final : public Backend {
                       int out) override {
     cpu::dense_backward(dx, dw, db, dy, x, w, n, in, out);
   }
+  void gather_checked_rows(float* dst, const float* src, std::span<const int32_t> indices, int row_len) override {
+    cpu::gather_rows(dst, src, indices.data(), int64_t(indices.size()), row_len);
+  }
   void activation_forward(Act act, float* y, const float* x, int64_t count) override {
     cpu::activation_forward(act, y, x, count);
   }

@@ -16,6 +16,7 @@
 #include "kernels/conv2d.cuh"
 #include "kernels/dense.cuh"
 #include "kernels/elementwise.cuh"
+#include "kernels/gather.cuh"
 #include "kernels/loss.cuh"
 #include "kernels/vae.cuh"
 #include "runtime/backend/kernel_backend.h"
@@ -54,6 +55,7 @@ class KernelBackend final : public Backend {
   ~KernelBackend() override {
     cudaStreamSynchronize(stream_);
     if (workspace_) cudaFree(workspace_);
+    if (gather_indices_) cudaFree(gather_indices_);
     cudaFree(step_on_device_);
 #if !ZS_EMULATED
     cudaStreamDestroy(stream_);
@@ -167,6 +169,23 @@ class KernelBackend final : public Backend {
                       int out) override {
     ZS_KNS::dense_backward(dx, dw, db, dy, x, w, n, in, out, stream_);
   }
+  void gather_checked_rows(float* dst, const float* src, std::span<const int32_t> indices, int row_len) override {
+    if (capturing_) throw std::logic_error("gather_rows uploads its indices: it cannot be captured");
+    // The index buffer is reused; wait until the previous gather has read it.
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    if (indices.size() > gather_index_capacity_) {
+      if (gather_indices_) cudaFree(gather_indices_);
+      gather_indices_ = nullptr;
+      gather_index_capacity_ = 0;
+      void* p = nullptr;
+      CUDA_CHECK(cudaMalloc(&p, indices.size() * sizeof(int32_t)));
+      gather_indices_ = static_cast<int32_t*>(p);
+      gather_index_capacity_ = indices.size();
+    }
+    CUDA_CHECK(cudaMemcpyAsync(gather_indices_, indices.data(), indices.size() * sizeof(int32_t),
+                               cudaMemcpyHostToDevice, stream_));
+    ZS_KNS::gather_rows(dst, src, gather_indices_, int64_t(indices.size()), row_len, stream_);
+  }
   void activation_forward(Act act, float* y, const float* x, int64_t count) override {
     ZS_KNS::activation_forward(act, y, x, count, stream_);
   }
@@ -230,6 +249,8 @@ class KernelBackend final : public Backend {
   size_t in_use_ = 0, peak_ = 0;
   float* workspace_ = nullptr;
   size_t workspace_floats_ = 0;
+  int32_t* gather_indices_ = nullptr;  // gather_rows' indices, uploaded per call
+  size_t gather_index_capacity_ = 0;
   int64_t* step_on_device_ = nullptr;
   int64_t step_mirror_ = 0;  // the value *step_on_device_ has once queued work completes
   bool capturing_ = false;

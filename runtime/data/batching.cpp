@@ -1,6 +1,8 @@
 // Float conversion, deterministic shuffles and batch gathers; see batching.h.
 #include "runtime/data/batching.h"
 
+#include "kernels/cpu/ops.h"
+
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -79,8 +81,8 @@ void gather_rows(std::span<float> batch, std::span<const float> data, int row_le
     const int row = indices[b];
     if (row < 0 || size_t(row) >= rows)
       throw std::out_of_range("gather_rows: index " + std::to_string(row) + " outside [0, " + std::to_string(rows) + ")");
-    std::memcpy(&batch[b * size_t(row_len)], &data[size_t(row) * size_t(row_len)], size_t(row_len) * sizeof(float));
   }
+  cpu::gather_rows(batch.data(), data.data(), indices.data(), int64_t(indices.size()), row_len);
 }
 
 void gather_labels(std::span<uint8_t> batch, std::span<const uint8_t> labels, std::span<const int> indices) {

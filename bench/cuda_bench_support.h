@@ -1,0 +1,116 @@
+// What every GPU benchmark (bench/bench_cuda_*.cpp, bench_vae_loss.cpp) shares: device memory,
+// random operands, and the timing discipline.
+//
+// Timing: cudaEvents around the op alone (Google Benchmark's manual time), on the default stream,
+// after one untimed warm-up call (module load, first touch). Before every timed iteration a
+// memset of twice the L2 size evicts the operands, so each iteration reads them from DRAM as a
+// training step does (a layer's inputs were written long before it runs).
+// Counters (set_traffic_counters): flop and bytes per iteration (bytes = the op's compulsory
+// traffic: every operand read once, every output written once), reported as rates over the
+// manual time: FLOPS and bytes_per_second.
+// Only for builds with the CUDA backend; benchmarks call have_gpu() and SkipWithError without one.
+#pragma once
+#ifndef ZS_KNS
+#define ZS_KNS cuda
+#endif
+#include "kernels/common.cuh"
+
+#include <benchmark/benchmark.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <utility>
+#include <vector>
+
+namespace zs::bench_cuda {
+
+inline bool have_gpu() {
+  static const bool available = [] {
+    int count = 0;
+    const bool ok = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+    cudaGetLastError();  // a missing driver leaves a sticky "last error" behind
+    return ok;
+  }();
+  return available;
+}
+
+inline std::vector<float> random_floats(std::size_t count, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(count);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// Move-only device array of T; freed on scope exit.
+template <class T>
+class DeviceArray {
+ public:
+  DeviceArray() = default;
+  explicit DeviceArray(std::size_t count) : count_(count) {
+    if (count_) CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr_), bytes()));
+  }
+  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) {
+    if (count_) CUDA_CHECK(cudaMemcpy(ptr_, host.data(), bytes(), cudaMemcpyHostToDevice));
+  }
+  ~DeviceArray() {
+    if (ptr_) cudaFree(ptr_);
+  }
+  DeviceArray(DeviceArray&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), count_(std::exchange(o.count_, 0)) {}
+  DeviceArray& operator=(DeviceArray&& o) noexcept {
+    std::swap(ptr_, o.ptr_);
+    std::swap(count_, o.count_);
+    return *this;
+  }
+  T* get() const { return ptr_; }
+  std::size_t count() const { return count_; }
+  std::size_t bytes() const { return count_ * sizeof(T); }
+
+ private:
+  T* ptr_ = nullptr;
+  std::size_t count_ = 0;
+};
+using DeviceFloats = DeviceArray<float>;
+
+// Evicts the L2 cache by writing a buffer twice its size (queued on `stream`).
+inline void flush_l2(cudaStream_t stream) {
+  static DeviceArray<unsigned char> buffer = [] {
+    int device = 0, l2_bytes = 0;
+    CUDA_CHECK(cudaGetDevice(&device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device));
+    return DeviceArray<unsigned char>(std::size_t(2) * std::size_t(l2_bytes > 0 ? l2_bytes : 1 << 20));
+  }();
+  CUDA_CHECK(cudaMemsetAsync(buffer.get(), 0, buffer.bytes(), stream));
+}
+
+// Times op(stream) per iteration as described above; the benchmark must use UseManualTime().
+template <class Op>
+void time_on_gpu(benchmark::State& state, Op&& op) {
+  cudaStream_t stream = nullptr;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
+  op(stream);
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  for (auto _ : state) {
+    flush_l2(stream);
+    CUDA_CHECK(cudaEventRecord(start, stream));
+    op(stream);
+    CUDA_CHECK(cudaEventRecord(stop, stream));
+    CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.f;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    state.SetIterationTime(double(ms) * 1e-3);
+  }
+  CUDA_CHECK(cudaEventDestroy(start));
+  CUDA_CHECK(cudaEventDestroy(stop));
+}
+
+// Per-iteration flop and bytes as rates over the measured time (flop 0: no FLOPS counter).
+inline void set_traffic_counters(benchmark::State& state, double flop, double bytes) {
+  if (flop > 0) state.counters["FLOPS"] = benchmark::Counter(flop, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace zs::bench_cuda
