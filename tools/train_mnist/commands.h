@@ -9,5 +9,7 @@ namespace zs::driver {
 void register_ae(CLI::App& app);
 void register_vae(CLI::App& app);
 void register_kmeans(CLI::App& app);
+void register_elbow(CLI::App& app);
+void register_ae_kmeans(CLI::App& app);
 
 }  // namespace zs::driver

@@ -29,7 +29,8 @@ std::optional<LatentRange> parse_latent_range(const std::string& text) {
   return LatentRange{{v[0], v[1]}, {v[2], v[3]}};
 }
 
-std::vector<float> write_latents(TrainLoop& loop, const std::function<const float*(const float*, int)>& encode, int dim) {
+std::vector<float> write_latents(TrainLoop& loop, const std::function<const float*(const float*, int)>& encode, int dim,
+                                 std::vector<float>* z_train) {
   RunContext& ctx = loop.ctx();
   std::vector<float> z_test;
   for (bool test : {false, true}) {
@@ -42,6 +43,7 @@ std::vector<float> write_latents(TrainLoop& loop, const std::function<const floa
     save_npy_matrix(ctx.out_path("latent" + split + ".npy"), z, set.count, dim);
     save_npy_vector(ctx.out_path("latent" + split + "_labels.npy"), std::span<const uint8_t>(set.labels));
     if (test) z_test = std::move(z);
+    else if (z_train) *z_train = std::move(z);
   }
   return z_test;
 }

@@ -20,9 +20,10 @@ struct LatentRange {
 // Parses "xmin,xmax,ymin,ymax"; throws UserError naming --latent-range.
 std::optional<LatentRange> parse_latent_range(const std::string& text);
 
-// Writes latent_{train,test}.npy and their labels; returns the test latents (count x dim, host).
+// Writes latent_{train,test}.npy and their labels; returns the test latents (count x dim, host) and,
+// when z_train is given, hands over the training latents too.
 std::vector<float> write_latents(TrainLoop& loop, const std::function<const float*(const float* x, int n)>& encode,
-                                 int dim);
+                                 int dim, std::vector<float>* z_train = nullptr);
 
 // Per-dimension mean, std, 1st and 99th percentiles, and the fraction of points with every |z_j| <= 4.
 nlohmann::json latent_stats(const std::vector<float>& z, int dim);

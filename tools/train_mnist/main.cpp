@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   zs::driver::register_ae(app);
   zs::driver::register_vae(app);
   zs::driver::register_kmeans(app);
+  zs::driver::register_elbow(app);
+  zs::driver::register_ae_kmeans(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -18,12 +18,13 @@ using Clock = std::chrono::steady_clock;
 TrainLoop::TrainLoop(RunContext& ctx, int batch, int epochs, int first_epoch, std::vector<std::string> terms)
     : ctx_(ctx), batch_(batch), epochs_(epochs), first_epoch_(first_epoch), terms_(std::move(terms)) {
   Backend& be = *ctx.backend;
-  train_host_ = pixels_to_float(ctx.data.train);
-  std::vector<float> test_host = pixels_to_float(ctx.data.test);
-  train_x_ = Buffer(be, train_host_.size());
-  shuffled_x_ = Buffer(be, train_host_.size());
+  // Both splits go to backend memory once; each epoch's shuffle is a gather there.
+  const std::vector<float> train_host = pixels_to_float(ctx.data.train);
+  const std::vector<float> test_host = pixels_to_float(ctx.data.test);
+  train_x_ = Buffer(be, train_host.size());
+  shuffled_x_ = Buffer(be, train_host.size());
   test_x_ = Buffer(be, test_host.size());
-  be.to_device(train_x_.data(), train_host_.data(), train_host_.size());
+  be.to_device(train_x_.data(), train_host.data(), train_host.size());
   be.to_device(test_x_.data(), test_host.data(), test_host.size());
   loss_host_.resize(size_t(batch) * terms_.size());
 }
@@ -56,11 +57,10 @@ void TrainLoop::run(const StepFn& train, const StepFn& evaluate, const std::func
   const int n_train = ctx_.data.train.count;
   Progress progress(ctx_.opt.quiet, epochs_, n_train, first_epoch_);
   for (int epoch = first_epoch_; epoch < first_epoch_ + epochs_; ++epoch) {
-    // The shuffle is a host gather + one upload per epoch: batches are then contiguous slices.
-    std::vector<int> perm = epoch_permutation(n_train, ctx_.opt.seed, epoch);
-    std::vector<float> shuffled(train_host_.size());
-    gather_rows(shuffled, train_host_, kPixels, perm);
-    be.to_device(shuffled_x_.data(), shuffled.data(), shuffled.size());
+    // The shuffle is a gather in backend memory (only the permutation is uploaded): batches are
+    // then contiguous slices of shuffled_x_.
+    const std::vector<int> perm = epoch_permutation(n_train, ctx_.opt.seed, epoch);
+    be.gather_rows(shuffled_x_.data(), train_x_.data(), n_train, perm, kPixels);
 
     std::vector<double> sums(terms_.size(), 0.0);
     int64_t done = 0;
@@ -156,7 +156,7 @@ int restore_checkpoint(const SafetensorsFile& f, const std::string& path, ParamS
   return epochs_done;
 }
 
-void write_run_outputs(TrainLoop& loop, nlohmann::json metrics) {
+void write_loss_outputs(TrainLoop& loop) {
   RunContext& ctx = loop.ctx();
   std::ostringstream csv;
   csv.precision(7);
@@ -170,6 +170,11 @@ void write_run_outputs(TrainLoop& loop, nlohmann::json metrics) {
   }
   write_text_atomic(ctx.out_path("loss.csv"), csv.str());
   draw_loss_curves(loop);
+}
+
+void write_run_outputs(TrainLoop& loop, nlohmann::json metrics) {
+  RunContext& ctx = loop.ctx();
+  write_loss_outputs(loop);
   metrics["seconds_total"] = ctx.seconds_since_start();
   write_json_atomic(ctx.out_path("metrics.json"), metrics);
 }

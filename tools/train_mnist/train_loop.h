@@ -46,7 +46,6 @@ class TrainLoop {
   RunContext& ctx_;
   int batch_, epochs_, first_epoch_;
   std::vector<std::string> terms_;
-  std::vector<float> train_host_;
   Buffer train_x_, test_x_, shuffled_x_;
   std::vector<float> loss_host_;
   std::vector<std::vector<double>> train_hist_, test_hist_;
@@ -63,6 +62,8 @@ void save_checkpoint(const std::string& path, const ParamStore& ps, int64_t adam
 int restore_checkpoint(const SafetensorsFile& f, const std::string& path, ParamStore& ps, int64_t* adam_step,
                        const std::map<std::string, std::string>& must_match);
 
+// loss.csv and loss.png.
+void write_loss_outputs(TrainLoop& loop);
 // loss.csv, loss.png and metrics.json (written last, with seconds_total).
 void write_run_outputs(TrainLoop& loop, nlohmann::json metrics);
 
