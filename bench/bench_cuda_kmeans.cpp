@@ -28,10 +28,9 @@
 #include <string>
 #include <vector>
 
+#include "bench/fashion_points.h"
 #include "kernels/kmeans.cuh"
 #include "runtime/cluster/kmeans.h"
-#include "runtime/core/error.h"
-#include "runtime/data/idx.h"
 
 namespace {
 
@@ -41,34 +40,8 @@ constexpr int kRows = 60000, kDim = 784;
 
 using zs::bench_cuda::have_gpu;
 
-struct HostData {
-  std::vector<float> x;
-  bool real = false;
-};
-
-const HostData& host_data() {
-  static const HostData d = [] {
-    HostData h;
-    const char* env = std::getenv("ZS_FASHION_DIR");
-    const std::string dir = env ? env : "/usr/share/datasets/fashion-mnist";
-    h.x.resize(size_t(kRows) * kDim);
-    try {
-      const zs::Dataset fashion = zs::load_dataset_dir(dir, kRows, 1);
-      if (fashion.train.count != kRows || fashion.train.pixels_per_image() != kDim)
-        throw zs::UserError("not 60,000 images of 28 x 28");
-      for (size_t i = 0; i < h.x.size(); ++i) h.x[i] = fashion.train.pixels[i] / 255.0f;
-      h.real = true;
-    } catch (const zs::UserError& e) {
-      std::fprintf(stderr, "bench_cuda_kmeans: no Fashion-MNIST in %s (%s); using uniform noise\n", dir.c_str(),
-                   e.what());
-      std::mt19937 rng(1);
-      std::uniform_real_distribution<float> u(0.f, 1.f);
-      for (float& v : h.x) v = u(rng);
-    }
-    return h;
-  }();
-  return d;
-}
+using HostData = zs::bench_data::FashionPoints;
+const HostData& host_data() { return zs::bench_data::fashion_points("bench_cuda_kmeans"); }
 
 // Device array of T: uninitialised (count) or a copy of host memory (host, count).
 template <class T>

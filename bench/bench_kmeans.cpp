@@ -23,13 +23,11 @@
 #include <string>
 #include <vector>
 
+#include "bench/fashion_points.h"
 #include "kernels/cpu/kmeans.h"
-#include "runtime/cluster/cluster_rng.h"
 #include "runtime/cluster/kmeans.h"
 #include "runtime/cluster/kmeans_engine.h"
 #include "runtime/cluster/minibatch_kmeans.h"
-#include "runtime/core/error.h"
-#include "runtime/data/idx.h"
 
 namespace {
 
@@ -43,23 +41,8 @@ struct BenchData {
 
 const BenchData& data() {
   static const BenchData d = [] {
-    BenchData b;
-    const char* env = std::getenv("ZS_FASHION_DIR");
-    const std::string dir = env ? env : "/usr/share/datasets/fashion-mnist";
-    b.x.resize(size_t(kRows) * kDim);
-    try {
-      const zs::Dataset fashion = zs::load_dataset_dir(dir, kRows, 1);
-      if (fashion.train.count != kRows || fashion.train.pixels_per_image() != kDim)
-        throw zs::UserError("not 60,000 images of 28 x 28");
-      for (size_t i = 0; i < b.x.size(); ++i) b.x[i] = fashion.train.pixels[i] / 255.0f;
-      b.real = true;
-    } catch (const zs::UserError& e) {
-      std::fprintf(stderr, "bench_kmeans: no Fashion-MNIST training set in %s (%s); using uniform noise\n", dir.c_str(),
-                   e.what());
-      zs::ClusterRng rng(1);
-      for (float& v : b.x) v = static_cast<float>(rng.uniform());
-    }
-    b.x_sqnorm.resize(kRows);
+    const zs::bench_data::FashionPoints& points = zs::bench_data::fashion_points("bench_kmeans");
+    BenchData b{points.x, std::vector<float>(kRows), points.real};
     zs::cpu::row_sqnorms(b.x_sqnorm.data(), b.x.data(), kRows, kDim);
     return b;
   }();

@@ -14,6 +14,7 @@
 #define ZS_KNS cuda
 #endif
 #include "kernels/common.cuh"
+#include "runtime/backend/kernel_backend.h"
 
 #include <benchmark/benchmark.h>
 
@@ -26,12 +27,7 @@
 namespace zs::bench_cuda {
 
 inline bool have_gpu() {
-  static const bool available = [] {
-    int count = 0;
-    const bool ok = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-    cudaGetLastError();  // a missing driver leaves a sticky "last error" behind
-    return ok;
-  }();
+  static const bool available = zs::cuda::usable_device_count() > 0;
   return available;
 }
 

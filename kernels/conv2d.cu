@@ -417,7 +417,7 @@ static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Til
   auto load_stage = [&](int c0, int ti, int tj) {
     const int h = u0 + ti * v.tap_sign, wc = v0 + tj * v.tap_sign;
     const bool inside = unsigned(h) < unsigned(v.src_h) && unsigned(wc) < unsigned(v.src_w);
-    const int spatial = h * v.src_w + wc;
+    const int spatial = inside ? h * v.src_w + wc : 0;   // h is kOutside-based off the problem: no overflow
 #pragma unroll
     for (int i = 0; i < kBLoads; ++i) {
       const int ch = c0 + b_row0 + i * kBRowStep;

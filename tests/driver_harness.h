@@ -1,8 +1,11 @@
 // Helpers for tests that run the real train_mnist binary: a synthetic MNIST folder, running a command
-// line with its exit code and stderr captured, and reading metrics.json.
+// line with its exit code and stderr captured, reading metrics.json, and the bad-input contract.
 #pragma once
 #include <sys/wait.h>
 
+#include <catch2/catch.hpp>
+
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -82,6 +85,25 @@ inline RunResult run_train_mnist(const std::string& args) {
 inline nlohmann::json read_json(const fs::path& p) {
   std::ifstream in(p);
   return nlohmann::json::parse(in);
+}
+
+// Files a failed run left in `dir` (it may not exist).
+inline size_t file_count(const fs::path& dir) {
+  if (!fs::exists(dir)) return 0;
+  size_t n = 0;
+  for (auto& e : fs::recursive_directory_iterator(dir)) n += e.is_regular_file();
+  return n;
+}
+
+// Runs train_mnist with `args` and requires the bad-input contract: exit code 2, one line on
+// stderr that mentions `must_mention`, and no file written under `out`.
+inline void require_clean_failure(const std::string& args, const std::string& must_mention, const fs::path& out) {
+  RunResult r = run_train_mnist(args);
+  INFO("train_mnist " << args << "\nstderr: " << r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find(must_mention) != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);  // one clear message: a single line
+  CHECK(file_count(out) == 0);
 }
 
 }  // namespace zs::testing

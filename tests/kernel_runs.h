@@ -20,6 +20,8 @@
 
 #if ZS_EMULATED
 #include "simt_test_support.h"
+#else
+#include "runtime/backend/kernel_backend.h"
 #endif
 
 namespace zs::kernel_runs {
@@ -46,12 +48,7 @@ inline std::vector<Run> in_every_order(const Producer& produce) {
 #else
 
 inline bool have_gpu() {
-  static const bool available = [] {
-    int count = 0;
-    const bool ok = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-    cudaGetLastError();  // a missing driver leaves a sticky "last error" behind
-    return ok;
-  }();
+  static const bool available = zs::cuda::usable_device_count() > 0;
   return available;
 }
 

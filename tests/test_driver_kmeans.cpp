@@ -26,22 +26,6 @@ std::string common_args(const fs::path& out) {
   return "--data " + tiny_data().string() + " --out " + out.string() + " --device cpu --threads 2 --quiet";
 }
 
-size_t file_count(const fs::path& dir) {
-  if (!fs::exists(dir)) return 0;
-  size_t n = 0;
-  for (auto& e : fs::recursive_directory_iterator(dir)) n += e.is_regular_file();
-  return n;
-}
-
-void require_clean_failure(const std::string& args, const std::string& must_mention, const fs::path& out) {
-  RunResult r = run_train_mnist(args);
-  INFO("train_mnist " << args << "\nstderr: " << r.err);
-  CHECK(r.exit_code == 2);
-  CHECK(r.err.find(must_mention) != std::string::npos);
-  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);  // one message, one line
-  CHECK(file_count(out) == 0);
-}
-
 bool is_png(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   char sig[8] = {};

@@ -1,5 +1,6 @@
 #include "runtime/simt/fiber_slot.h"
 
+#include <sanitizer/asan_interface.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -11,7 +12,13 @@
 namespace zs::simt {
 
 SlotPool::~SlotPool() {
-  if (mapping_) munmap(mapping_, mapping_bytes_);
+  if (!mapping_) return;
+  // Under AddressSanitizer: a fiber that never returned (every fiber's entry frame, and all of an
+  // abandoned block's) leaves its frames' redzones poisoned in the shadow, and munmap does not
+  // clear them, so a later mapping at these addresses (the symbolizer's, at exit) would be
+  // reported as a stack overflow. A no-op in other builds.
+  ASAN_UNPOISON_MEMORY_REGION(mapping_, mapping_bytes_);
+  munmap(mapping_, mapping_bytes_);
 }
 
 void SlotPool::reserve() {
@@ -46,6 +53,8 @@ void SlotPool::release(SlotHeader* header) {
 }
 
 void SlotPool::release_all() {
+  // The abandoned fibers' frames stay poisoned under AddressSanitizer: clear them for the slots' next users.
+  if (base_) ASAN_UNPOISON_MEMORY_REGION(base_, prepared_ * kSlotBytes);
   free_.clear();
   // Highest index first so acquire() hands out slot 0 next, as after a clean block.
   for (std::size_t i = prepared_; i-- > 0;) free_.push_back(uint32_t(i));
