@@ -87,6 +87,18 @@ inline nlohmann::json read_json(const fs::path& p) {
   return nlohmann::json::parse(in);
 }
 
+// The small synthetic data set (96 training, 40 test images) the driver tests share, made once per
+// test process.
+inline const fs::path& tiny_data() {
+  static fs::path dir = synthetic_mnist_dir("driver-data", 96, 40);
+  return dir;
+}
+
+// The options every driver test passes: the tiny data, --out, the cpu backend, 2 threads, quiet.
+inline std::string common_args(const fs::path& out) {
+  return "--data " + tiny_data().string() + " --out " + out.string() + " --device cpu --threads 2 --quiet";
+}
+
 // Files a failed run left in `dir` (it may not exist).
 inline size_t file_count(const fs::path& dir) {
   if (!fs::exists(dir)) return 0;

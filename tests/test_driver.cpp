@@ -9,19 +9,6 @@
 using namespace zs;
 using namespace zs::testing;
 
-namespace {
-
-const fs::path& tiny_data() {
-  static fs::path dir = synthetic_mnist_dir("driver-data", 96, 40);
-  return dir;
-}
-
-std::string common_args(const fs::path& out) {
-  return "--data " + tiny_data().string() + " --out " + out.string() + " --device cpu --threads 2 --quiet";
-}
-
-}  // namespace
-
 TEST_CASE("ae trains on a tiny data set and writes every output", "[driver]") {
   fs::path out = fresh_dir("driver-ae");
   RunResult r = run_train_mnist("ae " + common_args(out) + " --epochs 2 --batch 16 --z-dim 3 --lr 2e-3");

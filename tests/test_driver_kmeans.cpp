@@ -17,15 +17,6 @@ using namespace zs::testing;
 
 namespace {
 
-const fs::path& tiny_data() {
-  static fs::path dir = synthetic_mnist_dir("driver-kmeans-data", 96, 40);
-  return dir;
-}
-
-std::string common_args(const fs::path& out) {
-  return "--data " + tiny_data().string() + " --out " + out.string() + " --device cpu --threads 2 --quiet";
-}
-
 bool is_png(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   char sig[8] = {};
