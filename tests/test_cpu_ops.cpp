@@ -23,6 +23,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kernels/cpu/gemm_panels.h"
 #include "kernels/cpu/ops.h"
 
 namespace {
@@ -310,6 +311,47 @@ TEST_CASE("conv ops match naive loops on the blog's layer shapes", "[cpu][conv]"
     require_close("blog backward_data " + describe(g), dx, ref_conv_backward_data(g, dy, w, &bc, Act::Sigmoid));
     zs::cpu::conv2d_backward_weight(g, dw.data(), nullptr, x.data(), dy.data());
     require_close("blog backward_weight " + describe(g), dw, ref_conv_backward_weight(g, x, dy));
+  }
+}
+
+TEST_CASE("gemm_panels matches a naive product on ragged shapes", "[cpu][gemm]") {
+  // The convolutions' packed GEMM on its own: edge tiles in m (not a multiple of 6) and n (not a
+  // multiple of 16), k split into blocks (k > 384), A packed from a transposed source in two
+  // column ranges, B written run by run across panel boundaries, and C += A B into a wider C.
+  namespace d = zs::cpu::detail;
+  std::mt19937 rng(21);
+  for (auto [m, n, k] : {std::tuple{1, 1, 1}, {7, 17, 5}, {64, 196, 288}, {13, 40, 577}, {6, 16, 384}}) {
+    const int64_t ldc = n + 3;
+    const Vec a_t = random_vec(size_t(k) * m, rng), b = random_vec(size_t(k) * n, rng);  // a_t is A^T (k x m)
+    const Vec c0 = random_vec(size_t(m) * ldc, rng);
+    std::vector<float> ap(size_t(d::a_panels_floats(m, k)) + 16), bp(size_t(d::b_panels_floats(k, n)) + 16);
+    float* ap_aligned = ap.data() + (16 - reinterpret_cast<uintptr_t>(ap.data()) / 4 % 16) % 16;
+    float* bp_aligned = bp.data() + (16 - reinterpret_cast<uintptr_t>(bp.data()) / 4 % 16) % 16;
+    const int64_t split = k / 2;  // pack A's columns in two calls
+    d::pack_a_panels(ap_aligned, m, k, 0, split, a_t.data(), 1, m);
+    d::pack_a_panels(ap_aligned, m, k, split, k - split, a_t.data() + split * m, 1, m);
+    for (int kk = 0; kk < k; ++kk)
+      for (int j0 = 0; j0 < n; j0 += 5)  // runs of 5 columns cross the 16-column panel edges
+        d::put_b_row_run(bp_aligned, k, kk, j0, b.data() + int64_t(kk) * n + j0, std::min(5, n - j0));
+    d::zero_b_padding(bp_aligned, k, n);
+    for (bool accumulate : {false, true}) {
+      Vec c = c0;
+      d::gemm_panels(m, n, k, ap_aligned, bp_aligned, c.data(), ldc, accumulate);
+      Ref ref{DVec(c.size()), DVec(c.size()), k + 1};
+      for (int i = 0; i < m; ++i)
+        for (int64_t j = 0; j < ldc; ++j) {
+          double sum = j < n && accumulate ? c0[i * ldc + j] : 0, mag = std::fabs(sum);
+          if (j >= n) sum = c0[i * ldc + j], mag = 0;  // beyond n: untouched
+          for (int kk = 0; j < n && kk < k; ++kk) {
+            const double term = double(a_t[size_t(kk) * m + i]) * b[size_t(kk) * n + j];
+            sum += term, mag += std::fabs(term);
+          }
+          ref.value[i * ldc + j] = sum, ref.magnitude[i * ldc + j] = mag;
+        }
+      std::ostringstream what;
+      what << "gemm_panels m " << m << " n " << n << " k " << k << (accumulate ? " accumulate" : "");
+      require_close(what.str(), c, ref);
+    }
   }
 }
 

@@ -1,7 +1,8 @@
 // The three convolution ops of kernels/cpu/ops.h (Conv2D and Conv2DTranspose both use them) and
 // the NCHW bias gradient. Each op checks its arguments, then takes the direct single-channel path
-// when it applies (conv_direct.cpp) or the lowering + OpenBLAS path (conv_lowering.cpp), with
-// OpenMP over chunks of images and single-threaded GEMMs inside.
+// when it applies (conv_direct.cpp) or the lowering + GEMM path (conv_lowering*.cpp; the GEMMs
+// are gemm_panels.h's, except backward-weight's OpenBLAS NT product), with OpenMP over chunks of
+// images and one single-threaded GEMM per chunk.
 //
 // Overwrites y, dx, dw and db. Deterministic, and independent of the thread count: every image
 // chunk is computed the same way whichever thread takes it (chunks are handed out dynamically, so
@@ -14,6 +15,7 @@
 
 #include "kernels/cpu/conv_impl.h"
 #include "kernels/cpu/cpu_common_impl.h"
+#include "kernels/cpu/gemm_panels.h"
 #include "kernels/cpu/ops.h"
 
 namespace zs::cpu {
@@ -33,27 +35,41 @@ struct ConvSizes {
       : crs(int64_t(g.c) * g.r * g.s), pq(int64_t(g.p) * g.q), chw(int64_t(g.c) * g.h * g.w), kpq(int64_t(g.k) * pq) {}
 };
 
-// Copies the dy of images [n0, n0 + count) into dst[K][count*PQ] (the GEMM's column layout), or
-// returns dy itself when one image already has that layout.
-const float* gather_dy_columns(const ConvGeom& g, const ConvSizes& z, const float* dy, int n0, int count) {
-  const float* first = dy + n0 * z.kpq;
-  if (count == 1) return first;
-  float* dst = thread_scratch(kScratchGemmOut, g.k * count * z.pq);
-  const int64_t ld = count * z.pq;
+// The chunk of images [n0, n0 + count) of a plan.
+struct Chunk {
+  int n0, count;
+  int64_t columns;  // count * P * Q: the GEMM columns of the chunk
+  Chunk(const ChunkPlan& plan, const ConvGeom& g, const ConvSizes& z, int64_t index)
+      : n0(int(index) * plan.images_per_chunk), count(std::min(plan.images_per_chunk, g.n - n0)), columns(count * z.pq) {}
+};
+
+// B panels of dY (k = K output channels, n = the chunk's columns), packed from NCHW dy.
+const float* pack_dy_as_b(const ConvGeom& g, const ConvSizes& z, const float* dy, const Chunk& ch) {
+  float* bp = thread_scratch(kScratchPackedB, b_panels_floats(g.k, ch.columns));
+  for (int j = 0; j < ch.count; ++j)
+    for (int k = 0; k < g.k; ++k) put_b_row_run(bp, g.k, k, j * z.pq, dy + (ch.n0 + j) * z.kpq + k * z.pq, z.pq);
+  zero_b_padding(bp, g.k, ch.columns);
+  return bp;
+}
+
+// Copies the dy of a chunk into dst[K][columns] (the GEMM's column layout), or returns dy itself
+// when the chunk is one image, which already has that layout.
+const float* gather_dy_columns(const ConvGeom& g, const ConvSizes& z, const float* dy, const Chunk& ch) {
+  const float* first = dy + ch.n0 * z.kpq;
+  if (ch.count == 1) return first;
+  float* dst = thread_scratch(kScratchGemmOut, g.k * ch.columns);
   for (int k = 0; k < g.k; ++k)
-    for (int j = 0; j < count; ++j)
-      std::memcpy(dst + k * ld + j * z.pq, first + j * z.kpq + k * z.pq, sizeof(float) * z.pq);
+    for (int j = 0; j < ch.count; ++j) copy_short(dst + k * ch.columns + j * z.pq, first + j * z.kpq + k * z.pq, z.pq);
   return dst;
 }
 
-// y[j][k][:] = act(out[k][j*PQ .. (j+1)*PQ) + b[k]) for the `count` images of a chunk; out may be y.
-void store_forward_chunk(const ConvGeom& g, const ConvSizes& z, float* y, const float* out, int count,
+// y[j][k][:] = act(out[k][j*PQ .. (j+1)*PQ) + b[k]) for the images of a chunk; out may be y.
+void store_forward_chunk(const ConvGeom& g, const ConvSizes& z, float* y, const float* out, const Chunk& ch,
                          const float* b, Act act) {
-  const int64_t ld = count * z.pq;
-  for (int j = 0; j < count; ++j) {
+  for (int j = 0; j < ch.count; ++j) {
     for (int k = 0; k < g.k; ++k) {
       float* dst = y + j * z.kpq + k * z.pq;
-      const float* src = out + k * ld + j * z.pq;
+      const float* src = out + k * ch.columns + j * z.pq;
       bias_activation(dst, src, z.pq, b ? b[k] : 0.f, act);
     }
   }
@@ -66,21 +82,20 @@ void conv2d_forward(const ConvGeom& g, float* y, const float* x, const float* w,
   require(y && x && w, "conv2d_forward", "y, x and w must not be null");
   if (direct_forward_applies(g)) return direct_forward(g, y, x, w, b, act);
 
-  BlasSingleThread blas_guard;
   const ConvSizes z(g);
   const ChunkPlan plan = plan_chunks(g);
+  // Y[K][columns] = W[K][CRS] * col[CRS][columns]; W packed once, read by every thread.
+  float* w_panels = thread_scratch(kScratchPackedA, a_panels_floats(g.k, z.crs));
+  pack_a_panels(w_panels, g.k, z.crs, 0, z.crs, w, z.crs, 1);
 #pragma omp parallel for schedule(dynamic) if (plan.chunks > 1)
-  for (int chunk = 0; chunk < plan.chunks; ++chunk) {
-    const int n0 = chunk * plan.images_per_chunk;
-    const int count = std::min(plan.images_per_chunk, g.n - n0);
-    const int64_t ld = count * z.pq;
-    float* col = thread_scratch(kScratchCol, z.crs * ld);
-    im2col(g, col, ld, x + n0 * z.chw, count);
+  for (int index = 0; index < plan.chunks; ++index) {
+    const Chunk ch(plan, g, z, index);
+    float* col = thread_scratch(kScratchPackedB, b_panels_floats(z.crs, ch.columns));
+    im2col(g, {ColumnTarget::Layout::kPanels, col, z.crs, ch.columns}, x + ch.n0 * z.chw, ch.count);
     // One image: the GEMM writes straight into y ([K][PQ] is already NCHW).
-    float* out = count == 1 ? y + n0 * z.kpq : thread_scratch(kScratchGemmOut, g.k * ld);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.k, int(ld), int(z.crs), 1.f, w, int(z.crs), col,
-                int(ld), 0.f, out, int(ld));
-    store_forward_chunk(g, z, y + n0 * z.kpq, out, count, b, act);
+    float* out = ch.count == 1 ? y + ch.n0 * z.kpq : thread_scratch(kScratchGemmOut, g.k * ch.columns);
+    gemm_panels(g.k, ch.columns, z.crs, w_panels, col, out, ch.columns, false);
+    store_forward_chunk(g, z, y + ch.n0 * z.kpq, out, ch, b, act);
   }
 }
 
@@ -90,19 +105,18 @@ void conv2d_backward_data(const ConvGeom& g, float* dx, const float* dy, const f
   require(dx && dy && w, "conv2d_backward_data", "dx, dy and w must not be null");
   if (direct_backward_data_applies(g)) return direct_backward_data(g, dx, dy, w, bias, act);
 
-  BlasSingleThread blas_guard;
   const ConvSizes z(g);
   const ChunkPlan plan = plan_chunks(g);
+  // col[CRS][columns] = W^T[CRS][K] * dY[K][columns]; W^T packed once, read by every thread.
+  float* wt_panels = thread_scratch(kScratchPackedA, a_panels_floats(z.crs, g.k));
+  pack_a_panels(wt_panels, z.crs, g.k, 0, g.k, w, 1, z.crs);
 #pragma omp parallel for schedule(dynamic) if (plan.chunks > 1)
-  for (int chunk = 0; chunk < plan.chunks; ++chunk) {
-    const int n0 = chunk * plan.images_per_chunk;
-    const int count = std::min(plan.images_per_chunk, g.n - n0);
-    const int64_t ld = count * z.pq;
-    const float* dy_cols = gather_dy_columns(g, z, dy, n0, count);
-    float* col = thread_scratch(kScratchCol, z.crs * ld);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(z.crs), int(ld), g.k, 1.f, w, int(z.crs), dy_cols,
-                int(ld), 0.f, col, int(ld));
-    col2im(g, dx + n0 * z.chw, col, ld, count, bias, act);
+  for (int index = 0; index < plan.chunks; ++index) {
+    const Chunk ch(plan, g, z, index);
+    const float* dy_panels = pack_dy_as_b(g, z, dy, ch);
+    float* col = thread_scratch(kScratchCol, z.crs * ch.columns);
+    gemm_panels(z.crs, ch.columns, g.k, wt_panels, dy_panels, col, ch.columns, false);
+    col2im(g, dx + ch.n0 * z.chw, col, ch.columns, ch.count, bias, act);
   }
 }
 
@@ -112,7 +126,6 @@ void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float
   if (db) bias_grad_nchw(db, dy, g.n, g.k, g.p * g.q);
   if (direct_backward_weight_applies(g)) return direct_backward_weight(g, dw, x, dy);
 
-  BlasSingleThread blas_guard;
   const ConvSizes z(g);
   const ChunkPlan plan = plan_chunks(g);
   const int64_t wsize = g.k * z.crs;
@@ -120,6 +133,7 @@ void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float
   // in order into its own partial dW (slot 0 into dw itself); the slots are then added in slot
   // order. Threads pick slots dynamically, yet the bits depend on neither the thread count nor
   // the schedule.
+  BlasSingleThread blas_guard;
   const int slots = std::min(plan.chunks, kWeightGradSlots);
   float* partials = slots > 1 ? thread_scratch(kScratchPartials, (slots - 1) * wsize) : nullptr;
 #pragma omp parallel for schedule(dynamic) if (slots > 1)
@@ -127,15 +141,16 @@ void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float
     float* acc = slot == 0 ? dw : partials + (slot - 1) * wsize;
     int64_t begin = 0, end = 0;
     static_range(plan.chunks, slot, slots, begin, end);
-    for (int64_t chunk = begin; chunk < end; ++chunk) {
-      const int n0 = int(chunk) * plan.images_per_chunk;
-      const int count = std::min(plan.images_per_chunk, g.n - n0);
-      const int64_t ld = count * z.pq;
-      const float* dy_cols = gather_dy_columns(g, z, dy, n0, count);
-      float* col = thread_scratch(kScratchCol, z.crs * ld);
-      im2col(g, col, ld, x + n0 * z.chw, count);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.k, int(z.crs), int(ld), 1.f, dy_cols, int(ld), col,
-                  int(ld), chunk == begin ? 0.f : 1.f, acc, int(z.crs));
+    for (int64_t index = begin; index < end; ++index) {
+      // dW[K][CRS] (+)= dY[K][columns] * col^T[columns][CRS]. Both operands run along the pixels, so
+      // a panel GEMM would have to transpose one of them first; OpenBLAS's NT path does that as
+      // fast as anything tried here (a dot-product kernel on the untransposed rows was slower).
+      const Chunk ch(plan, g, z, index);
+      const float* dy_rows = gather_dy_columns(g, z, dy, ch);
+      float* col = thread_scratch(kScratchCol, z.crs * ch.columns);
+      im2col(g, {ColumnTarget::Layout::kRowMajor, col, z.crs, ch.columns}, x + ch.n0 * z.chw, ch.count);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.k, int(z.crs), int(ch.columns), 1.f, dy_rows,
+                  int(ch.columns), col, int(ch.columns), index == begin ? 0.f : 1.f, acc, int(z.crs));
     }
   }
   if (slots > 1) {

@@ -7,6 +7,7 @@
 // padded[(p + r) * Wp + q + s], so treating the output as a "wide" flat array of P rows of Wp
 // (the last S - 1 entries of each row are junk, dropped when copying out), each kernel tap is ONE
 // contiguous multiply-add over the whole plane, whatever P and Q are.
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -55,7 +56,7 @@ struct PaddedInput {
   int64_t wide = 0, blocks = 0, size = 0;
   explicit PaddedInput(const ConvGeom& g)
       : width(g.q + g.s - 1), rows(g.p + g.r - 1), wide(int64_t(g.p) * width), blocks(blocks_for(wide)),
-        size(blocks * kBlock + int64_t(g.r - 1) * width + g.s) {}
+        size((blocks + 1) * kBlock + int64_t(g.r - 1) * width + g.s) {}  // + 1: direct_forward's steps
 };
 
 }  // namespace
@@ -63,35 +64,52 @@ struct PaddedInput {
 bool direct_forward_applies(const ConvGeom& g) { return g.c == 1 && g.stride == 1; }
 
 void direct_forward(const ConvGeom& g, float* y, const float* x, const float* w, const float* b, Act act) {
+  // kFilters output channels per pass over the plane, kFilterVecs vectors of each: every input
+  // vector loaded is used kFilters times (the plane has one channel, so loads, not multiply-adds,
+  // would otherwise bound this loop), and the 12 accumulators stay in registers.
+  constexpr int kFilters = 4, kFilterVecs = 3;
+  constexpr int64_t kStep = kLanes * kFilterVecs;
   const PaddedInput pin(g);
   const int taps = g.r * g.s;
   const int64_t pq = int64_t(g.p) * g.q, hw = int64_t(g.h) * g.w;
+  const int64_t steps = (pin.wide + kStep - 1) / kStep, pitch = steps * kStep;
 #pragma omp parallel for schedule(dynamic) if (g.n > 1)
   for (int n = 0; n < g.n; ++n) {
     float* xpad = thread_scratch(kScratchPad, pin.size);
-    float* out = thread_scratch(kScratchGemmOut, pin.blocks * kBlock);
+    float* out = thread_scratch(kScratchGemmOut, kFilters * pitch);
     pad_plane(xpad, pin.size, x + n * hw, g.h, g.w, g.pad_top, g.pad_left, pin.rows, pin.width);
-    for (int k = 0; k < g.k; ++k) {
-      const float* wk = w + int64_t(k) * taps;
-      const float bias = b ? b[k] : 0.f;
-      for (int64_t blk = 0; blk < pin.blocks; ++blk) {
-        v8f acc[kBlockVecs];
-        for (auto& a : acc) a = v8f{} + bias;
+    for (int k0 = 0; k0 < g.k; k0 += kFilters) {
+      const int filters = std::min(kFilters, g.k - k0);
+      // Past the last filter, repeat it: the extra results are computed and dropped.
+      const float* wk[kFilters];
+      float bias[kFilters];
+      for (int f = 0; f < kFilters; ++f) {
+        const int k = k0 + std::min(f, filters - 1);
+        wk[f] = w + int64_t(k) * taps;
+        bias[f] = b ? b[k] : 0.f;
+      }
+      for (int64_t step = 0; step < steps; ++step) {
+        __m256 acc[kFilters][kFilterVecs];
+        for (int f = 0; f < kFilters; ++f)
+          for (auto& a : acc[f]) a = _mm256_set1_ps(bias[f]);
         for (int r = 0; r < g.r; ++r) {
           for (int s = 0; s < g.s; ++s) {
-            const float wv = wk[r * g.s + s];
-            const float* src = xpad + blk * kBlock + int64_t(r) * pin.width + s;
-            for (int v = 0; v < kBlockVecs; ++v) {
-              v8f xv;
-              std::memcpy(&xv, src + v * kLanes, sizeof xv);
-              acc[v] += wv * xv;
+            const float* src = xpad + step * kStep + int64_t(r) * pin.width + s;
+            __m256 xv[kFilterVecs];
+            for (int v = 0; v < kFilterVecs; ++v) xv[v] = _mm256_loadu_ps(src + v * kLanes);
+            for (int f = 0; f < kFilters; ++f) {
+              const __m256 wv = _mm256_set1_ps(wk[f][r * g.s + s]);
+              for (int v = 0; v < kFilterVecs; ++v) acc[f][v] = _mm256_fmadd_ps(wv, xv[v], acc[f][v]);
             }
           }
         }
-        std::memcpy(out + blk * kBlock, acc, sizeof acc);
+        for (int f = 0; f < kFilters; ++f)
+          for (int v = 0; v < kFilterVecs; ++v) _mm256_storeu_ps(out + f * pitch + step * kStep + v * kLanes, acc[f][v]);
       }
-      apply_activation_inplace(act, out, pin.blocks * kBlock);  // junk columns too: one long run
-      copy_out(y + (int64_t(n) * g.k + k) * pq, out, g.p, g.q, pin.width);
+      for (int f = 0; f < filters; ++f) {
+        apply_activation_inplace(act, out + f * pitch, pitch);  // junk columns too: one long run
+        copy_out(y + (int64_t(n) * g.k + k0 + f) * pq, out + f * pitch, g.p, g.q, pin.width);
+      }
     }
   }
 }

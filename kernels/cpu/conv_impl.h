@@ -9,6 +9,9 @@
 //                      never built for stride 2)
 //      backward-weight dW[K][CRS]  += dY[K][cols] * col^T
 //    Chunks hold enough images for a GEMM of >= ~192 columns while col stays in L2.
+//    The GEMMs are gemm_panels.h's: im2col writes its columns straight into that GEMM's B panels
+//    (as col for forward, as col^T for backward-weight), dy is packed from NCHW directly, and the
+//    weights are packed once per op; only backward-data's col output stays a row-major matrix.
 //  * Direct loops for single-channel stride-1 geometries (conv_direct.cpp): the first conv of
 //    the encoder (C = 1) and the last Conv2DTranspose of the decoder (one output channel). A GEMM
 //    with an inner dimension of 9 runs at a tenth of the speed of these loops.
@@ -25,9 +28,19 @@ struct ChunkPlan {
 };
 ChunkPlan plan_chunks(const ConvGeom& g);
 
+// Where im2col puts the column matrix col (rows C*R*S, columns nimg*P*Q): a row-major matrix
+// whose row pitch is `columns`, or the B panels of gemm_panels.h (B = col).
+struct ColumnTarget {
+  enum class Layout { kRowMajor, kPanels };
+  Layout layout = Layout::kRowMajor;
+  float* data = nullptr;
+  int64_t rows = 0;     // C*R*S
+  int64_t columns = 0;  // nimg*P*Q
+};
+
 // col[(c*R + r)*S + s][j*P*Q + p*Q + q] = x[j][c][p*stride + r - pad_top][q*stride + s - pad_left]
-// (0 outside the image) for the nimg images starting at x; ld is the row pitch of col.
-void im2col(const ConvGeom& g, float* col, int64_t ld, const float* x, int nimg);
+// (0 outside the image) for the nimg images starting at x.
+void im2col(const ConvGeom& g, const ColumnTarget& col, const float* x, int nimg);
 
 // The adjoint of im2col followed by bias + activation: dx[j][c][h][w] = act(bias[c] + sum of the
 // col entries that im2col would have filled from (j, c, h, w)). Overwrites dx; bias nullable.
@@ -37,7 +50,7 @@ void col2im(const ConvGeom& g, float* dx, float* col, int64_t ld, int nimg, cons
 // The flat versions of both for geometries with W <= stride * Q (every 'same' conv); im2col and
 // col2im dispatch to them (conv_lowering_flat.cpp).
 bool flat_lowering_applies(const ConvGeom& g);
-void im2col_flat(const ConvGeom& g, float* col, int64_t ld, const float* x, int nimg);
+void im2col_flat(const ConvGeom& g, const ColumnTarget& col, const float* x, int nimg);
 void col2im_flat(const ConvGeom& g, float* dx, float* col, int64_t ld, int nimg, const float* bias, Act act);
 
 // Single-channel stride-1 direct paths; *_applies says whether the geometry qualifies.

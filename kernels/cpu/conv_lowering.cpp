@@ -10,6 +10,7 @@
 
 #include "kernels/cpu/conv_impl.h"
 #include "kernels/cpu/cpu_common_impl.h"
+#include "kernels/cpu/gemm_panels.h"
 
 namespace zs::cpu::detail {
 namespace {
@@ -173,9 +174,15 @@ ChunkPlan plan_chunks(const ConvGeom& g) {
   return plan;
 }
 
-void im2col(const ConvGeom& g, float* col, int64_t ld, const float* x, int nimg) {
-  if (flat_lowering_applies(g)) return im2col_flat(g, col, ld, x, nimg);
-  im2col_rows(g, col, ld, x, nimg);
+void im2col(const ConvGeom& g, const ColumnTarget& col, const float* x, int nimg) {
+  if (flat_lowering_applies(g)) return im2col_flat(g, col, x, nimg);
+  if (col.layout == ColumnTarget::Layout::kRowMajor) return im2col_rows(g, col.data, col.columns, x, nimg);
+  // Other geometries ('valid' and other explicit paddings) are not on a hot path: lower them
+  // row-major first, then move the rows into the panels.
+  float* rows = thread_scratch(kScratchCol, col.rows * col.columns);
+  im2col_rows(g, rows, col.columns, x, nimg);
+  for (int64_t row = 0; row < col.rows; ++row) put_b_row_run(col.data, col.rows, row, 0, rows + row * col.columns, col.columns);
+  zero_b_padding(col.data, col.rows, col.columns);
 }
 
 void col2im(const ConvGeom& g, float* dx, float* col, int64_t ld, int nimg, const float* bias, Act act) {

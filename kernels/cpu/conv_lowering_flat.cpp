@@ -14,12 +14,16 @@
 // zero padding afterwards; col2im zeroes them in col before adding (col is scratch). Plane rows
 // outside the image (the top/bottom padding, e < 0 or p + e beyond the image) are stored as zero
 // rows, and a few zero floats of slack before and after each plane keep the runs in bounds.
+#include <immintrin.h>
+
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <vector>
 
 #include "kernels/cpu/conv_impl.h"
 #include "kernels/cpu/cpu_common_impl.h"
+#include "kernels/cpu/gemm_panels.h"
 
 namespace zs::cpu::detail {
 namespace {
@@ -75,6 +79,45 @@ struct FlatLayout {
 // Phase columns of phase b that hold real pixels (st*v + b < w), capped at the plane pitch q.
 inline int phase_width(int w, int b, int st, int q) { return std::min(q, b < w ? (w - b + st - 1) / st : 0); }
 
+// even[v] = row[2v], odd[v] = row[2v + 1] for v < q, 8 of each per step (AVX2 shuffles; GCC does
+// not vectorize this de-interleave on its own for rows this short). A ragged end is done by one
+// more whole step that overlaps the previous one (masked stores are microcoded and slow on AMD
+// cores); rows shorter than one step go scalar.
+inline void deinterleave(float* __restrict__ even, float* __restrict__ odd, const float* __restrict__ row, int q) {
+  if (q < 8) {
+    for (int v = 0; v < q; ++v) even[v] = row[2 * v], odd[v] = row[2 * v + 1];
+    return;
+  }
+  // Per 128-bit lane the shuffles give (lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6); the 64-bit swap puts
+  // them in order.
+  const auto in_order = [](__m256 v) {
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+  };
+  for (int v0 = 0; v0 < q; v0 += 8) {
+    const int v = std::min(v0, q - 8);
+    const __m256 lo = _mm256_loadu_ps(row + 2 * v), hi = _mm256_loadu_ps(row + 2 * v + 8);
+    _mm256_storeu_ps(even + v, in_order(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))));
+    _mm256_storeu_ps(odd + v, in_order(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))));
+  }
+}
+
+// The inverse, plus a bias: row[2v] = even[v] + bias, row[2v + 1] = odd[v] + bias for v < q.
+inline void interleave(float* __restrict__ row, const float* __restrict__ even, const float* __restrict__ odd, int q,
+                       float bias) {
+  if (q < 8) {
+    for (int v = 0; v < q; ++v) row[2 * v] = even[v] + bias, row[2 * v + 1] = odd[v] + bias;
+    return;
+  }
+  const __m256 b = _mm256_set1_ps(bias);
+  for (int v0 = 0; v0 < q; v0 += 8) {
+    const int v = std::min(v0, q - 8);
+    const __m256 e = _mm256_add_ps(_mm256_loadu_ps(even + v), b), o = _mm256_add_ps(_mm256_loadu_ps(odd + v), b);
+    const __m256 a = _mm256_unpacklo_ps(e, o), c = _mm256_unpackhi_ps(e, o);  // (e0 o0 e1 o1 | e4 o4 e5 o5), ...
+    _mm256_storeu_ps(row + 2 * v, _mm256_permute2f128_ps(a, c, 0x20));
+    _mm256_storeu_ps(row + 2 * v + 8, _mm256_permute2f128_ps(a, c, 0x31));
+  }
+}
+
 // Fills the phase planes of one channel: pixels where there are some, zeros elsewhere (padding
 // rows and columns, and the slack around each plane).
 template <int kStride>
@@ -96,14 +139,8 @@ void split_channel(float* planes, const FlatLayout& L, const ConvGeom& g, const 
         continue;
       }
       const float* __restrict__ row = xc + int64_t(h) * g.w;
-      if (st == 2 && g.w == 2 * g.q) {
-        // The common case, written as one loop so it vectorizes as a de-interleave.
-        float* __restrict__ even = base;
-        float* __restrict__ odd = base + L.plane_size;
-        for (int v = 0; v < g.q; ++v) {
-          even[v] = row[2 * v];
-          odd[v] = row[2 * v + 1];
-        }
+      if (st == 2 && g.w == 2 * g.q) {  // the common case
+        deinterleave(base, base + L.plane_size, row, g.q);
         continue;
       }
       for (int b = 0; b < st; ++b) {
@@ -116,7 +153,7 @@ void split_channel(float* planes, const FlatLayout& L, const ConvGeom& g, const 
   }
 }
 
-// dx row h of one channel = act(bias + the phase planes' values), interleaving the phases.
+// One channel of dx = act(bias + the phase planes' values), interleaving the phases.
 template <int kStride>
 void merge_channel(float* dxc, const FlatLayout& L, const ConvGeom& g, const float* planes, float bias, Act act) {
   const int st = kStride > 0 ? kStride : L.st;
@@ -128,12 +165,7 @@ void merge_channel(float* dxc, const FlatLayout& L, const ConvGeom& g, const flo
     } else {
       const float* base = planes + L.slack + int64_t(u - L.row_lo) * g.q;
       if (st == 2 && g.w == 2 * g.q) {
-        const float* __restrict__ even = base + int64_t(a * 2) * L.plane_size;
-        const float* __restrict__ odd = base + int64_t(a * 2 + 1) * L.plane_size;
-        for (int v = 0; v < g.q; ++v) {
-          row[2 * v] = even[v] + bias;
-          row[2 * v + 1] = odd[v] + bias;
-        }
+        interleave(row, base + int64_t(a * 2) * L.plane_size, base + int64_t(a * 2 + 1) * L.plane_size, g.q, bias);
       } else {
         for (int b = 0; b < st; ++b) {
           const float* __restrict__ src = base + int64_t(a * st + b) * L.plane_size;
@@ -142,8 +174,8 @@ void merge_channel(float* dxc, const FlatLayout& L, const ConvGeom& g, const flo
         }
       }
     }
-    apply_activation_inplace(act, row, g.w);
   }
+  apply_activation_inplace(act, dxc, int64_t(g.h) * g.w);  // once per plane: rows are short
 }
 
 // Zeroes the |d| edge columns of a P x Q block (see the file header).
@@ -171,6 +203,63 @@ void im2col_flat_impl(const ConvGeom& g, float* col, int64_t ld, const float* x,
       }
     }
   }
+}
+
+// Per tap, a bit mask over the P*Q columns of an image: all ones where the tap's flat run holds
+// the right pixel, zero on the |d| edge columns (see the file header). kPanelCols zero masks
+// follow each tap's row, so 16-wide reads never leave it.
+const float* edge_masks(const FlatLayout& L, const ConvGeom& g, int64_t pq) {
+  const int64_t pitch = pq + kPanelCols;
+  float* masks = thread_scratch(kScratchMasks, L.taps.size() * pitch);
+  const float keep = std::bit_cast<float>(~0u), drop = 0.f;
+  for (size_t t = 0; t < L.taps.size(); ++t) {
+    const int shift = L.taps[t].shift;
+    float* m = masks + t * pitch;
+    for (int64_t n = 0; n < pq; ++n) {
+      const int q = int(n % g.q);
+      m[n] = q + shift >= 0 && q + shift < g.q ? keep : drop;
+    }
+    std::fill(m + pq, m + pitch, drop);
+  }
+  return masks;
+}
+
+// im2col into gemm_panels.h B panels. A panel row is 16 consecutive columns of one tap, which in
+// the flat layout are 16 consecutive floats of that tap's run: one masked 64-byte copy. All
+// channels of an image are split into phase planes first, then the image's columns are written
+// panel by panel (a panel may be shared with the neighbouring images: those pieces are partial).
+template <int kStride>
+void im2col_flat_panels_impl(const ConvGeom& g, const ColumnTarget& col, const float* x, int nimg) {
+  const FlatLayout L(g);
+  const int64_t pq = int64_t(g.p) * g.q, hw = int64_t(g.h) * g.w, taps = int64_t(g.r) * g.s;
+  const int64_t channel_floats = L.planes_floats(), mask_pitch = pq + kPanelCols;
+  float* planes = thread_scratch(kScratchPad, g.c * channel_floats);
+  const float* masks = edge_masks(L, g, pq);
+  for (int j = 0; j < nimg; ++j) {
+    for (int c = 0; c < g.c; ++c) split_channel<kStride>(planes + c * channel_floats, L, g, x + (int64_t(j) * g.c + c) * hw);
+    for (int64_t n = 0; n < pq;) {
+      const int64_t column = j * pq + n, offset = column % kPanelCols;
+      const int64_t len = std::min(kPanelCols - offset, pq - n);
+      float* dst = col.data + column / kPanelCols * col.rows * kPanelCols + offset;
+      for (int c = 0; c < g.c; ++c) {
+        const float* channel = planes + c * channel_floats + n;
+        for (int64_t t = 0; t < taps; ++t, dst += kPanelCols) {
+          const Tap& tap = L.taps[t];
+          const float* src = channel + tap.plane * L.plane_size + tap.run;
+          const float* mask = masks + t * mask_pitch + n;
+          if (len == kPanelCols) {
+            _mm256_store_ps(dst, _mm256_and_ps(_mm256_loadu_ps(src), _mm256_loadu_ps(mask)));
+            _mm256_store_ps(dst + 8, _mm256_and_ps(_mm256_loadu_ps(src + 8), _mm256_loadu_ps(mask + 8)));
+          } else {
+            for (int64_t i = 0; i < len; ++i)
+              dst[i] = std::bit_cast<float>(std::bit_cast<uint32_t>(src[i]) & std::bit_cast<uint32_t>(mask[i]));
+          }
+        }
+      }
+      n += len;
+    }
+  }
+  zero_b_padding(col.data, col.rows, col.columns);
 }
 
 template <int kStride>
@@ -210,11 +299,18 @@ void col2im_flat_impl(const ConvGeom& g, float* dx, float* col, int64_t ld, int 
 
 bool flat_lowering_applies(const ConvGeom& g) { return g.w <= int64_t(g.stride) * g.q; }
 
-void im2col_flat(const ConvGeom& g, float* col, int64_t ld, const float* x, int nimg) {
+void im2col_flat(const ConvGeom& g, const ColumnTarget& col, const float* x, int nimg) {
+  if (col.layout == ColumnTarget::Layout::kPanels) {
+    switch (g.stride) {
+      case 1: return im2col_flat_panels_impl<1>(g, col, x, nimg);
+      case 2: return im2col_flat_panels_impl<2>(g, col, x, nimg);
+      default: return im2col_flat_panels_impl<0>(g, col, x, nimg);
+    }
+  }
   switch (g.stride) {
-    case 1: return im2col_flat_impl<1>(g, col, ld, x, nimg);
-    case 2: return im2col_flat_impl<2>(g, col, ld, x, nimg);
-    default: return im2col_flat_impl<0>(g, col, ld, x, nimg);
+    case 1: return im2col_flat_impl<1>(g, col.data, col.columns, x, nimg);
+    case 2: return im2col_flat_impl<2>(g, col.data, col.columns, x, nimg);
+    default: return im2col_flat_impl<0>(g, col.data, col.columns, x, nimg);
   }
 }
 

@@ -40,7 +40,16 @@ int max_threads();
 // obtained with different slots may be used at the same time; a slot's buffer stays valid until
 // the same thread asks that slot for more memory. OpenMP keeps its worker threads alive, so the
 // memory is reused across calls instead of being mapped and faulted in again every time.
-enum ScratchSlot : int { kScratchCol = 0, kScratchGemmOut = 1, kScratchPartials = 2, kScratchPad = 3, kScratchSlots = 4 };
+enum ScratchSlot : int {
+  kScratchCol,
+  kScratchGemmOut,
+  kScratchPartials,
+  kScratchPad,
+  kScratchPackedA,  // gemm_panels.h A panels (an op's packed weights, shared by its threads)
+  kScratchPackedB,  // gemm_panels.h B panels
+  kScratchMasks,    // im2col's edge-column masks for B panels
+  kScratchSlots
+};
 float* thread_scratch(ScratchSlot slot, size_t count);
 
 // Contiguous share [begin, end) of `total` items for thread `t` of `nthreads` (static schedule).
