@@ -1,15 +1,12 @@
 // The three convolution ops of kernels/cpu/ops.h (Conv2D and Conv2DTranspose both use them) and
 // the NCHW bias gradient. Each op checks its arguments, then takes the direct single-channel path
-// when it applies (conv_direct.cpp) or the lowering + GEMM path (conv_lowering*.cpp; the GEMMs
-// are gemm_panels.h's, except backward-weight's OpenBLAS NT product), with OpenMP over chunks of
-// images and one single-threaded GEMM per chunk.
+// when it applies (conv_direct.cpp) or the lowering + panel GEMM path (conv_lowering*.cpp,
+// gemm_panels.h), with OpenMP over chunks of images and one single-threaded GEMM per chunk.
 //
 // Overwrites y, dx, dw and db. Deterministic, and independent of the thread count: every image
 // chunk is computed the same way whichever thread takes it (chunks are handed out dynamically, so
 // a thread the OS preempts does not hold up the others), and backward-weight sums its chunks in
 // a fixed number of slots added in a fixed order.
-#include <cblas.h>
-
 #include <algorithm>
 #include <cstring>
 
@@ -50,17 +47,6 @@ const float* pack_dy_as_b(const ConvGeom& g, const ConvSizes& z, const float* dy
     for (int k = 0; k < g.k; ++k) put_b_row_run(bp, g.k, k, j * z.pq, dy + (ch.n0 + j) * z.kpq + k * z.pq, z.pq);
   zero_b_padding(bp, g.k, ch.columns);
   return bp;
-}
-
-// Copies the dy of a chunk into dst[K][columns] (the GEMM's column layout), or returns dy itself
-// when the chunk is one image, which already has that layout.
-const float* gather_dy_columns(const ConvGeom& g, const ConvSizes& z, const float* dy, const Chunk& ch) {
-  const float* first = dy + ch.n0 * z.kpq;
-  if (ch.count == 1) return first;
-  float* dst = thread_scratch(kScratchGemmOut, g.k * ch.columns);
-  for (int k = 0; k < g.k; ++k)
-    for (int j = 0; j < ch.count; ++j) copy_short(dst + k * ch.columns + j * z.pq, first + j * z.kpq + k * z.pq, z.pq);
-  return dst;
 }
 
 // y[j][k][:] = act(out[k][j*PQ .. (j+1)*PQ) + b[k]) for the images of a chunk; out may be y.
@@ -133,7 +119,6 @@ void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float
   // in order into its own partial dW (slot 0 into dw itself); the slots are then added in slot
   // order. Threads pick slots dynamically, yet the bits depend on neither the thread count nor
   // the schedule.
-  BlasSingleThread blas_guard;
   const int slots = std::min(plan.chunks, kWeightGradSlots);
   float* partials = slots > 1 ? thread_scratch(kScratchPartials, (slots - 1) * wsize) : nullptr;
 #pragma omp parallel for schedule(dynamic) if (slots > 1)
@@ -142,15 +127,14 @@ void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float
     int64_t begin = 0, end = 0;
     static_range(plan.chunks, slot, slots, begin, end);
     for (int64_t index = begin; index < end; ++index) {
-      // dW[K][CRS] (+)= dY[K][columns] * col^T[columns][CRS]. Both operands run along the pixels, so
-      // a panel GEMM would have to transpose one of them first; OpenBLAS's NT path does that as
-      // fast as anything tried here (a dot-product kernel on the untransposed rows was slower).
+      // dW[K][CRS] (+)= dY[K][columns] * col^T[columns][CRS]
       const Chunk ch(plan, g, z, index);
-      const float* dy_rows = gather_dy_columns(g, z, dy, ch);
-      float* col = thread_scratch(kScratchCol, z.crs * ch.columns);
-      im2col(g, {ColumnTarget::Layout::kRowMajor, col, z.crs, ch.columns}, x + ch.n0 * z.chw, ch.count);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.k, int(z.crs), int(ch.columns), 1.f, dy_rows,
-                  int(ch.columns), col, int(ch.columns), index == begin ? 0.f : 1.f, acc, int(z.crs));
+      float* dy_panels = thread_scratch(kScratchPackedA, a_panels_floats(g.k, ch.columns));
+      for (int j = 0; j < ch.count; ++j)
+        pack_a_panels(dy_panels, g.k, ch.columns, j * z.pq, z.pq, dy + (ch.n0 + j) * z.kpq, z.pq, 1);
+      float* col_t = thread_scratch(kScratchPackedB, b_panels_floats(ch.columns, z.crs));
+      im2col(g, {ColumnTarget::Layout::kTransposedPanels, col_t, z.crs, ch.columns}, x + ch.n0 * z.chw, ch.count);
+      gemm_panels(g.k, z.crs, ch.columns, dy_panels, col_t, acc, z.crs, index != begin);
     }
   }
   if (slots > 1) {

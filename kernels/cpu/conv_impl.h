@@ -29,9 +29,10 @@ struct ChunkPlan {
 ChunkPlan plan_chunks(const ConvGeom& g);
 
 // Where im2col puts the column matrix col (rows C*R*S, columns nimg*P*Q): a row-major matrix
-// whose row pitch is `columns`, or the B panels of gemm_panels.h (B = col).
+// whose row pitch is `columns`, or the B panels of gemm_panels.h, of B = col (forward) or of
+// B = col^T (backward-weight).
 struct ColumnTarget {
-  enum class Layout { kRowMajor, kPanels };
+  enum class Layout { kRowMajor, kPanels, kTransposedPanels };
   Layout layout = Layout::kRowMajor;
   float* data = nullptr;
   int64_t rows = 0;     // C*R*S

@@ -181,8 +181,18 @@ void im2col(const ConvGeom& g, const ColumnTarget& col, const float* x, int nimg
   // row-major first, then move the rows into the panels.
   float* rows = thread_scratch(kScratchCol, col.rows * col.columns);
   im2col_rows(g, rows, col.columns, x, nimg);
-  for (int64_t row = 0; row < col.rows; ++row) put_b_row_run(col.data, col.rows, row, 0, rows + row * col.columns, col.columns);
-  zero_b_padding(col.data, col.rows, col.columns);
+  if (col.layout == ColumnTarget::Layout::kPanels) {
+    for (int64_t row = 0; row < col.rows; ++row)
+      put_b_row_run(col.data, col.rows, row, 0, rows + row * col.columns, col.columns);
+    zero_b_padding(col.data, col.rows, col.columns);
+    return;
+  }
+  std::vector<float> column(size_t(col.rows), 0.f);  // B = col^T: column kk of col is row kk of B
+  for (int64_t kk = 0; kk < col.columns; ++kk) {
+    for (int64_t row = 0; row < col.rows; ++row) column[size_t(row)] = rows[row * col.columns + kk];
+    put_b_row_run(col.data, col.columns, kk, 0, column.data(), col.rows);
+  }
+  zero_b_padding(col.data, col.columns, col.rows);
 }
 
 void col2im(const ConvGeom& g, float* dx, float* col, int64_t ld, int nimg, const float* bias, Act act) {

@@ -262,6 +262,76 @@ void im2col_flat_panels_impl(const ConvGeom& g, const ColumnTarget& col, const f
   zero_b_padding(col.data, col.rows, col.columns);
 }
 
+// The 8 x 8 transpose: out[r] lane i = in[i] lane r.
+inline void transpose8(__m256 v[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  v[0] = _mm256_permute2f128_ps(s0, s4, 0x20), v[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  v[2] = _mm256_permute2f128_ps(s2, s6, 0x20), v[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  v[4] = _mm256_permute2f128_ps(s0, s4, 0x31), v[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  v[6] = _mm256_permute2f128_ps(s2, s6, 0x31), v[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// im2col into the B panels of B = col^T (k = the chunk's columns, n = C*R*S): panel p holds 16
+// rows (c, r, s) of col, and its row kk the 16 values of column kk. Per image, 8 columns x 16
+// rows are read as 16 masked vectors from the flat runs (as in the panel version above) and
+// transposed in registers. Rows past C*R*S read as zeros.
+template <int kStride>
+void im2col_flat_transposed_panels_impl(const ConvGeom& g, const ColumnTarget& col, const float* x, int nimg) {
+  const FlatLayout L(g);
+  const int64_t pq = int64_t(g.p) * g.q, hw = int64_t(g.h) * g.w, taps = int64_t(g.r) * g.s;
+  const int64_t channel_floats = L.planes_floats(), mask_pitch = pq + kPanelCols;
+  // + kLanes: the last 8-column group of an image may read (masked off) past the last run.
+  float* planes = thread_scratch(kScratchPad, g.c * channel_floats + 8);
+  std::fill(planes + g.c * channel_floats, planes + g.c * channel_floats + 8, 0.f);
+  const float* masks = edge_masks(L, g, pq);
+  const int64_t panels = (col.rows + kPanelCols - 1) / kPanelCols;
+  for (int j = 0; j < nimg; ++j) {
+    for (int c = 0; c < g.c; ++c) split_channel<kStride>(planes + c * channel_floats, L, g, x + (int64_t(j) * g.c + c) * hw);
+    for (int64_t p = 0; p < panels; ++p) {
+      // The sources of the panel's 16 rows (nullptr: a padding row).
+      const float* src[kPanelCols];
+      const float* mask[kPanelCols];
+      for (int i = 0; i < kPanelCols; ++i) {
+        const int64_t row = p * kPanelCols + i;
+        if (row >= col.rows) {
+          src[i] = mask[i] = nullptr;
+          continue;
+        }
+        const int64_t c = row / taps, t = row % taps;
+        src[i] = planes + c * channel_floats + L.taps[t].plane * L.plane_size + L.taps[t].run;
+        mask[i] = masks + t * mask_pitch;
+      }
+      float* panel = col.data + (p * col.columns + j * pq) * kPanelCols;
+      for (int64_t n = 0; n < pq; n += 8) {
+        __m256 lo[8], hi[8];  // rows 0-7 and 8-15 of the panel, columns n .. n+7
+        for (int i = 0; i < 8; ++i) {
+          lo[i] = src[i] ? _mm256_and_ps(_mm256_loadu_ps(src[i] + n), _mm256_loadu_ps(mask[i] + n)) : _mm256_setzero_ps();
+          hi[i] = src[i + 8] ? _mm256_and_ps(_mm256_loadu_ps(src[i + 8] + n), _mm256_loadu_ps(mask[i + 8] + n))
+                             : _mm256_setzero_ps();
+        }
+        transpose8(lo);
+        transpose8(hi);
+        const int64_t count = std::min<int64_t>(8, pq - n);
+        for (int64_t r = 0; r < count; ++r) {
+          _mm256_store_ps(panel + (n + r) * kPanelCols, lo[r]);
+          _mm256_store_ps(panel + (n + r) * kPanelCols + 8, hi[r]);
+        }
+      }
+    }
+  }
+}
+
 template <int kStride>
 void col2im_flat_impl(const ConvGeom& g, float* dx, float* col, int64_t ld, int nimg, const float* bias, Act act) {
   const FlatLayout L(g);
@@ -305,6 +375,13 @@ void im2col_flat(const ConvGeom& g, const ColumnTarget& col, const float* x, int
       case 1: return im2col_flat_panels_impl<1>(g, col, x, nimg);
       case 2: return im2col_flat_panels_impl<2>(g, col, x, nimg);
       default: return im2col_flat_panels_impl<0>(g, col, x, nimg);
+    }
+  }
+  if (col.layout == ColumnTarget::Layout::kTransposedPanels) {
+    switch (g.stride) {
+      case 1: return im2col_flat_transposed_panels_impl<1>(g, col, x, nimg);
+      case 2: return im2col_flat_transposed_panels_impl<2>(g, col, x, nimg);
+      default: return im2col_flat_transposed_panels_impl<0>(g, col, x, nimg);
     }
   }
   switch (g.stride) {
