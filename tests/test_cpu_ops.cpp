@@ -330,6 +330,14 @@ TEST_CASE("gemm_panels matches a naive product on ragged shapes", "[cpu][gemm]")
     const int64_t split = k / 2;  // pack A's columns in two calls
     d::pack_a_panels(ap_aligned, m, k, 0, split, a_t.data(), 1, m);
     d::pack_a_panels(ap_aligned, m, k, split, k - split, a_t.data() + split * m, 1, m);
+    {  // the same A from a row-major source (the 8-column transposing path) packs to the same panels
+      Vec a_rows(size_t(m) * k);
+      for (int i = 0; i < m; ++i)
+        for (int kk = 0; kk < k; ++kk) a_rows[size_t(i) * k + kk] = a_t[size_t(kk) * m + i];
+      std::vector<float> again(size_t(d::a_panels_floats(m, k)));
+      d::pack_a_panels(again.data(), m, k, 0, k, a_rows.data(), k, 1);
+      CHECK(std::memcmp(again.data(), ap_aligned, again.size() * sizeof(float)) == 0);
+    }
     for (int kk = 0; kk < k; ++kk)
       for (int j0 = 0; j0 < n; j0 += 5)  // runs of 5 columns cross the 16-column panel edges
         d::put_b_row_run(bp_aligned, k, kk, j0, b.data() + int64_t(kk) * n + j0, std::min(5, n - j0));

@@ -23,6 +23,7 @@
 
 #include "kernels/cpu/conv_impl.h"
 #include "kernels/cpu/cpu_common_impl.h"
+#include "kernels/cpu/avx2_impl.h"
 #include "kernels/cpu/gemm_panels.h"
 
 namespace zs::cpu::detail {
@@ -215,10 +216,8 @@ const float* edge_masks(const FlatLayout& L, const ConvGeom& g, int64_t pq) {
   for (size_t t = 0; t < L.taps.size(); ++t) {
     const int shift = L.taps[t].shift;
     float* m = masks + t * pitch;
-    for (int64_t n = 0; n < pq; ++n) {
-      const int q = int(n % g.q);
-      m[n] = q + shift >= 0 && q + shift < g.q ? keep : drop;
-    }
+    for (int p = 0; p < g.p; ++p)
+      for (int q = 0; q < g.q; ++q) m[int64_t(p) * g.q + q] = q + shift >= 0 && q + shift < g.q ? keep : drop;
     std::fill(m + pq, m + pitch, drop);
   }
   return masks;
@@ -260,26 +259,6 @@ void im2col_flat_panels_impl(const ConvGeom& g, const ColumnTarget& col, const f
     }
   }
   zero_b_padding(col.data, col.rows, col.columns);
-}
-
-// The 8 x 8 transpose: out[r] lane i = in[i] lane r.
-inline void transpose8(__m256 v[8]) {
-  const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
-  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
-  const __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
-  const __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
-  const __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
-  const __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-  v[0] = _mm256_permute2f128_ps(s0, s4, 0x20), v[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-  v[2] = _mm256_permute2f128_ps(s2, s6, 0x20), v[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-  v[4] = _mm256_permute2f128_ps(s0, s4, 0x31), v[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-  v[6] = _mm256_permute2f128_ps(s2, s6, 0x31), v[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
 // im2col into the B panels of B = col^T (k = the chunk's columns, n = C*R*S): panel p holds 16

@@ -2,6 +2,7 @@
 // cache blocking around it.
 #include "kernels/cpu/gemm_panels.h"
 
+#include "kernels/cpu/avx2_impl.h"
 #include "kernels/cpu/cpu_common_impl.h"
 
 #include <immintrin.h>
@@ -73,13 +74,34 @@ void edge_tile(int64_t kc, const float* ap, const float* bp, float* c, int64_t l
 
 }  // namespace
 
+namespace {
+
+// Panel rows [0, rows) of 8 consecutive columns t0 .. t0+7, each source row contiguous (col_step
+// 1): the 6 (or fewer, the rest zero) row vectors are transposed in registers and each column's 6
+// values stored as 4 + 2 floats.
+void pack_a_columns8(float* dst, const float* src, int64_t rows, int64_t row_step) {
+  __m256 v[8];
+  for (int64_t i = 0; i < 8; ++i) v[i] = i < rows ? _mm256_loadu_ps(src + i * row_step) : _mm256_setzero_ps();
+  transpose8(v);
+  for (int t = 0; t < 8; ++t, dst += kPanelRows) {
+    _mm_storeu_ps(dst, _mm256_castps256_ps128(v[t]));
+    _mm_storel_pi(reinterpret_cast<__m64*>(dst + 4), _mm256_extractf128_ps(v[t], 1));
+  }
+}
+
+}  // namespace
+
 void pack_a_panels(float* ap, int64_t m, int64_t k, int64_t k0, int64_t len, const float* a, int64_t row_step,
                    int64_t col_step) {
+  static_assert(kPanelRows == 6, "pack_a_columns8 stores 4 + 2 floats per column");
   for (int64_t p = 0; p * kPanelRows < m; ++p) {
     float* dst = ap + (p * k + k0) * kPanelRows;
     const int64_t rows = std::min<int64_t>(kPanelRows, m - p * kPanelRows);
     const float* src = a + p * kPanelRows * row_step;
-    for (int64_t t = 0; t < len; ++t, dst += kPanelRows) {
+    int64_t t = 0;
+    if (col_step == 1)  // rows run along k: 8 columns at a time
+      for (; t + 8 <= len; t += 8, dst += 8 * kPanelRows) pack_a_columns8(dst, src + t, rows, row_step);
+    for (; t < len; ++t, dst += kPanelRows) {
       int64_t i = 0;
       for (; i < rows; ++i) dst[i] = src[i * row_step + t * col_step];
       for (; i < kPanelRows; ++i) dst[i] = 0.f;
