@@ -24,39 +24,22 @@ constexpr int64_t kBlockPanels = 16;
 // registers, and 12 independent FMA chains, enough to keep both FMA pipes busy.
 void micro_kernel(int64_t kc, const float* __restrict__ ap, const float* __restrict__ bp, float* c, int64_t ldc,
                   bool accumulate) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  __m256 acc[kPanelRows][2];  // constant indices only: GCC keeps all 12 in registers
+  for (auto& row : acc) row[0] = row[1] = _mm256_setzero_ps();
   for (int64_t kk = 0; kk < kc; ++kk, ap += kPanelRows, bp += kPanelCols) {
     const __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
-    __m256 a = _mm256_broadcast_ss(ap + 0);
-    c00 = _mm256_fmadd_ps(a, b0, c00);
-    c01 = _mm256_fmadd_ps(a, b1, c01);
-    a = _mm256_broadcast_ss(ap + 1);
-    c10 = _mm256_fmadd_ps(a, b0, c10);
-    c11 = _mm256_fmadd_ps(a, b1, c11);
-    a = _mm256_broadcast_ss(ap + 2);
-    c20 = _mm256_fmadd_ps(a, b0, c20);
-    c21 = _mm256_fmadd_ps(a, b1, c21);
-    a = _mm256_broadcast_ss(ap + 3);
-    c30 = _mm256_fmadd_ps(a, b0, c30);
-    c31 = _mm256_fmadd_ps(a, b1, c31);
-    a = _mm256_broadcast_ss(ap + 4);
-    c40 = _mm256_fmadd_ps(a, b0, c40);
-    c41 = _mm256_fmadd_ps(a, b1, c41);
-    a = _mm256_broadcast_ss(ap + 5);
-    c50 = _mm256_fmadd_ps(a, b0, c50);
-    c51 = _mm256_fmadd_ps(a, b1, c51);
+    for (int i = 0; i < kPanelRows; ++i) {
+      const __m256 a = _mm256_broadcast_ss(ap + i);
+      acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
+    }
   }
-  const auto store = [accumulate](float* dst, __m256 v) {
-    if (accumulate) v = _mm256_add_ps(_mm256_loadu_ps(dst), v);
-    _mm256_storeu_ps(dst, v);
-  };
-  store(c, c00), store(c + 8, c01), c += ldc;
-  store(c, c10), store(c + 8, c11), c += ldc;
-  store(c, c20), store(c + 8, c21), c += ldc;
-  store(c, c30), store(c + 8, c31), c += ldc;
-  store(c, c40), store(c + 8, c41), c += ldc;
-  store(c, c50), store(c + 8, c51);
+  for (int i = 0; i < kPanelRows; ++i, c += ldc)
+    for (int h = 0; h < 2; ++h) {
+      __m256 v = acc[i][h];
+      if (accumulate) v = _mm256_add_ps(_mm256_loadu_ps(c + 8 * h), v);
+      _mm256_storeu_ps(c + 8 * h, v);
+    }
 }
 
 // A tile cut by the edge of C (rows < 6 or cols < 16): computed whole into a local tile (the
