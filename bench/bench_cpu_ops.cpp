@@ -4,18 +4,22 @@
 //
 // Counters: FLOPS (2 x multiply-adds per second), bytes_per_second (the op's compulsory tensor
 // traffic: inputs read once, outputs written once), images/s for the training step.
+// GEMM: the convolutions' panel GEMM against OpenBLAS sgemm on the model's per-chunk shapes.
 // Thread count: OpenMP's default (OMP_NUM_THREADS / all cores); the training step also runs with
 // an explicit thread count argument (threads:1, threads:2).
 //
 //   build/<dir>/bench/bench_cpu_ops --benchmark_filter='AE'
+#include <cblas.h>
 #include <omp.h>
 
 #include <benchmark/benchmark.h>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/gemm_panels.h"
 #include "kernels/cpu/ops.h"
 
 namespace {
@@ -290,6 +294,52 @@ void BM_AE_training_step(benchmark::State& state) {
   state.counters["loss"] = loss;
 }
 
+// The convolutions' own GEMM (kernels/cpu/gemm_panels.h) against its peer, OpenBLAS sgemm, on one
+// thread and the per-chunk shapes of the model (m, n, k): forward, backward-data and
+// backward-weight of layers 2 and 3. Both start from row-major A and B and write row-major C, so
+// the panel GEMM's time includes packing both operands (in the convolutions im2col and dy
+// fill the panels directly, which this does not credit).
+const std::vector<std::vector<int64_t>> kChunkGemms = {{64, 196, 288},  {128, 196, 576}, {288, 196, 64},
+                                                       {576, 196, 128}, {64, 288, 196},  {128, 576, 196}};
+
+struct GemmOperands {
+  int64_t m, n, k;
+  Vec a, b, c;
+  explicit GemmOperands(const benchmark::State& state)
+      : m(state.range(0)), n(state.range(1)), k(state.range(2)), a(random_vec(size_t(m * k), -1, 1, 7)),
+        b(random_vec(size_t(k * n), -1, 1, 8)), c(size_t(m * n)) {}
+};
+
+void BM_gemm_panels(benchmark::State& state) {
+  namespace d = zs::cpu::detail;
+  GemmOperands op(state);
+  // 64-byte aligned panels, as thread_scratch hands them out.
+  std::vector<float> ap_store(size_t(d::a_panels_floats(op.m, op.k)) + 16), bp_store(size_t(d::b_panels_floats(op.k, op.n)) + 16);
+  const auto aligned = [](std::vector<float>& v) { return v.data() + (16 - reinterpret_cast<uintptr_t>(v.data()) / 4 % 16) % 16; };
+  float *ap = aligned(ap_store), *bp = aligned(bp_store);
+  for (auto _ : state) {
+    d::pack_a_panels(ap, op.m, op.k, 0, op.k, op.a.data(), op.k, 1);
+    for (int64_t kk = 0; kk < op.k; ++kk) d::put_b_row_run(bp, op.k, kk, 0, op.b.data() + kk * op.n, op.n);
+    d::zero_b_padding(bp, op.k, op.n);
+    d::gemm_panels(op.m, op.n, op.k, ap, bp, op.c.data(), op.n, false);
+    benchmark::DoNotOptimize(op.c.data());
+  }
+  set_counters(state, 2.0 * double(op.m * op.n * op.k), 4.0 * double(op.m * op.k + op.k * op.n + op.m * op.n));
+}
+
+void BM_openblas_sgemm(benchmark::State& state) {
+  GemmOperands op(state);
+  const int saved = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(op.m), int(op.n), int(op.k), 1.f, op.a.data(),
+                int(op.k), op.b.data(), int(op.n), 0.f, op.c.data(), int(op.n));
+    benchmark::DoNotOptimize(op.c.data());
+  }
+  openblas_set_num_threads(saved);
+  set_counters(state, 2.0 * double(op.m * op.n * op.k), 4.0 * double(op.m * op.k + op.k * op.n + op.m * op.n));
+}
+
 }  // namespace
 
 BENCHMARK(BM_conv2d_forward)->ArgName("layer")->DenseRange(1, 3)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -302,6 +352,12 @@ BENCHMARK(BM_activation_backward)->ArgName("act")->Arg(int(Act::LeakyRelu))->Arg
 BENCHMARK(BM_bias_grad_nchw)->ArgNames({"c", "hw"})->Args({32, 784})->Args({1, 784})->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_bce_loss)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_adam_step)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_gemm_panels)->ArgNames({"m", "n", "k"})->Apply([](benchmark::internal::Benchmark* b) {
+  for (const auto& shape : kChunkGemms) b->Args(shape);
+})->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_openblas_sgemm)->ArgNames({"m", "n", "k"})->Apply([](benchmark::internal::Benchmark* b) {
+  for (const auto& shape : kChunkGemms) b->Args(shape);
+})->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_AE_training_step)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();
