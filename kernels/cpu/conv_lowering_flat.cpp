@@ -208,10 +208,19 @@ void im2col_flat_impl(const ConvGeom& g, float* col, int64_t ld, const float* x,
 
 // Per tap, a bit mask over the P*Q columns of an image: all ones where the tap's flat run holds
 // the right pixel, zero on the |d| edge columns (see the file header). kPanelCols zero masks
-// follow each tap's row, so 16-wide reads never leave it.
+// follow each tap's row, so 16-wide reads never leave it. They depend only on the geometry, so a
+// thread builds them once per geometry, not once per chunk.
 const float* edge_masks(const FlatLayout& L, const ConvGeom& g, int64_t pq) {
+  struct Key {
+    int p, q, r, s, stride, pad_left;
+    bool operator==(const Key&) const = default;
+  };
+  thread_local Key built{-1, -1, -1, -1, -1, -1};
+  const Key key{g.p, g.q, g.r, g.s, g.stride, g.pad_left};
   const int64_t pitch = pq + kPanelCols;
+  // Same key, same size: the slot keeps its buffer and what was built in it.
   float* masks = thread_scratch(kScratchMasks, L.taps.size() * pitch);
+  if (key == built) return masks;
   const float keep = std::bit_cast<float>(~0u), drop = 0.f;
   for (size_t t = 0; t < L.taps.size(); ++t) {
     const int shift = L.taps[t].shift;
@@ -220,8 +229,30 @@ const float* edge_masks(const FlatLayout& L, const ConvGeom& g, int64_t pq) {
       for (int q = 0; q < g.q; ++q) m[int64_t(p) * g.q + q] = q + shift >= 0 && q + shift < g.q ? keep : drop;
     std::fill(m + pq, m + pitch, drop);
   }
+  built = key;
   return masks;
 }
+
+// The phase planes of every channel of one image side by side, and where the flat run of each
+// row (c, r, s) of col starts in them: the source of both panel versions of im2col.
+struct ImagePlanes {
+  const FlatLayout& L;
+  int64_t channel_floats;
+  float* planes;
+  // `tail` zero floats follow the last channel, for reads that run (masked off) past its end.
+  ImagePlanes(const FlatLayout& layout, const ConvGeom& g, int64_t tail)
+      : L(layout), channel_floats(layout.planes_floats()), planes(thread_scratch(kScratchPad, g.c * channel_floats + tail)) {
+    std::fill(planes + g.c * channel_floats, planes + g.c * channel_floats + tail, 0.f);
+  }
+  template <int kStride>
+  void split(const ConvGeom& g, const float* image) {
+    const int64_t hw = int64_t(g.h) * g.w;
+    for (int c = 0; c < g.c; ++c) split_channel<kStride>(planes + c * channel_floats, L, g, image + c * hw);
+  }
+  const float* run(int64_t c, int64_t t) const {
+    return planes + c * channel_floats + L.taps[size_t(t)].plane * L.plane_size + L.taps[size_t(t)].run;
+  }
+};
 
 // im2col into gemm_panels.h B panels. A panel row is 16 consecutive columns of one tap, which in
 // the flat layout are 16 consecutive floats of that tap's run: one masked 64-byte copy. All
@@ -230,21 +261,19 @@ const float* edge_masks(const FlatLayout& L, const ConvGeom& g, int64_t pq) {
 template <int kStride>
 void im2col_flat_panels_impl(const ConvGeom& g, const ColumnTarget& col, const float* x, int nimg) {
   const FlatLayout L(g);
-  const int64_t pq = int64_t(g.p) * g.q, hw = int64_t(g.h) * g.w, taps = int64_t(g.r) * g.s;
-  const int64_t channel_floats = L.planes_floats(), mask_pitch = pq + kPanelCols;
-  float* planes = thread_scratch(kScratchPad, g.c * channel_floats);
+  const int64_t pq = int64_t(g.p) * g.q, chw = int64_t(g.c) * g.h * g.w, taps = int64_t(g.r) * g.s;
+  const int64_t mask_pitch = pq + kPanelCols;
+  ImagePlanes image(L, g, 0);
   const float* masks = edge_masks(L, g, pq);
   for (int j = 0; j < nimg; ++j) {
-    for (int c = 0; c < g.c; ++c) split_channel<kStride>(planes + c * channel_floats, L, g, x + (int64_t(j) * g.c + c) * hw);
+    image.split<kStride>(g, x + j * chw);
     for (int64_t n = 0; n < pq;) {
       const int64_t column = j * pq + n, offset = column % kPanelCols;
       const int64_t len = std::min(kPanelCols - offset, pq - n);
       float* dst = col.data + column / kPanelCols * col.rows * kPanelCols + offset;
       for (int c = 0; c < g.c; ++c) {
-        const float* channel = planes + c * channel_floats + n;
         for (int64_t t = 0; t < taps; ++t, dst += kPanelCols) {
-          const Tap& tap = L.taps[t];
-          const float* src = channel + tap.plane * L.plane_size + tap.run;
+          const float* src = image.run(c, t) + n;
           const float* mask = masks + t * mask_pitch + n;
           if (len == kPanelCols) {
             _mm256_store_ps(dst, _mm256_and_ps(_mm256_loadu_ps(src), _mm256_loadu_ps(mask)));
@@ -268,15 +297,13 @@ void im2col_flat_panels_impl(const ConvGeom& g, const ColumnTarget& col, const f
 template <int kStride>
 void im2col_flat_transposed_panels_impl(const ConvGeom& g, const ColumnTarget& col, const float* x, int nimg) {
   const FlatLayout L(g);
-  const int64_t pq = int64_t(g.p) * g.q, hw = int64_t(g.h) * g.w, taps = int64_t(g.r) * g.s;
-  const int64_t channel_floats = L.planes_floats(), mask_pitch = pq + kPanelCols;
-  // + kLanes: the last 8-column group of an image may read (masked off) past the last run.
-  float* planes = thread_scratch(kScratchPad, g.c * channel_floats + 8);
-  std::fill(planes + g.c * channel_floats, planes + g.c * channel_floats + 8, 0.f);
+  const int64_t pq = int64_t(g.p) * g.q, chw = int64_t(g.c) * g.h * g.w, taps = int64_t(g.r) * g.s;
+  const int64_t mask_pitch = pq + kPanelCols;
+  ImagePlanes image(L, g, 8);  // the last 8-column group of an image may read past the last run
   const float* masks = edge_masks(L, g, pq);
   const int64_t panels = (col.rows + kPanelCols - 1) / kPanelCols;
   for (int j = 0; j < nimg; ++j) {
-    for (int c = 0; c < g.c; ++c) split_channel<kStride>(planes + c * channel_floats, L, g, x + (int64_t(j) * g.c + c) * hw);
+    image.split<kStride>(g, x + j * chw);
     for (int64_t p = 0; p < panels; ++p) {
       // The sources of the panel's 16 rows (nullptr: a padding row).
       const float* src[kPanelCols];
@@ -287,9 +314,8 @@ void im2col_flat_transposed_panels_impl(const ConvGeom& g, const ColumnTarget& c
           src[i] = mask[i] = nullptr;
           continue;
         }
-        const int64_t c = row / taps, t = row % taps;
-        src[i] = planes + c * channel_floats + L.taps[t].plane * L.plane_size + L.taps[t].run;
-        mask[i] = masks + t * mask_pitch;
+        src[i] = image.run(row / taps, row % taps);
+        mask[i] = masks + row % taps * mask_pitch;
       }
       float* panel = col.data + (p * col.columns + j * pq) * kPanelCols;
       for (int64_t n = 0; n < pq; n += 8) {

@@ -2,21 +2,21 @@
 // cache blocking around it.
 #include "kernels/cpu/gemm_panels.h"
 
-#include "kernels/cpu/avx2_impl.h"
-#include "kernels/cpu/cpu_common_impl.h"
-
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/cpu/avx2_impl.h"
+#include "kernels/cpu/cpu_common_impl.h"
+
 namespace zs::cpu::detail {
 namespace {
 
 // k is cut into blocks of at most this many terms, so that one B sub-panel (kMaxDepth x 16 floats,
-// 16 KiB) stays in L1 while the micro-kernel runs down a block of A panels...
+// 24 KiB) stays in the 32 KiB L1 while the micro-kernel runs down a block of A panels...
 constexpr int64_t kMaxDepth = 384;
-// ...and that block (16 panels x kMaxDepth x 6 floats, 96 KiB) stays in the 512 KiB L2.
+// ...and that block (16 panels x kMaxDepth x 6 floats, 144 KiB) stays in the 512 KiB L2.
 constexpr int64_t kBlockPanels = 16;
 
 // C tile (6 x 16, row pitch ldc) = or += A sub-panel (kc x 6) times B sub-panel (kc x 16).
@@ -54,10 +54,6 @@ void edge_tile(int64_t kc, const float* ap, const float* bp, float* c, int64_t l
       c[i * ldc + j] = accumulate ? c[i * ldc + j] + v : v;
     }
 }
-
-}  // namespace
-
-namespace {
 
 // Panel rows [0, rows) of 8 consecutive columns t0 .. t0+7, each source row contiguous (col_step
 // 1): the 6 (or fewer, the rest zero) row vectors are transposed in registers and each column's 6
@@ -116,7 +112,7 @@ void gemm_panels(int64_t m, int64_t n, int64_t k, const float* ap, const float* 
     return;
   }
   const int64_t a_panels = (m + kPanelRows - 1) / kPanelRows, b_panels = (n + kPanelCols - 1) / kPanelCols;
-  // Equal blocks of at most kMaxDepth (576 = 3 x 192 rather than 256 + 256 + 64).
+  // Equal blocks of at most kMaxDepth (a k of 576 runs as 2 x 288, not 384 + 192).
   const int64_t blocks = (k + kMaxDepth - 1) / kMaxDepth, depth = (k + blocks - 1) / blocks;
   for (int64_t k0 = 0; k0 < k; k0 += depth) {
     const int64_t kc = std::min(depth, k - k0);
