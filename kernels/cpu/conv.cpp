@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <omp.h>
+
 #include "kernels/cpu/conv_impl.h"
 #include "kernels/cpu/cpu_common_impl.h"
 #include "kernels/cpu/gemm_panels.h"
@@ -39,6 +41,16 @@ struct Chunk {
   Chunk(const ChunkPlan& plan, const ConvGeom& g, const ConvSizes& z, int64_t index)
       : n0(int(index) * plan.images_per_chunk), count(std::min(plan.images_per_chunk, g.n - n0)), columns(count * z.pq) {}
 };
+
+// The images of the chunk a thread is likely to take next (with dynamic scheduling and threads
+// of equal speed, `ahead` chunks on; past the last chunk, nothing): what the GEMM prefetches.
+PrefetchAhead next_chunk(const ChunkPlan& plan, const ConvGeom& g, int64_t index, int64_t ahead,
+                         const float* images, int64_t floats_per_image, bool for_write) {
+  const int64_t next = index + ahead;
+  if (next >= plan.chunks) return {};
+  const int64_t n0 = next * plan.images_per_chunk, count = std::min<int64_t>(plan.images_per_chunk, g.n - n0);
+  return {images + n0 * floats_per_image, count * floats_per_image, for_write};
+}
 
 // B panels of dY (k = K output channels, n = the chunk's columns), packed from NCHW dy.
 const float* pack_dy_as_b(const ConvGeom& g, const ConvSizes& z, const float* dy, const Chunk& ch) {
@@ -80,7 +92,9 @@ void conv2d_forward(const ConvGeom& g, float* y, const float* x, const float* w,
     im2col(g, {ColumnTarget::Layout::kPanels, col, z.crs, ch.columns}, x + ch.n0 * z.chw, ch.count);
     // One image: the GEMM writes straight into y ([K][PQ] is already NCHW).
     float* out = ch.count == 1 ? y + ch.n0 * z.kpq : thread_scratch(kScratchGemmOut, g.k * ch.columns);
-    gemm_panels(g.k, ch.columns, z.crs, w_panels, col, out, ch.columns, false);
+    const int ahead = omp_get_num_threads();
+    gemm_panels(g.k, ch.columns, z.crs, w_panels, col, out, ch.columns, false,
+                next_chunk(plan, g, index, ahead, x, z.chw, false), next_chunk(plan, g, index, ahead, y, z.kpq, true));
     store_forward_chunk(g, z, y + ch.n0 * z.kpq, out, ch, b, act);
   }
 }
@@ -101,7 +115,9 @@ void conv2d_backward_data(const ConvGeom& g, float* dx, const float* dy, const f
     const Chunk ch(plan, g, z, index);
     const float* dy_panels = pack_dy_as_b(g, z, dy, ch);
     float* col = thread_scratch(kScratchCol, z.crs * ch.columns);
-    gemm_panels(z.crs, ch.columns, g.k, wt_panels, dy_panels, col, ch.columns, false);
+    const int ahead = omp_get_num_threads();
+    gemm_panels(z.crs, ch.columns, g.k, wt_panels, dy_panels, col, ch.columns, false,
+                next_chunk(plan, g, index, ahead, dy, z.kpq, false), next_chunk(plan, g, index, ahead, dx, z.chw, true));
     col2im(g, dx + ch.n0 * z.chw, col, ch.columns, ch.count, bias, act);
   }
 }
@@ -134,7 +150,8 @@ void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float
         pack_a_panels(dy_panels, g.k, ch.columns, j * z.pq, z.pq, dy + (ch.n0 + j) * z.kpq, z.pq, 1);
       float* col_t = thread_scratch(kScratchPackedB, b_panels_floats(ch.columns, z.crs));
       im2col(g, {ColumnTarget::Layout::kTransposedPanels, col_t, z.crs, ch.columns}, x + ch.n0 * z.chw, ch.count);
-      gemm_panels(g.k, z.crs, ch.columns, dy_panels, col_t, acc, z.crs, index != begin);
+      gemm_panels(g.k, z.crs, ch.columns, dy_panels, col_t, acc, z.crs, index != begin,
+                  next_chunk(plan, g, index, 1, x, z.chw, false), next_chunk(plan, g, index, 1, dy, z.kpq, false));
     }
   }
   if (slots > 1) {
