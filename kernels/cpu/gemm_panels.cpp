@@ -68,31 +68,6 @@ void pack_a_columns8(float* dst, const float* src, int64_t rows, int64_t row_ste
   }
 }
 
-// Issues the prefetches of `ahead` a few cache lines per call.
-class Prefetcher {
- public:
-  Prefetcher(const PrefetchAhead& ahead, int64_t calls)
-      : next_(reinterpret_cast<const char*>(ahead.data)),
-        end_(next_ + (ahead.data ? ahead.floats * int64_t(sizeof(float)) : 0)),
-        per_call_(calls > 0 ? (end_ - next_ + kLine * calls - 1) / (kLine * calls) : 0),
-        write_(ahead.for_write) {}
-  void step() {
-    for (int64_t i = 0; i < per_call_ && next_ < end_; ++i, next_ += kLine) {
-      if (write_)
-        _mm_prefetch(next_, _MM_HINT_ET0);
-      else
-        _mm_prefetch(next_, _MM_HINT_T0);
-    }
-  }
-
- private:
-  static constexpr int64_t kLine = 64;
-  const char* next_;
-  const char* end_;
-  int64_t per_call_;
-  bool write_;
-};
-
 }  // namespace
 
 void pack_a_panels(float* ap, int64_t m, int64_t k, int64_t k0, int64_t len, const float* a, int64_t row_step,
@@ -139,7 +114,7 @@ void gemm_panels(int64_t m, int64_t n, int64_t k, const float* ap, const float* 
   const int64_t a_panels = (m + kPanelRows - 1) / kPanelRows, b_panels = (n + kPanelCols - 1) / kPanelCols;
   // Equal blocks of at most kMaxDepth (a k of 576 runs as 2 x 288, not 384 + 192).
   const int64_t blocks = (k + kMaxDepth - 1) / kMaxDepth, depth = (k + blocks - 1) / blocks;
-  Prefetcher prefetch(ahead, a_panels * b_panels * blocks), prefetch2(ahead2, a_panels * b_panels * blocks);
+  SpreadPrefetch prefetch(ahead, a_panels * b_panels * blocks), prefetch2(ahead2, a_panels * b_panels * blocks);
   for (int64_t k0 = 0; k0 < k; k0 += depth) {
     const int64_t kc = std::min(depth, k - k0);
     const bool add = accumulate || k0 > 0;

@@ -20,6 +20,8 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/cpu/prefetch_impl.h"
+
 namespace zs::cpu::detail {
 
 constexpr int kPanelRows = 6;   // MR: rows of A per panel, rows of a C tile
@@ -38,17 +40,8 @@ void put_b_row_run(float* bp, int64_t k, int64_t kk, int64_t j0, const float* sr
 // Zeroes the padding columns n .. the last panel's end.
 void zero_b_padding(float* bp, int64_t k, int64_t n);
 
-// Memory the caller reads or writes next (the next image chunk), prefetched while the GEMM runs:
-// the multiply is bound by the FMA units and leaves the memory bus idle, so spreading the
-// prefetches over its tiles moves the next chunk's cache misses out of the memory-bound
-// lowering steps. A hint only: results do not depend on it.
-struct PrefetchAhead {
-  const float* data = nullptr;
-  int64_t floats = 0;
-  bool for_write = false;  // the chunk will be written: fetch its lines in exclusive state
-};
-
 // C (m x n, row pitch ldc) = A B, or C += A B when accumulate.
+// ahead, ahead2: the caller's next chunk, prefetched while the GEMM multiplies (prefetch_impl.h).
 void gemm_panels(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp, float* c, int64_t ldc,
                  bool accumulate, const PrefetchAhead& ahead = {}, const PrefetchAhead& ahead2 = {});
 
