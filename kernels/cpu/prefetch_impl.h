@@ -1,9 +1,10 @@
 // Software prefetch of the data a loop will touch next (the next image or chunk of images),
-// spread over the steps of the current compute-bound loop. The GEMM and the direct convolutions
-// are bound by the FMA units and leave the memory bus idle; the lowering steps that follow them
-// (phase split, col2im, copying out) are bound by cache misses on data no one has touched since
-// an earlier layer. Prefetching during the former moves those misses off the latter. A hint
-// only: results never depend on it.
+// spread over the steps of the current compute-bound loop. The convolutions' GEMM is bound by the
+// FMA units and leaves the memory bus idle; the lowering steps around it (phase split, packing
+// dy, col2im) are bound by cache misses on data no one has touched since an earlier layer.
+// Prefetching the next chunk during the GEMM moves those misses off them (two threads: the AE
+// step 126 -> 114 ms; one thread, which has the bus to itself, gains nothing). A hint only:
+// results never depend on it.
 #pragma once
 #include <immintrin.h>
 
