@@ -4,8 +4,11 @@
 # after the other in this run, and prints both throughputs, both test losses and the ratios.
 #
 #   bench/compare_ae.sh [--data DIR] [--epochs N] [--threads N] [--device cpu|cuda]
-#                       [--train-limit N] [--test-limit N]
+#                       [--train-limit N] [--test-limit N] [--rounds N]
 #
+# --rounds N alternates the two sides N times (zspace, torch, zspace, torch, ...) and reports
+# every round's ratio and their median: on a shared machine the load drifts within minutes, and
+# alternating puts both sides under the same drift.
 # Env ZS_BUILD: zspace build folder (default build/release); the driver is $ZS_BUILD/tools/train_mnist.
 # Throughput on both sides = total training images / total training seconds over all epochs
 # (no warm-up excluded). Timings on a shared machine are noisy: compare numbers from one run.
@@ -17,6 +20,7 @@ build=${ZS_BUILD:-$repo/build/release}
 python=/usr/bin/python3
 data=$repo/data/mnist
 epochs=1
+rounds=1
 threads=2
 device=cpu
 limits=()
@@ -31,6 +35,7 @@ while [[ $# -gt 0 ]]; do
     --data) need_value "$@"; data=$2; shift 2 ;;
     --epochs) need_value "$@"; need_count "$1" "$2"; epochs=$2; shift 2 ;;
     --threads) need_value "$@"; need_count "$1" "$2"; threads=$2; shift 2 ;;
+    --rounds) need_value "$@"; need_count "$1" "$2"; rounds=$2; shift 2 ;;
     --device) need_value "$@"; device=$2; shift 2
       [[ $device == cpu || $device == cuda ]] || fail "--device '$device': use cpu or cuda" ;;
     --train-limit|--test-limit) need_value "$@"; need_count "$1" "$2"; limits+=("$1" "$2"); shift 2 ;;
@@ -49,16 +54,20 @@ driver=$build/tools/train_mnist
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/compare_ae.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-echo "zspace: $driver ae on $data, $epochs epoch(s), $threads thread(s), device $device" >&2
-"$driver" ae --data "$data" --out "$tmp/zspace" --epochs "$epochs" --batch 128 \
-  --threads "$threads" --device "$device" --quiet "${limits[@]}"
+metrics=()
+for ((round = 1; round <= rounds; round++)); do
+  echo "round $round/$rounds: zspace: $driver ae on $data, $epochs epoch(s), $threads thread(s), device $device" >&2
+  "$driver" ae --data "$data" --out "$tmp/zspace$round" --epochs "$epochs" --batch 128 \
+    --threads "$threads" --device "$device" --quiet "${limits[@]}"
 
-echo "torch:  bench/peer_torch_ae.py, same settings" >&2
-"$python" "$repo/bench/peer_torch_ae.py" --data "$data" --json "$tmp/peer.json" --epochs "$epochs" \
-  --batch 128 --threads "$threads" --device "$device" --quiet "${limits[@]}" >/dev/null
+  echo "round $round/$rounds: torch:  bench/peer_torch_ae.py, same settings" >&2
+  "$python" "$repo/bench/peer_torch_ae.py" --data "$data" --json "$tmp/peer$round.json" --epochs "$epochs" \
+    --batch 128 --threads "$threads" --device "$device" --quiet "${limits[@]}" >/dev/null
+  metrics+=("$tmp/zspace$round/metrics.json" "$tmp/peer$round.json")
+done
 
-"$python" - "$tmp/zspace/metrics.json" "$tmp/peer.json" <<'EOF'
-import json, sys
+"$python" - "${metrics[@]}" <<'EOF'
+import json, statistics, sys
 
 def load(path, who):
     try:
@@ -71,11 +80,26 @@ def load(path, who):
             sys.exit(f"compare_ae.sh: error: {who} metrics {path} lack a numeric '{key}'")
     return metrics
 
-zs, pt = load(sys.argv[1], "zspace"), load(sys.argv[2], "torch")
+paths = sys.argv[1:]
+rounds = [(load(z, "zspace"), load(t, "torch")) for z, t in zip(paths[0::2], paths[1::2])]
+zs, pt = rounds[0]
+ratios = [z["images_per_second"] / t["images_per_second"] for z, t in rounds]
 torch_name = f"torch {pt.get('torch_version', '?')}"
+if len(rounds) > 1:
+    print(f"{'round':<22}{'zspace img/s':>14}{'torch img/s':>18}{'ratio':>8}")
+    for i, ((z, t), r) in enumerate(zip(rounds, ratios), 1):
+        print(f"{i:<22}{z['images_per_second']:>14.1f}{t['images_per_second']:>18.1f}{r:>7.2f}x")
 print(f"{'':<22}{'zspace':>14}{torch_name:>18}")
-print(f"{'images/s (train)':<22}{zs['images_per_second']:>14.1f}{pt['images_per_second']:>18.1f}")
+# Several rounds: the median of each side's throughput; the test losses are round 1's (both sides
+# are seeded, so every round trains the same model).
+zs_ips = statistics.median(z["images_per_second"] for z, _ in rounds)
+pt_ips = statistics.median(t["images_per_second"] for _, t in rounds)
+print(f"{'images/s (train)':<22}{zs_ips:>14.1f}{pt_ips:>18.1f}")
 print(f"{'test loss (BCE)':<22}{zs['test_loss']:>14.5f}{pt['test_loss']:>18.5f}")
-print(f"throughput ratio zspace/torch: {zs['images_per_second'] / pt['images_per_second']:.2f}x")
+if len(rounds) > 1:
+    print(f"throughput ratio zspace/torch: median {statistics.median(ratios):.2f}x of {len(rounds)} rounds "
+          f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x)")
+else:
+    print(f"throughput ratio zspace/torch: {ratios[0]:.2f}x")
 print(f"test BCE ratio zspace/torch: {zs['test_loss'] / pt['test_loss']:.3f}")
 EOF

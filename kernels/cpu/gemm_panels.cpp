@@ -19,35 +19,57 @@ constexpr int64_t kMaxDepth = 384;
 // ...and that block (16 panels x kMaxDepth x 6 floats, 144 KiB) stays in the 512 KiB L2.
 constexpr int64_t kBlockPanels = 16;
 
-// C tile (6 x 16, row pitch ldc) = or += A sub-panel (kc x 6) times B sub-panel (kc x 16).
-// Twelve 8-float accumulators, two B vectors and one broadcast A value: 15 of the 16 ymm
-// registers, and 12 independent FMA chains, enough to keep both FMA pipes busy.
+// C tile (kRows x 8*kVecs, row pitch ldc) = or += the first kRows rows of an A sub-panel (kc x 6)
+// times the first 8*kVecs columns of a B sub-panel (kc x 16). The full tile, <6, 2>, has twelve
+// 8-float accumulators, two B vectors and one broadcast A value: 15 of the 16 ymm registers, and
+// 12 independent FMA chains, enough to keep both FMA pipes busy. The narrower tiles serve the
+// edges of C (the per-image chunks are 196 columns wide, the weights 64 or 128 rows): they skip
+// the multiply-adds of the panels' zero padding. Every variant sums each element in the same
+// order, so an element's bits do not depend on which tile computed it.
+template <int kRows, int kVecs>
 void micro_kernel(int64_t kc, const float* __restrict__ ap, const float* __restrict__ bp, float* c, int64_t ldc,
                   bool accumulate) {
-  __m256 acc[kPanelRows][2];  // constant indices only: GCC keeps all 12 in registers
-  for (auto& row : acc) row[0] = row[1] = _mm256_setzero_ps();
+  __m256 acc[kRows][kVecs];  // constant indices only: GCC keeps them all in registers
+  for (auto& row : acc)
+    for (auto& v : row) v = _mm256_setzero_ps();
   for (int64_t kk = 0; kk < kc; ++kk, ap += kPanelRows, bp += kPanelCols) {
-    const __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
-    for (int i = 0; i < kPanelRows; ++i) {
+    __m256 b[kVecs];
+    for (int h = 0; h < kVecs; ++h) b[h] = _mm256_load_ps(bp + 8 * h);
+    for (int i = 0; i < kRows; ++i) {
       const __m256 a = _mm256_broadcast_ss(ap + i);
-      acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
+      for (int h = 0; h < kVecs; ++h) acc[i][h] = _mm256_fmadd_ps(a, b[h], acc[i][h]);
     }
   }
-  for (int i = 0; i < kPanelRows; ++i, c += ldc)
-    for (int h = 0; h < 2; ++h) {
+  for (int i = 0; i < kRows; ++i, c += ldc)
+    for (int h = 0; h < kVecs; ++h) {
       __m256 v = acc[i][h];
       if (accumulate) v = _mm256_add_ps(_mm256_loadu_ps(c + 8 * h), v);
       _mm256_storeu_ps(c + 8 * h, v);
     }
 }
 
-// A tile cut by the edge of C (rows < 6 or cols < 16): computed whole into a local tile (the
-// panels are zero padded), then the part inside C is stored.
+// The narrow tile that covers `rows` x `cols`, computed into `tile` (pitch 16).
+template <int kVecs>
+void narrow_tile(int64_t kc, const float* ap, const float* bp, float* tile, int64_t rows) {
+  switch (rows) {
+    case 1: return micro_kernel<1, kVecs>(kc, ap, bp, tile, kPanelCols, false);
+    case 2: return micro_kernel<2, kVecs>(kc, ap, bp, tile, kPanelCols, false);
+    case 3: return micro_kernel<3, kVecs>(kc, ap, bp, tile, kPanelCols, false);
+    case 4: return micro_kernel<4, kVecs>(kc, ap, bp, tile, kPanelCols, false);
+    case 5: return micro_kernel<5, kVecs>(kc, ap, bp, tile, kPanelCols, false);
+    default: return micro_kernel<6, kVecs>(kc, ap, bp, tile, kPanelCols, false);
+  }
+}
+
+// A tile cut by the edge of C (rows < 6 or cols < 16): the narrowest kernel that covers it
+// computes into a local tile, then the part inside C is stored.
 void edge_tile(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate, int64_t rows,
                int64_t cols) {
   alignas(32) float tile[kPanelRows * kPanelCols];
-  micro_kernel(kc, ap, bp, tile, kPanelCols, false);
+  if (cols <= 8)
+    narrow_tile<1>(kc, ap, bp, tile, rows);
+  else
+    narrow_tile<2>(kc, ap, bp, tile, rows);
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) {
       const float v = tile[i * kPanelCols + j];
@@ -130,7 +152,7 @@ void gemm_panels(int64_t m, int64_t n, int64_t k, const float* ap, const float* 
           prefetch.step();
           prefetch2.step();
           if (rows == kPanelRows && cols == kPanelCols)
-            micro_kernel(kc, a, b, tile, ldc, add);
+            micro_kernel<kPanelRows, kPanelCols / 8>(kc, a, b, tile, ldc, add);
           else
             edge_tile(kc, a, b, tile, ldc, add, rows, cols);
         }
