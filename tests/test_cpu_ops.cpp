@@ -315,12 +315,14 @@ TEST_CASE("conv ops match naive loops on the blog's layer shapes", "[cpu][conv]"
 }
 
 TEST_CASE("gemm_panels matches a naive product on ragged shapes", "[cpu][gemm]") {
-  // The convolutions' packed GEMM on its own: edge tiles in m (not a multiple of 6) and n (not a
-  // multiple of 16), k split into blocks (k > 384), A packed from a transposed source in two
-  // column ranges, B written run by run across panel boundaries, and C += A B into a wider C.
+  // The convolutions' packed GEMM on its own: edge tiles in m (every height 1-5 below a multiple
+  // of 6) and n (widths up to 8 and 9-15: the 8- and 16-column edge kernels), k split into blocks
+  // (k > 384), A packed from a transposed source in two column ranges, B written run by run
+  // across panel boundaries, and C += A B into a wider C.
   namespace d = zs::cpu::detail;
   std::mt19937 rng(21);
-  for (auto [m, n, k] : {std::tuple{1, 1, 1}, {7, 17, 5}, {64, 196, 288}, {13, 40, 577}, {6, 16, 384}}) {
+  for (auto [m, n, k] : {std::tuple{1, 1, 1}, {7, 17, 5}, {64, 196, 288}, {13, 40, 577}, {6, 16, 384}, {2, 30, 9},
+                         {3, 12, 33}, {11, 25, 50}, {10, 24, 20}}) {
     const int64_t ldc = n + 3;
     const Vec a_t = random_vec(size_t(k) * m, rng), b = random_vec(size_t(k) * n, rng);  // a_t is A^T (k x m)
     const Vec c0 = random_vec(size_t(m) * ldc, rng);
