@@ -44,12 +44,11 @@ struct Chunk {
 
 // The images of the chunk a thread is likely to take next (with dynamic scheduling and threads
 // of equal speed, `ahead` chunks on; past the last chunk, nothing): what the GEMM prefetches.
-PrefetchAhead next_chunk(const ChunkPlan& plan, const ConvGeom& g, int64_t index, int64_t ahead,
+PrefetchAhead next_chunk(const ChunkPlan& plan, const ConvGeom& g, const ConvSizes& z, int64_t index, int64_t ahead,
                          const float* images, int64_t floats_per_image) {
-  const int64_t next = index + ahead;
-  if (next >= plan.chunks) return {};
-  const int64_t n0 = next * plan.images_per_chunk, count = std::min<int64_t>(plan.images_per_chunk, g.n - n0);
-  return {images + n0 * floats_per_image, count * floats_per_image};
+  if (index + ahead >= plan.chunks) return {};
+  const Chunk next(plan, g, z, index + ahead);
+  return {images + next.n0 * floats_per_image, next.count * floats_per_image};
 }
 
 // B panels of dY (k = K output channels, n = the chunk's columns), packed from NCHW dy.
@@ -94,7 +93,7 @@ void conv2d_forward(const ConvGeom& g, float* y, const float* x, const float* w,
     float* out = ch.count == 1 ? y + ch.n0 * z.kpq : thread_scratch(kScratchGemmOut, g.k * ch.columns);
     const int ahead = omp_get_num_threads();
     gemm_panels(g.k, ch.columns, z.crs, w_panels, col, out, ch.columns, false,
-                next_chunk(plan, g, index, ahead, x, z.chw), next_chunk(plan, g, index, ahead, y, z.kpq));
+                next_chunk(plan, g, z, index, ahead, x, z.chw), next_chunk(plan, g, z, index, ahead, y, z.kpq));
     store_forward_chunk(g, z, y + ch.n0 * z.kpq, out, ch, b, act);
   }
 }
@@ -117,7 +116,7 @@ void conv2d_backward_data(const ConvGeom& g, float* dx, const float* dy, const f
     float* col = thread_scratch(kScratchCol, z.crs * ch.columns);
     const int ahead = omp_get_num_threads();
     gemm_panels(z.crs, ch.columns, g.k, wt_panels, dy_panels, col, ch.columns, false,
-                next_chunk(plan, g, index, ahead, dy, z.kpq), next_chunk(plan, g, index, ahead, dx, z.chw));
+                next_chunk(plan, g, z, index, ahead, dy, z.kpq), next_chunk(plan, g, z, index, ahead, dx, z.chw));
     col2im(g, dx + ch.n0 * z.chw, col, ch.columns, ch.count, bias, act);
   }
 }
@@ -151,7 +150,7 @@ void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float
       float* col_t = thread_scratch(kScratchPackedB, b_panels_floats(ch.columns, z.crs));
       im2col(g, {ColumnTarget::Layout::kTransposedPanels, col_t, z.crs, ch.columns}, x + ch.n0 * z.chw, ch.count);
       gemm_panels(g.k, z.crs, ch.columns, dy_panels, col_t, acc, z.crs, index != begin,
-                  next_chunk(plan, g, index, 1, x, z.chw), next_chunk(plan, g, index, 1, dy, z.kpq));
+                  next_chunk(plan, g, z, index, 1, x, z.chw), next_chunk(plan, g, z, index, 1, dy, z.kpq));
     }
   }
   if (slots > 1) {
