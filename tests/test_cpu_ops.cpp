@@ -755,6 +755,60 @@ TEST_CASE("adam_step follows Keras Adam", "[cpu][adam]") {
 }
 
 // ---- determinism and thread counts ----
+TEST_CASE("the layer backwards equal the separate ops followed by activation_backward, bit for bit", "[cpu][conv]") {
+  // Every path (direct, flat and generic lowering, chunks of several images, several weight
+  // slots), every gate, with and without dx: chunk by chunk must change no bit.
+  std::mt19937 rng(15);
+  std::vector<ConvGeom> geoms = test_geometries();
+  geoms.push_back(ConvGeom::same(3, 1, 28, 28, 32, 3, 1));     // the blog's first conv / last deconv
+  geoms.push_back(ConvGeom::same(3, 32, 28, 28, 64, 3, 2));    // 28 -> 14
+  geoms.push_back(ConvGeom::same(37, 64, 14, 14, 128, 3, 2));  // 14 -> 7: 10 chunks of 4 + 1, 8 slots
+  const auto same_bits = [](const Vec& a, const Vec& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  };
+  for (const ConvGeom& g : geoms) {
+    for (Act act : {Act::None, Act::LeakyRelu, Act::Sigmoid}) {
+      for (bool with_dx : {true, false}) {
+        const Vec w = random_vec(g.w_size(), rng);
+        // Activation outputs as the layer inputs: both signs for LeakyReLU, (0, 1) for the sigmoid.
+        const float lo = act == Act::Sigmoid ? 0.f : -1.f;
+        const std::string what = describe(g) + " gate " + act_name(act) + (with_dx ? "" : " no dx");
+        {  // Conv2D: x on the x side, dy on the y side.
+          const Vec x = random_vec(g.x_size(), rng, lo, 1.f), dy = random_vec(g.y_size(), rng);
+          Vec want_dw(g.w_size()), want_db(g.k), want_dx(g.x_size());
+          zs::cpu::conv2d_backward_weight(g, want_dw.data(), want_db.data(), x.data(), dy.data());
+          zs::cpu::conv2d_backward_data(g, want_dx.data(), dy.data(), w.data(), nullptr, Act::None);
+          zs::cpu::activation_backward(act, want_dx.data(), want_dx.data(), x.data(), int64_t(want_dx.size()));
+          Vec dw(g.w_size(), std::nanf("")), db(g.k, std::nanf("")), dx(g.x_size(), std::nanf(""));
+          zs::cpu::conv2d_layer_backward(g, dw.data(), db.data(), with_dx ? dx.data() : nullptr, x.data(), dy.data(),
+                                         w.data(), {act, x.data()});
+          INFO("conv2d_layer_backward " << what);
+          CHECK(same_bits(dw, want_dw));
+          CHECK(same_bits(db, want_db));
+          if (with_dx) CHECK(same_bits(dx, want_dx));
+          if (!with_dx) CHECK(std::isnan(dx[0]));
+        }
+        {  // Conv2DTranspose, the adjoint of g: its x and dx on the y side, its dy on the x side.
+          const Vec x = random_vec(g.y_size(), rng, lo, 1.f), dy = random_vec(g.x_size(), rng);
+          Vec want_dw(g.w_size()), want_db(g.c), want_dx(g.y_size());
+          zs::cpu::conv2d_backward_weight(g, want_dw.data(), nullptr, dy.data(), x.data());
+          zs::cpu::bias_grad_nchw(want_db.data(), dy.data(), g.n, g.c, g.h * g.w);
+          zs::cpu::conv2d_forward(g, want_dx.data(), dy.data(), w.data(), nullptr, Act::None);
+          zs::cpu::activation_backward(act, want_dx.data(), want_dx.data(), x.data(), int64_t(want_dx.size()));
+          Vec dw(g.w_size(), std::nanf("")), db(g.c, std::nanf("")), dx(g.y_size(), std::nanf(""));
+          zs::cpu::conv2d_transpose_layer_backward(g, dw.data(), db.data(), with_dx ? dx.data() : nullptr, x.data(),
+                                                   dy.data(), w.data(), {act, x.data()});
+          INFO("conv2d_transpose_layer_backward " << what);
+          CHECK(same_bits(dw, want_dw));
+          CHECK(same_bits(db, want_db));
+          if (with_dx) CHECK(same_bits(dx, want_dx));
+          if (!with_dx) CHECK(std::isnan(dx[0]));
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("conv ops give the same bits on every run and for every thread count", "[cpu][determinism]") {
   // Chunks are handed to threads dynamically and weight gradients are summed in fixed slots, so
   // not even the thread count may change a bit.
@@ -815,6 +869,10 @@ TEST_CASE("ops reject null buffers and empty geometry", "[cpu][errors]") {
   ConvGeom g = ConvGeom::same(1, 1, 4, 4, 1, 3, 1);
   float buf[64] = {};
   CHECK_THROWS_AS(zs::cpu::conv2d_forward(g, nullptr, buf, buf, nullptr, Act::None), std::invalid_argument);
+  CHECK_THROWS_AS(zs::cpu::conv2d_layer_backward(g, buf, buf, buf, buf, buf, buf, {Act::LeakyRelu, nullptr}),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(zs::cpu::conv2d_transpose_layer_backward(g, buf, nullptr, buf, buf, buf, buf, {}),
+                  std::invalid_argument);
   g.n = 0;
   CHECK_THROWS_AS(zs::cpu::conv2d_forward(g, buf, buf, buf, nullptr, Act::None), std::invalid_argument);
   CHECK_THROWS_AS(zs::cpu::dense_forward(buf, buf, buf, nullptr, 0, 2, 2, Act::None), std::invalid_argument);

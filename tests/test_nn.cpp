@@ -3,7 +3,9 @@
 // backward, parameter bookkeeping, and the autoencoder's shapes.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "runtime/models/autoencoder.h"
@@ -104,7 +106,7 @@ TEST_CASE("each layer's backward is the adjoint of its linearization", "[nn]") {
       auto wv = random_vec(size_t(n) * rig.out.size(), 22);
       std::vector<float> jv(wv.size()), jtw(v.size()), dy = wv;
       rig.layer->forward(*rig.be, jv.data(), v.data(), n);
-      rig.layer->backward(*rig.be, jtw.data(), dy.data(), v.data(), jv.data(), n);
+      rig.layer->backward(*rig.be, jtw.data(), dy.data(), v.data(), jv.data(), n, {});
       double lhs = dot(jv, wv), rhs = dot(v, jtw);
       INFO(tc.name << ": <Jv,w> = " << lhs << ", <v,J^T w> = " << rhs);
       REQUIRE(std::abs(lhs - rhs) <= 1e-4 * (1 + std::abs(lhs)));
@@ -127,7 +129,7 @@ TEST_CASE("activation fused into a layer back-propagates through its output", "[
   std::vector<float> y(size_t(n) * 4), dx(x.size());
   rig.layer->forward(*rig.be, y.data(), x.data(), n);
   std::vector<float> dy(y.size(), 1.0f);
-  rig.layer->backward(*rig.be, dx.data(), dy.data(), x.data(), y.data(), n);
+  rig.layer->backward(*rig.be, dx.data(), dy.data(), x.data(), y.data(), n, {});
   // The bias gradient is the column sum of dy * act'(pre), act' = 1 or 0.3.
   std::vector<float> db(4);
   rig.be->to_host(db.data(), rig.ps.grad(1), 4);
@@ -136,6 +138,66 @@ TEST_CASE("activation fused into a layer back-propagates through its output", "[
     for (int i = 0; i < n; ++i) want += y[size_t(i * 4 + j)] > 0 ? 1.0 : kLeakyAlpha;
     REQUIRE(db[size_t(j)] == Approx(want).epsilon(1e-6));
   }
+}
+
+TEST_CASE("a chain's backward moves each activation derivative into the next layer's dx, same bits", "[nn]") {
+  // Every layer kind and view, LeakyReLU and sigmoid: Sequential hands each layer the activation of
+  // the layer before it (ActGrads), so the cpu backend applies it while writing dx. The gradients
+  // must equal those of the plain layer-by-layer backward, where each layer applies its own.
+  auto be = make_cpu_backend();
+  Sequential chain;
+  chain.add(std::make_unique<Conv2D>("c1", 4, 3, 1, Act::LeakyRelu))
+      .add(std::make_unique<Conv2D>("c2", 6, 3, 2, Act::LeakyRelu))
+      .add(Reshape::flatten("flat"))
+      .add(std::make_unique<Dense>("d1", 10, Act::LeakyRelu))
+      .add(std::make_unique<Dense>("d2", 96, Act::None))
+      .add(std::make_unique<Reshape>("shape", Shape{6, 4, 4}))
+      .add(std::make_unique<Conv2DTranspose>("t1", 4, 3, 2, Act::LeakyRelu))
+      .add(std::make_unique<Conv2DTranspose>("t2", 1, 3, 1, Act::Sigmoid));
+  ParamStore ps;
+  const int n = 3;
+  const Shape in{1, 8, 8};
+  REQUIRE(chain.plan(in, n, ps) == in);
+  ps.allocate(*be, 5);
+  chain.allocate(*be);
+  const auto x = random_vec(size_t(n) * in.size(), 31);
+  const auto dout = random_vec(size_t(n) * in.size(), 32);
+
+  chain.forward(*be, x.data(), n);
+  std::copy(dout.begin(), dout.end(), chain.output_grad());
+  std::vector<float> dx_fused(x.size(), std::nanf(""));
+  chain.backward(*be, x.data(), dx_fused.data(), n);
+  const std::vector<float> grads_fused(ps.grads(), ps.grads() + ps.total());
+
+  // The plain backward, layer by layer, over activations recomputed in buffers of our own.
+  constexpr size_t kMaxSample = 256;  // the largest activation of the chain (4 x 8 x 8)
+  const auto& layers = chain.layers();
+  std::vector<std::vector<float>> acts = {x};
+  for (const auto& layer : layers) {
+    if (layer->is_view()) {
+      acts.push_back(acts.back());
+      continue;
+    }
+    std::vector<float> y(size_t(n) * kMaxSample);
+    layer->forward(*be, y.data(), acts.back().data(), n);
+    acts.push_back(std::move(y));
+  }
+  std::vector<float> dy = dout;
+  dy.resize(size_t(n) * kMaxSample);
+  for (size_t i = layers.size(); i-- > 0;) {
+    if (layers[i]->is_view()) continue;
+    std::vector<float> dx(size_t(n) * kMaxSample);
+    layers[i]->backward(*be, dx.data(), dy.data(), acts[i].data(), acts[i + 1].data(), n, {});
+    dy = std::move(dx);
+  }
+  const std::vector<float> grads_plain(ps.grads(), ps.grads() + ps.total());
+  REQUIRE(std::memcmp(grads_fused.data(), grads_plain.data(), grads_plain.size() * sizeof(float)) == 0);
+  REQUIRE(std::memcmp(dx_fused.data(), dy.data(), dx_fused.size() * sizeof(float)) == 0);
+  // And the derivatives did change something: LeakyReLU's 0.3 slope is in play.
+  size_t negative = 0;
+  for (size_t i = 1; i < acts.size() - 1; ++i)
+    for (float v : acts[i]) negative += v < 0;
+  CHECK(negative > 0);
 }
 
 TEST_CASE("the autoencoder has the blog's shapes and parameter names", "[nn]") {

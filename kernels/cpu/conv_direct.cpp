@@ -63,7 +63,8 @@ struct PaddedInput {
 
 bool direct_forward_applies(const ConvGeom& g) { return g.c == 1 && g.stride == 1; }
 
-void direct_forward(const ConvGeom& g, float* y, const float* x, const float* w, const float* b, Act act) {
+void direct_forward(const ConvGeom& g, float* y, const float* x, const float* w, const float* b, Act act,
+                    const ActGate& gate) {
   // kFilters output channels per pass over the plane, kFilterVecs vectors of each: every input
   // vector loaded is used kFilters times (the plane has one channel, so loads, not multiply-adds,
   // would otherwise bound this loop), and the 12 accumulators stay in registers.
@@ -111,6 +112,7 @@ void direct_forward(const ConvGeom& g, float* y, const float* x, const float* w,
         copy_out(y + (int64_t(n) * g.k + k0 + f) * pq, out + f * pitch, g.p, g.q, pin.width);
       }
     }
+    apply_gate(gate, y, n * g.k * pq, g.k * pq);
   }
 }
 
@@ -122,7 +124,7 @@ bool direct_backward_data_applies(const ConvGeom& g) {
 }
 
 void direct_backward_data(const ConvGeom& g, float* dx, const float* dy, const float* w, const float* bias,
-                          Act act) {
+                          Act act, const ActGate& gate) {
   const int width = g.w + g.s - 1, rows = g.h + g.r - 1;
   const int64_t blocks = blocks_for(int64_t(g.h) * width);
   // Rounded to whole cache lines so every channel's plane starts aligned.
@@ -158,6 +160,7 @@ void direct_backward_data(const ConvGeom& g, float* dx, const float* dy, const f
     }
     apply_activation_inplace(act, out, blocks * kBlock);
     copy_out(dx + n * hw, out, g.h, g.w, width);
+    apply_gate(gate, dx, n * hw, hw);
   }
 }
 

@@ -18,9 +18,17 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/cpu/cpu_common_impl.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/shapes.h"
 
 namespace zs::cpu::detail {
+
+// out[offset, offset + count) *= act'(gate.y[same range]) (nothing without a gate): the layer
+// backwards (ops.h) call it on each chunk of dx right after writing it.
+inline void apply_gate(const ActGate& gate, float* out, int64_t offset, int64_t count) {
+  if (gate.act != Act::None) activation_grad(gate.act, out + offset, out + offset, gate.y + offset, count);
+}
 
 struct ChunkPlan {
   int images_per_chunk = 1;
@@ -54,12 +62,14 @@ bool flat_lowering_applies(const ConvGeom& g);
 void im2col_flat(const ConvGeom& g, const ColumnTarget& col, const float* x, int nimg);
 void col2im_flat(const ConvGeom& g, float* dx, float* col, int64_t ld, int nimg, const float* bias, Act act);
 
-// Single-channel stride-1 direct paths; *_applies says whether the geometry qualifies.
+// Single-channel stride-1 direct paths; *_applies says whether the geometry qualifies. The gate
+// (ops.h) is applied to each image's result as it is written.
 bool direct_forward_applies(const ConvGeom& g);
-void direct_forward(const ConvGeom& g, float* y, const float* x, const float* w, const float* b, Act act);
+void direct_forward(const ConvGeom& g, float* y, const float* x, const float* w, const float* b, Act act,
+                    const ActGate& gate);
 bool direct_backward_data_applies(const ConvGeom& g);
 void direct_backward_data(const ConvGeom& g, float* dx, const float* dy, const float* w, const float* bias,
-                          Act act);
+                          Act act, const ActGate& gate);
 bool direct_backward_weight_applies(const ConvGeom& g);
 void direct_backward_weight(const ConvGeom& g, float* dw, const float* x, const float* dy);
 

@@ -45,7 +45,8 @@ enum ScratchSlot : int {
   kScratchGemmOut,
   kScratchPartials,
   kScratchPad,
-  kScratchPackedA,  // gemm_panels.h A panels (an op's packed weights, shared by its threads)
+  kScratchWeights,  // an op's packed weights (gemm_panels.h A panels), shared by its threads
+  kScratchPackedA,  // gemm_panels.h A panels of a thread's own operand
   kScratchPackedB,  // gemm_panels.h B panels
   kScratchMasks,    // im2col's edge-column masks for B panels
   kScratchSlots
@@ -102,5 +103,8 @@ inline void zero_short(float* dst, int64_t count) {
 void bias_activation(float* dst, const float* src, int64_t count, float bias, Act act);
 // Activation applied in place to a contiguous run of floats (bias already added).
 void apply_activation_inplace(Act act, float* v, int64_t count);
+// dx = dy * act'(.) over a contiguous run, through the activation's output y (activation_backward's
+// single-threaded core: the same bits); dx may alias dy.
+void activation_grad(Act act, float* dx, const float* dy, const float* y, int64_t count);
 
 }  // namespace zs::cpu::detail

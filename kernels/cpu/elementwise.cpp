@@ -63,6 +63,22 @@ void bias_activation(float* dst, const float* src, int64_t count, float bias, Ac
 
 void apply_activation_inplace(Act act, float* v, int64_t count) { bias_activation(v, v, count, 0.f, act); }
 
+void activation_grad(Act act, float* dx, const float* dy, const float* y, int64_t count) {
+  switch (act) {
+    case Act::None:
+      if (dx != dy) std::memcpy(dx, dy, sizeof(float) * count);
+      return;
+    case Act::LeakyRelu:
+#pragma omp simd
+      for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * (y[i] > 0.f ? 1.f : kLeakyAlpha);
+      return;
+    case Act::Sigmoid:
+#pragma omp simd
+      for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * y[i] * (1.f - y[i]);
+      return;
+  }
+}
+
 }  // namespace detail
 
 void activation_forward(Act act, float* y, const float* x, int64_t count) {
@@ -86,12 +102,12 @@ void activation_backward(Act act, float* dx, const float* dy, const float* y, in
     if (dx != dy) std::memcpy(dx, dy, sizeof(float) * count);
     return;
   }
-  if (act == Act::LeakyRelu) {
-#pragma omp parallel for simd schedule(static) if (count >= kParallelMinElements)
-    for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * (y[i] > 0.f ? 1.f : kLeakyAlpha);
-  } else {
-#pragma omp parallel for simd schedule(static) if (count >= kParallelMinElements)
-    for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * y[i] * (1.f - y[i]);
+  const int threads = count >= kParallelMinElements ? max_threads() : 1;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    int64_t begin = 0, end = 0;
+    static_range(count, omp_get_thread_num(), omp_get_num_threads(), begin, end);
+    activation_grad(act, dx + begin, dy + begin, y + begin, end - begin);
   }
 }
 

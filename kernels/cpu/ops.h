@@ -28,6 +28,27 @@ void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float
 // db[c] = sum over n, spatial of dy[n][c][hw] (bias gradient of a Conv2DTranspose layer).
 void bias_grad_nchw(float* db, const float* dy, int n, int c, int hw);
 
+// The derivative of an activation, taken at its OUTPUT y (same shape as the gradient it gates).
+struct ActGate {
+  Act act = Act::None;
+  const float* y = nullptr;
+};
+// A conv layer's whole backward, chunk by chunk of images: each chunk's weight gradient, bias sums
+// and input gradient are computed one after the other while its x and dy are in cache, and dx is
+// multiplied by dx_gate's derivative as it is written (the activation that produced the layer's
+// input: a chain applies it here instead of in a pass of its own). dx may be nullptr (skip).
+// The same bits as the separate ops (backward-weight, bias_grad_nchw, the input-gradient conv)
+// followed by activation_backward(dx_gate.act, dx, dx, dx_gate.y).
+//   Conv2D (geometry g, x [N][C][H][W], dy [N][K][P][Q]):
+//     dw, db[K] = conv2d_backward_weight(g, x, dy); dx = conv2d_backward_data(g, dy, w) * gate.
+void conv2d_layer_backward(const ConvGeom& g, float* dw, float* db, float* dx, const float* x, const float* dy,
+                           const float* w, const ActGate& dx_gate);
+//   Conv2DTranspose, the adjoint of the conv g (layer x and dx [N][K][P][Q], dy [N][C][H][W]):
+//     dw = conv2d_backward_weight(g, x = dy, dy = x); db[C] = bias_grad_nchw(dy);
+//     dx = conv2d_forward(g, dy, w) * gate.
+void conv2d_transpose_layer_backward(const ConvGeom& g, float* dw, float* db, float* dx, const float* x,
+                                     const float* dy, const float* w, const ActGate& dx_gate);
+
 // ---- dense ----
 // y[n][out] = act(x[n][in] * w[in][out] + b[out]); b may be nullptr.
 void dense_forward(float* y, const float* x, const float* w, const float* b, int n, int in, int out, Act act);

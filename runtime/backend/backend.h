@@ -55,6 +55,25 @@ class Backend {
   virtual void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float* x,
                                       const float* dy) = 0;
   virtual void bias_grad_nchw(float* db, const float* dy, int n, int c, int hw) = 0;
+  // A conv layer's whole backward (ops.h: conv2d_layer_backward, conv2d_transpose_layer_backward):
+  // weight and bias gradients, and dx (nullable) times the derivative of dx_act, the activation
+  // that produced the layer's input x. This default runs the separate ops; the cpu backend runs
+  // them chunk by chunk of images, while each chunk is in cache (same bits).
+  virtual void conv2d_layer_backward(const ConvGeom& g, float* dw, float* db, float* dx, const float* x,
+                                     const float* dy, const float* w, Act dx_act) {
+    conv2d_backward_weight(g, dw, db, x, dy);
+    if (!dx) return;
+    conv2d_backward_data(g, dx, dy, w, nullptr, Act::None);
+    if (dx_act != Act::None) activation_backward(dx_act, dx, dx, x, g.x_size());
+  }
+  virtual void conv2d_transpose_layer_backward(const ConvGeom& g, float* dw, float* db, float* dx, const float* x,
+                                               const float* dy, const float* w, Act dx_act) {
+    conv2d_backward_weight(g, dw, nullptr, dy, x);  // the adjoint conv maps the layer's output to its input
+    bias_grad_nchw(db, dy, g.n, g.c, g.h * g.w);
+    if (!dx) return;
+    conv2d_forward(g, dx, dy, w, nullptr, Act::None);
+    if (dx_act != Act::None) activation_backward(dx_act, dx, dx, x, g.y_size());
+  }
   virtual void dense_forward(float* y, const float* x, const float* w, const float* b, int n, int in, int out,
                              Act act) = 0;
   virtual void dense_backward(float* dx, float* dw, float* db, const float* dy, const float* x,

@@ -40,6 +40,14 @@ class CpuBackend final : public Backend {
     cpu::conv2d_backward_weight(g, dw, db, x, dy);
   }
   void bias_grad_nchw(float* db, const float* dy, int n, int c, int hw) override { cpu::bias_grad_nchw(db, dy, n, c, hw); }
+  void conv2d_layer_backward(const ConvGeom& g, float* dw, float* db, float* dx, const float* x, const float* dy,
+                             const float* w, Act dx_act) override {
+    cpu::conv2d_layer_backward(g, dw, db, dx, x, dy, w, {dx_act, x});
+  }
+  void conv2d_transpose_layer_backward(const ConvGeom& g, float* dw, float* db, float* dx, const float* x,
+                                       const float* dy, const float* w, Act dx_act) override {
+    cpu::conv2d_transpose_layer_backward(g, dw, db, dx, x, dy, w, {dx_act, x});
+  }
   void dense_forward(float* y, const float* x, const float* w, const float* b, int n, int in, int out, Act act) override {
     cpu::dense_forward(y, x, w, b, n, in, out, act);
   }

@@ -25,11 +25,11 @@ void Conv2D::forward(Backend& be, float* y, const float* x, int n) {
   be.conv2d_forward(geom(n), y, x, ps_->param(w_), ps_->param(b_), act_);
 }
 
-void Conv2D::backward(Backend& be, float* dx, float* dy, const float* x, const float* y, int n) {
+void Conv2D::backward(Backend& be, float* dx, float* dy, const float* x, const float* y, int n,
+                      const ActGrads& grads) {
   ConvGeom g = geom(n);
-  if (act_ != Act::None) be.activation_backward(act_, dy, dy, y, g.y_size());
-  be.conv2d_backward_weight(g, ps_->grad(w_), ps_->grad(b_), x, dy);
-  if (dx) be.conv2d_backward_data(g, dx, dy, ps_->param(w_), nullptr, Act::None);
+  if (act_ != Act::None && !grads.dy_ready) be.activation_backward(act_, dy, dy, y, g.y_size());
+  be.conv2d_layer_backward(g, ps_->grad(w_), ps_->grad(b_), dx, x, dy, ps_->param(w_), grads.dx_act);
 }
 
 // ---- Conv2DTranspose ----
@@ -53,13 +53,12 @@ void Conv2DTranspose::forward(Backend& be, float* y, const float* x, int n) {
   be.conv2d_backward_data(geom(n), y, x, ps_->param(w_), ps_->param(b_), act_);
 }
 
-void Conv2DTranspose::backward(Backend& be, float* dx, float* dy, const float* x, const float* y, int n) {
+void Conv2DTranspose::backward(Backend& be, float* dx, float* dy, const float* x, const float* y, int n,
+                               const ActGrads& grads) {
   ConvGeom g = geom(n);
-  if (act_ != Act::None) be.activation_backward(act_, dy, dy, y, g.x_size());
-  // The adjoint conv maps this layer's output (its x side) to its input (its y side).
-  be.conv2d_backward_weight(g, ps_->grad(w_), nullptr, dy, x);
-  be.bias_grad_nchw(ps_->grad(b_), dy, n, g.c, g.h * g.w);
-  if (dx) be.conv2d_forward(g, dx, dy, ps_->param(w_), nullptr, Act::None);
+  if (act_ != Act::None && !grads.dy_ready) be.activation_backward(act_, dy, dy, y, g.x_size());
+  // The adjoint conv g maps this layer's output (its x side) to its input (its y side).
+  be.conv2d_transpose_layer_backward(g, ps_->grad(w_), ps_->grad(b_), dx, x, dy, ps_->param(w_), grads.dx_act);
 }
 
 // ---- Dense ----
@@ -75,9 +74,12 @@ void Dense::forward(Backend& be, float* y, const float* x, int n) {
   be.dense_forward(y, x, ps_->param(w_), ps_->param(b_), n, in_, units_, act_);
 }
 
-void Dense::backward(Backend& be, float* dx, float* dy, const float* x, const float* y, int n) {
-  if (act_ != Act::None) be.activation_backward(act_, dy, dy, y, int64_t(n) * units_);
+void Dense::backward(Backend& be, float* dx, float* dy, const float* x, const float* y, int n,
+                     const ActGrads& grads) {
+  if (act_ != Act::None && !grads.dy_ready) be.activation_backward(act_, dy, dy, y, int64_t(n) * units_);
   be.dense_backward(dx, ps_->grad(w_), ps_->grad(b_), dy, x, ps_->param(w_), n, in_, units_);
+  // The dense ops run on OpenBLAS: nothing to fuse into, so a pass of its own.
+  if (dx && grads.dx_act != Act::None) be.activation_backward(grads.dx_act, dx, dx, x, int64_t(n) * in_);
 }
 
 // ---- Reshape ----

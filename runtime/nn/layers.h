@@ -3,8 +3,12 @@
 // to the planned maximum. Activations are fused into the layer that precedes them, as the blog's
 // model always follows a conv/dense with one: y = act(op(x) + b).
 //
-// backward(dx, dy, x, y, n): dy (gradient w.r.t. y) is scratch the layer may overwrite; dx may be
-// nullptr when nobody needs the input gradient. Parameter gradients are OVERWRITTEN.
+// backward(dx, dy, x, y, n, grads): dy (gradient w.r.t. y) is scratch the layer may overwrite; dx
+// may be nullptr when nobody needs the input gradient. Parameter gradients are OVERWRITTEN.
+// ActGrads moves each activation's derivative into the op that writes the gradient it applies to:
+// a chain (Sequential) has every layer multiply the dx it writes by the derivative of the
+// activation that produced its x, so that layer's backward starts from a ready dy (the cpu backend
+// then does it while each chunk of dx is in cache instead of in a pass of its own).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -23,6 +27,11 @@ struct Shape {  // one sample
   std::string str() const;
 };
 
+struct ActGrads {
+  Act dx_act = Act::None;  // multiply dx by the derivative of this activation (x is its output)
+  bool dy_ready = false;   // dy already includes this layer's own activation derivative
+};
+
 class Layer {
  public:
   explicit Layer(std::string name) : name_(std::move(name)) {}
@@ -31,8 +40,11 @@ class Layer {
   virtual Shape plan(Shape in, ParamStore& ps) = 0;
   // A view (Flatten/Reshape) shares its input's buffer: no copy, no kernel.
   virtual bool is_view() const { return false; }
+  // The activation fused at the output (its derivative is what a consumer's ActGrads::dx_act names).
+  virtual Act output_act() const { return Act::None; }
   virtual void forward(Backend& be, float* y, const float* x, int n) = 0;
-  virtual void backward(Backend& be, float* dx, float* dy, const float* x, const float* y, int n) = 0;
+  virtual void backward(Backend& be, float* dx, float* dy, const float* x, const float* y, int n,
+                        const ActGrads& grads) = 0;
 
  protected:
   std::string name_;
@@ -45,7 +57,9 @@ class Conv2D final : public Layer {
       : Layer(std::move(name)), filters_(filters), ksize_(ksize), stride_(stride), act_(act) {}
   Shape plan(Shape in, ParamStore& ps) override;
   void forward(Backend& be, float* y, const float* x, int n) override;
-  void backward(Backend& be, float* dx, float* dy, const float* x, const float* y, int n) override;
+  Act output_act() const override { return act_; }
+  void backward(Backend& be, float* dx, float* dy, const float* x, const float* y, int n,
+                const ActGrads& grads) override;
   ConvGeom geom(int n) const;
 
  private:
@@ -64,7 +78,9 @@ class Conv2DTranspose final : public Layer {
       : Layer(std::move(name)), filters_(filters), ksize_(ksize), stride_(stride), act_(act) {}
   Shape plan(Shape in, ParamStore& ps) override;
   void forward(Backend& be, float* y, const float* x, int n) override;
-  void backward(Backend& be, float* dx, float* dy, const float* x, const float* y, int n) override;
+  Act output_act() const override { return act_; }
+  void backward(Backend& be, float* dx, float* dy, const float* x, const float* y, int n,
+                const ActGrads& grads) override;
   ConvGeom geom(int n) const;  // of the adjoint forward conv: x side = this layer's output
 
  private:
@@ -81,7 +97,9 @@ class Dense final : public Layer {
   Dense(std::string name, int units, Act act) : Layer(std::move(name)), units_(units), act_(act) {}
   Shape plan(Shape in, ParamStore& ps) override;
   void forward(Backend& be, float* y, const float* x, int n) override;
-  void backward(Backend& be, float* dx, float* dy, const float* x, const float* y, int n) override;
+  Act output_act() const override { return act_; }
+  void backward(Backend& be, float* dx, float* dy, const float* x, const float* y, int n,
+                const ActGrads& grads) override;
 
  private:
   int units_;
@@ -99,7 +117,7 @@ class Reshape final : public Layer {
   Shape plan(Shape in, ParamStore& ps) override;
   bool is_view() const override { return true; }
   void forward(Backend&, float*, const float*, int) override {}
-  void backward(Backend&, float*, float*, const float*, const float*, int) override {}
+  void backward(Backend&, float*, float*, const float*, const float*, int, const ActGrads&) override {}
 
  private:
   Shape to_;  // c == 0 means flatten

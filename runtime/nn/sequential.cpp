@@ -54,9 +54,19 @@ void Sequential::backward(Backend& be, const float* x, float* dx, int n) {
   acts_[0] = const_cast<float*>(x);
   grads_[0] = dx;
   if (layers_[0]->is_view()) grads_[1] = dx;  // a leading view passes its gradient straight through
+  // Each layer applies the activation derivative of the layer before it (views skipped) to the dx
+  // it writes, so every layer but the last starts from a ready dy (layers.h: ActGrads).
+  bool consumer_applied = false;  // a later layer has applied layer i's activation derivative
   for (size_t i = layers_.size(); i-- > 0;) {
     if (layers_[i]->is_view()) continue;
-    layers_[i]->backward(be, grads_[i], grads_[i + 1], acts_[i], acts_[i + 1], n);
+    size_t producer = i;
+    while (producer > 0 && layers_[producer - 1]->is_view()) --producer;
+    const bool gates_dx = producer > 0 && grads_[i];
+    ActGrads grads;
+    grads.dy_ready = consumer_applied;
+    if (gates_dx) grads.dx_act = layers_[producer - 1]->output_act();
+    layers_[i]->backward(be, grads_[i], grads_[i + 1], acts_[i], acts_[i + 1], n, grads);
+    consumer_applied = gates_dx;
   }
 }
 
