@@ -213,7 +213,10 @@ class AutoencoderStep {
         gt3_(t3_.size()), gt2_(t2_.size()), gt1_(t1_.size()), gd0_(d0_.size()), gz_(z_.size()),
         ga3_(a3_.size()), ga2_(a2_.size()), ga1_(a1_.size()) {}
 
-  float step() {
+  // One training step. layer_backward: the conv layers' backwards as the driver runs them
+  // (conv2d_layer_backward / conv2d_transpose_layer_backward, chunk by chunk); otherwise as the
+  // separate ops they replace, for comparison (same bits).
+  float step(bool layer_backward = true) {
     using namespace zs::cpu;
     // Forward.
     conv2d_forward(g1_, a1_.data(), x_.data(), w1_.value.data(), b1_.value.data(), Act::LeakyRelu);
@@ -225,28 +228,11 @@ class AutoencoderStep {
     conv2d_backward_data(g2_, t2_.data(), t1_.data(), wt2_.value.data(), bt2_.value.data(), Act::LeakyRelu);
     conv2d_backward_data(g1_, t3_.data(), t2_.data(), wt3_.value.data(), bt3_.value.data(), Act::Sigmoid);
     bce_loss(loss_.data(), gt3_.data(), t3_.data(), x_.data(), n_, 784);
-    // Backward through the decoder. As in runtime/nn/sequential.cpp: each layer's backward also
-    // applies the derivative of the activation that produced its input (ops.h: ActGate), so
-    // only the last layer applies its own.
-    activation_backward(Act::Sigmoid, gt3_.data(), gt3_.data(), t3_.data(), int64_t(gt3_.size()));
-    conv2d_transpose_layer_backward(g1_, wt3_.grad.data(), bt3_.grad.data(), gt2_.data(), t2_.data(), gt3_.data(),
-                                    wt3_.value.data(), {Act::LeakyRelu, t2_.data()});
-    conv2d_transpose_layer_backward(g2_, wt2_.grad.data(), bt2_.grad.data(), gt1_.data(), t1_.data(), gt2_.data(),
-                                    wt2_.value.data(), {Act::LeakyRelu, t1_.data()});
-    conv2d_transpose_layer_backward(g3_, wt1_.grad.data(), bt1_.grad.data(), gd0_.data(), d0_.data(), gt1_.data(),
-                                    wt1_.value.data(), {});  // the decoder's Dense has no activation
-    dense_backward(gz_.data(), wd_.grad.data(), bd_.grad.data(), gd0_.data(), z_.data(), wd_.value.data(), n_,
-                   kLatent, kFlat);
-    // Backward through the encoder (the first conv needs no input gradient).
-    dense_backward(ga3_.data(), we_.grad.data(), be_.grad.data(), gz_.data(), a3_.data(), we_.value.data(), n_,
-                   kFlat, kLatent);
-    activation_backward(Act::LeakyRelu, ga3_.data(), ga3_.data(), a3_.data(), int64_t(ga3_.size()));
-    conv2d_layer_backward(g3_, w3_.grad.data(), b3_.grad.data(), ga2_.data(), a2_.data(), ga3_.data(),
-                          w3_.value.data(), {Act::LeakyRelu, a2_.data()});
-    conv2d_layer_backward(g2_, w2_.grad.data(), b2_.grad.data(), ga1_.data(), a1_.data(), ga2_.data(),
-                          w2_.value.data(), {Act::LeakyRelu, a1_.data()});
-    conv2d_layer_backward(g1_, w1_.grad.data(), b1_.grad.data(), nullptr, x_.data(), ga1_.data(), w1_.value.data(),
-                          {});
+    // Backward.
+    if (layer_backward)
+      backward_by_layer();
+    else
+      backward_by_op();
     // Update.
     ++step_;
     for (Param* p : {&w1_, &b1_, &w2_, &b2_, &w3_, &b3_, &we_, &be_, &wd_, &bd_, &wt1_, &bt1_, &wt2_, &bt2_, &wt3_,
@@ -266,6 +252,62 @@ class AutoencoderStep {
   }
 
  private:
+  void backward_by_layer() {
+    using namespace zs::cpu;
+    // Through the decoder. As in runtime/nn/sequential.cpp: each layer's backward also
+    // applies the derivative of the activation that produced its input (ops.h: ActGate), so
+    // only the last layer applies its own.
+    activation_backward(Act::Sigmoid, gt3_.data(), gt3_.data(), t3_.data(), int64_t(gt3_.size()));
+    conv2d_transpose_layer_backward(g1_, wt3_.grad.data(), bt3_.grad.data(), gt2_.data(), t2_.data(), gt3_.data(),
+                                    wt3_.value.data(), {Act::LeakyRelu, t2_.data()});
+    conv2d_transpose_layer_backward(g2_, wt2_.grad.data(), bt2_.grad.data(), gt1_.data(), t1_.data(), gt2_.data(),
+                                    wt2_.value.data(), {Act::LeakyRelu, t1_.data()});
+    conv2d_transpose_layer_backward(g3_, wt1_.grad.data(), bt1_.grad.data(), gd0_.data(), d0_.data(), gt1_.data(),
+                                    wt1_.value.data(), {});  // the decoder's Dense has no activation
+    dense_backward(gz_.data(), wd_.grad.data(), bd_.grad.data(), gd0_.data(), z_.data(), wd_.value.data(), n_,
+                   kLatent, kFlat);
+    // Through the encoder (the first conv needs no input gradient).
+    dense_backward(ga3_.data(), we_.grad.data(), be_.grad.data(), gz_.data(), a3_.data(), we_.value.data(), n_,
+                   kFlat, kLatent);
+    activation_backward(Act::LeakyRelu, ga3_.data(), ga3_.data(), a3_.data(), int64_t(ga3_.size()));
+    conv2d_layer_backward(g3_, w3_.grad.data(), b3_.grad.data(), ga2_.data(), a2_.data(), ga3_.data(),
+                          w3_.value.data(), {Act::LeakyRelu, a2_.data()});
+    conv2d_layer_backward(g2_, w2_.grad.data(), b2_.grad.data(), ga1_.data(), a1_.data(), ga2_.data(),
+                          w2_.value.data(), {Act::LeakyRelu, a1_.data()});
+    conv2d_layer_backward(g1_, w1_.grad.data(), b1_.grad.data(), nullptr, x_.data(), ga1_.data(), w1_.value.data(),
+                          {});
+  }
+
+  void backward_by_op() {
+    using namespace zs::cpu;
+    // Through the decoder.
+    activation_backward(Act::Sigmoid, gt3_.data(), gt3_.data(), t3_.data(), int64_t(gt3_.size()));
+    bias_grad_nchw(bt3_.grad.data(), gt3_.data(), n_, 1, 784);
+    conv2d_backward_weight(g1_, wt3_.grad.data(), nullptr, gt3_.data(), t2_.data());
+    conv2d_forward(g1_, gt2_.data(), gt3_.data(), wt3_.value.data(), nullptr, Act::None);
+    activation_backward(Act::LeakyRelu, gt2_.data(), gt2_.data(), t2_.data(), int64_t(gt2_.size()));
+    bias_grad_nchw(bt2_.grad.data(), gt2_.data(), n_, 32, 784);
+    conv2d_backward_weight(g2_, wt2_.grad.data(), nullptr, gt2_.data(), t1_.data());
+    conv2d_forward(g2_, gt1_.data(), gt2_.data(), wt2_.value.data(), nullptr, Act::None);
+    activation_backward(Act::LeakyRelu, gt1_.data(), gt1_.data(), t1_.data(), int64_t(gt1_.size()));
+    bias_grad_nchw(bt1_.grad.data(), gt1_.data(), n_, 64, 196);
+    conv2d_backward_weight(g3_, wt1_.grad.data(), nullptr, gt1_.data(), d0_.data());
+    conv2d_forward(g3_, gd0_.data(), gt1_.data(), wt1_.value.data(), nullptr, Act::None);
+    dense_backward(gz_.data(), wd_.grad.data(), bd_.grad.data(), gd0_.data(), z_.data(), wd_.value.data(), n_,
+                   kLatent, kFlat);
+    // Through the encoder (the first conv needs no input gradient).
+    dense_backward(ga3_.data(), we_.grad.data(), be_.grad.data(), gz_.data(), a3_.data(), we_.value.data(), n_,
+                   kFlat, kLatent);
+    activation_backward(Act::LeakyRelu, ga3_.data(), ga3_.data(), a3_.data(), int64_t(ga3_.size()));
+    conv2d_backward_weight(g3_, w3_.grad.data(), b3_.grad.data(), a2_.data(), ga3_.data());
+    conv2d_backward_data(g3_, ga2_.data(), ga3_.data(), w3_.value.data(), nullptr, Act::None);
+    activation_backward(Act::LeakyRelu, ga2_.data(), ga2_.data(), a2_.data(), int64_t(ga2_.size()));
+    conv2d_backward_weight(g2_, w2_.grad.data(), b2_.grad.data(), a1_.data(), ga2_.data());
+    conv2d_backward_data(g2_, ga1_.data(), ga2_.data(), w2_.value.data(), nullptr, Act::None);
+    activation_backward(Act::LeakyRelu, ga1_.data(), ga1_.data(), a1_.data(), int64_t(ga1_.size()));
+    conv2d_backward_weight(g1_, w1_.grad.data(), b1_.grad.data(), x_.data(), ga1_.data());
+  }
+
   static constexpr int kFlat = 6272, kLatent = 16;
   int n_;
   ConvGeom g1_, g2_, g3_;
@@ -278,12 +320,13 @@ class AutoencoderStep {
 
 void BM_AE_training_step(benchmark::State& state) {
   const int threads = int(state.range(0));
+  const bool layer_backward = state.range(1) != 0;
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
   AutoencoderStep model(kBatch);
-  model.step();  // warm-up: scratch buffers, page faults
+  model.step(layer_backward);  // warm-up: scratch buffers, page faults
   float loss = 0;
-  for (auto _ : state) loss = model.step();
+  for (auto _ : state) loss = model.step(layer_backward);
   omp_set_num_threads(saved);
   state.counters["images/s"] = benchmark::Counter(double(kBatch) * double(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["FLOPS"] = benchmark::Counter(model.flops() * double(state.iterations()), benchmark::Counter::kIsRate);
@@ -354,6 +397,13 @@ BENCHMARK(BM_gemm_panels)->ArgNames({"m", "n", "k"})->Apply([](benchmark::intern
 BENCHMARK(BM_openblas_sgemm)->ArgNames({"m", "n", "k"})->Apply([](benchmark::internal::Benchmark* b) {
   for (const auto& shape : kChunkGemms) b->Args(shape);
 })->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_AE_training_step)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+// layer_backward:0 runs the conv backwards as separate ops: compare the two with
+// --benchmark_filter=AE_training_step/threads:2 --benchmark_repetitions=10
+// --benchmark_enable_random_interleaving=true (interleaved, so both see the same load drift).
+BENCHMARK(BM_AE_training_step)
+    ->ArgNames({"threads", "layer_backward"})
+    ->ArgsProduct({{1, 2}, {1, 0}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 BENCHMARK_MAIN();
