@@ -14,6 +14,7 @@
 
 #include <benchmark/benchmark.h>
 #include <cmath>
+#include <chrono>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -397,6 +398,30 @@ BENCHMARK(BM_gemm_panels)->ArgNames({"m", "n", "k"})->Apply([](benchmark::intern
 BENCHMARK(BM_openblas_sgemm)->ArgNames({"m", "n", "k"})->Apply([](benchmark::internal::Benchmark* b) {
   for (const auto& shape : kChunkGemms) b->Args(shape);
 })->Unit(benchmark::kMicrosecond)->UseRealTime();
+// The layer backwards against the separate ops, alternating step by step on one model so that
+// both see the same load drift on a shared machine (a plain A/B of two runs drifts by +-5-10%).
+void BM_AE_layer_backward_vs_ops(benchmark::State& state) {
+  const int threads = int(state.range(0));
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  AutoencoderStep model(kBatch);
+  model.step(true);  // warm-up of both
+  model.step(false);
+  double seconds[2] = {0, 0};  // [separate ops, layer backwards]
+  for (auto _ : state) {
+    for (int by_layer = 0; by_layer < 2; ++by_layer) {
+      const auto start = std::chrono::steady_clock::now();
+      benchmark::DoNotOptimize(model.step(by_layer != 0));
+      seconds[by_layer] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+  }
+  omp_set_num_threads(saved);
+  const double steps = double(state.iterations());
+  state.counters["ops_ms"] = 1e3 * seconds[0] / steps;
+  state.counters["layer_ms"] = 1e3 * seconds[1] / steps;
+  state.counters["layer/ops"] = seconds[1] / seconds[0];
+}
+
 // layer_backward:0 runs the conv backwards as separate ops: compare the two with
 // --benchmark_filter=AE_training_step/threads:2 --benchmark_repetitions=10
 // --benchmark_enable_random_interleaving=true (interleaved, so both see the same load drift).
@@ -405,5 +430,6 @@ BENCHMARK(BM_AE_training_step)
     ->ArgsProduct({{1, 2}, {1, 0}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+BENCHMARK(BM_AE_layer_backward_vs_ops)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(4);
 
 BENCHMARK_MAIN();

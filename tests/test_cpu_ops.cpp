@@ -824,6 +824,13 @@ TEST_CASE("conv ops give the same bits on every run and for every thread count",
       dw.insert(dw.end(), db.begin(), db.end());
       dw.insert(dw.end(), y.begin(), y.end());
       dw.insert(dw.end(), dx.begin(), dx.end());
+      // The layer backwards (chunk by chunk, in weight-gradient slots), gated by x and dy.
+      Vec lw(g.w_size()), lb(g.k), ldx(g.x_size()), tw(g.w_size()), tb(g.c), tdx(g.y_size());
+      zs::cpu::conv2d_layer_backward(g, lw.data(), lb.data(), ldx.data(), x.data(), dy.data(), w.data(),
+                                     {Act::LeakyRelu, x.data()});
+      zs::cpu::conv2d_transpose_layer_backward(g, tw.data(), tb.data(), tdx.data(), dy.data(), x.data(), w.data(),
+                                               {Act::LeakyRelu, dy.data()});
+      for (const Vec* part : {&lw, &lb, &ldx, &tw, &tb, &tdx}) dw.insert(dw.end(), part->begin(), part->end());
       return dw;
     };
     const Vec first = run();
