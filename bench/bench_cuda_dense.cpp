@@ -16,6 +16,8 @@
 #include "bench/cuda_bench_support.h"
 
 #include <benchmark/benchmark.h>
+
+#include <algorithm>
 #include <cublas_v2.h>
 
 #include <cstdint>
@@ -77,13 +79,14 @@ void BM_Gemm(benchmark::State& state) {
   const Product& p = kProducts[state.range(0)];
   const int version = int(state.range(1));
   RandomDeviceFloats a(std::size_t(p.m) * p.k), b(std::size_t(p.k) * p.n), c(std::size_t(p.m) * p.n);
+  RandomDeviceFloats workspace(std::max<std::size_t>(1, kns::gemm_workspace(p.m, p.n, p.k, version)));
   const kns::GemmEpilogue ep;
   const kns::GemmSplitPlan plan = kns::gemm_split_plan(p.m, p.n, p.k);
   state.SetLabel(std::string(p.name) + " v" + std::to_string(version) +
                  (version == 4 && plan.slices > 1 ? " split " + std::to_string(plan.slices) : ""));
   time_on_gpu(state, gemm_flop(p), gemm_bytes(p), [&] {
     kns::gemm(c.get(), a.get(), b.get(), p.m, p.n, p.k, p.trans_a ? kns::Trans::Yes : kns::Trans::No,
-              p.trans_b ? kns::Trans::Yes : kns::Trans::No, ep, nullptr, version);
+              p.trans_b ? kns::Trans::Yes : kns::Trans::No, ep, workspace.get(), nullptr, version);
   });
 }
 BENCHMARK(BM_Gemm)->ArgsProduct({{0, 1, 2, 3, 4, 5}, {1, 2, 3, 4}})->UseManualTime()->Unit(benchmark::kMicrosecond);
@@ -127,11 +130,13 @@ void BM_DenseForward(benchmark::State& state) {
   const int version = int(state.range(1));
   RandomDeviceFloats x(std::size_t(kBatch) * l.in), w(std::size_t(l.in) * l.out), b(std::size_t(l.out)),
       y(std::size_t(kBatch) * l.out);
+  RandomDeviceFloats workspace(std::max<std::size_t>(1, kns::dense_workspace(kBatch, l.in, l.out, version)));
   state.SetLabel(std::string(l.name) + " v" + std::to_string(version));
   const double flop = 2.0 * kBatch * l.in * l.out;
   const double bytes = 4.0 * (double(kBatch) * l.in + double(l.in) * l.out + l.out + double(kBatch) * l.out);
   time_on_gpu(state, flop, bytes, [&] {
-    kns::dense_forward(y.get(), x.get(), w.get(), b.get(), kBatch, l.in, l.out, zs::Act::None, nullptr, version);
+    kns::dense_forward(y.get(), x.get(), w.get(), b.get(), kBatch, l.in, l.out, zs::Act::None, workspace.get(), nullptr,
+                       version);
   });
 }
 BENCHMARK(BM_DenseForward)->ArgsProduct({{0, 1}, {1, 2, 3, 4}})->UseManualTime()->Unit(benchmark::kMicrosecond);
@@ -143,13 +148,14 @@ void BM_DenseBackward(benchmark::State& state) {
   const int version = int(state.range(1));
   RandomDeviceFloats x(std::size_t(kBatch) * l.in), w(std::size_t(l.in) * l.out), dy(std::size_t(kBatch) * l.out),
       dx(std::size_t(kBatch) * l.in), dw(std::size_t(l.in) * l.out), db(std::size_t(l.out));
+  RandomDeviceFloats workspace(std::max<std::size_t>(1, kns::dense_workspace(kBatch, l.in, l.out, version)));
   state.SetLabel(std::string(l.name) + " v" + std::to_string(version));
   const double flop = 2 * 2.0 * kBatch * l.in * l.out + double(kBatch) * l.out;
   // reads x, w, dy (dy twice: dw and dx; db reads it a third time); writes dw, db, dx
   const double bytes = 4.0 * (double(kBatch) * l.in * 2 + double(l.in) * l.out * 2 + 3.0 * kBatch * l.out + l.out);
   time_on_gpu(state, flop, bytes, [&] {
-    kns::dense_backward(dx.get(), dw.get(), db.get(), dy.get(), x.get(), w.get(), kBatch, l.in, l.out, nullptr,
-                        version);
+    kns::dense_backward(dx.get(), dw.get(), db.get(), dy.get(), x.get(), w.get(), kBatch, l.in, l.out,
+                        workspace.get(), nullptr, version);
   });
 }
 BENCHMARK(BM_DenseBackward)->ArgsProduct({{0, 1}, {1, 2, 3, 4}})->UseManualTime()->Unit(benchmark::kMicrosecond);

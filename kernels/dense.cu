@@ -13,6 +13,8 @@
 // spreads its rows over kSumRowGroups threads per column instead of one long serial chain.
 #include "kernels/common.cuh"
 
+#include <algorithm>
+
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -65,7 +67,7 @@ static void launch_column_sum(float* db, const float* dy, int rows, int cols, cu
 }
 
 void dense_forward(float* y, const float* x, const float* w, const float* b, int n, int in, int out, Act act,
-                   cudaStream_t stream, int version) {
+                   float* workspace, cudaStream_t stream, int version) {
   check_sizes("dense_forward", n, in, out, version);
   require(y && x && w, "dense_forward", "y, x and w must not be null");
   require(act == Act::None || act == Act::LeakyRelu || act == Act::Sigmoid, "dense_forward",
@@ -73,17 +75,24 @@ void dense_forward(float* y, const float* x, const float* w, const float* b, int
   GemmEpilogue ep;
   ep.bias = b;
   ep.act = act;
-  gemm(y, x, w, n, out, in, Trans::No, Trans::No, ep, stream, version);
+  gemm(y, x, w, n, out, in, Trans::No, Trans::No, ep, workspace, stream, version);
 }
 
 void dense_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int n, int in,
-                    int out, cudaStream_t stream, int version) {
+                    int out, float* workspace, cudaStream_t stream, int version) {
   check_sizes("dense_backward", n, in, out, version);
   require(dw && dy && x, "dense_backward", "dw, dy and x must not be null");
   require(!dx || w, "dense_backward", "w is needed to compute dx");
-  gemm(dw, x, dy, in, out, n, Trans::Yes, Trans::No, GemmEpilogue{}, stream, version);
+  gemm(dw, x, dy, in, out, n, Trans::Yes, Trans::No, GemmEpilogue{}, workspace, stream, version);
   if (db) launch_column_sum(db, dy, n, out, stream);
-  if (dx) gemm(dx, dy, w, n, in, out, Trans::No, Trans::Yes, GemmEpilogue{}, stream, version);
+  if (dx) gemm(dx, dy, w, n, in, out, Trans::No, Trans::Yes, GemmEpilogue{}, workspace, stream, version);
+}
+
+size_t dense_workspace(int n, int in, int out, int version) {
+  check_sizes("dense_workspace", n, in, out, version);
+  const size_t forward = gemm_workspace(n, out, in, version), dw = gemm_workspace(in, out, n, version);
+  const size_t dx = gemm_workspace(n, in, out, version);
+  return std::max(forward, std::max(dw, dx));
 }
 
 }  // namespace zs::ZS_KNS

@@ -14,7 +14,9 @@
 // `version` selects the GEMM kernel of every product (gemm.cuh: 1 naive ... 4 split-K, shipped);
 // the column-sum kernel has a single version. Long-K products (the AE's 6272 -> 16 forward and
 // 16 -> 6272 dx, both K = 6272 with a 128 x 16 output) go through version 4's deterministic
-// split-K, which uses a device-global scratch: dense calls must not run concurrently on two streams.
+// split-K, whose partial sums go to the caller's `workspace` of dense_workspace(n, in, out)
+// floats (null is fine when that is 0). The products of one call run one after another on
+// `stream`, so they share it.
 #pragma once
 
 #include "kernels/common.cuh"
@@ -27,9 +29,12 @@ inline constexpr int kDenseKernelVersions = kGemmKernelVersions;
 inline constexpr int kDenseShippedVersion = kGemmShippedVersion;
 
 void dense_forward(float* y, const float* x, const float* w, const float* b, int n, int in, int out, Act act,
-                   cudaStream_t stream, int version = kDenseShippedVersion);
+                   float* workspace, cudaStream_t stream, int version = kDenseShippedVersion);
 
 void dense_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int n, int in,
-                    int out, cudaStream_t stream, int version = kDenseShippedVersion);
+                    int out, float* workspace, cudaStream_t stream, int version = kDenseShippedVersion);
+
+// Floats of workspace either call needs for these sizes (the largest of its GEMMs').
+size_t dense_workspace(int n, int in, int out, int version = kDenseShippedVersion);
 
 }  // namespace zs::ZS_KNS

@@ -77,12 +77,6 @@ int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 }  // namespace
 
-// Split-K partial sums, [slice][m][n], written by gemm_kernel4 and read by
-// gemm_split_reduce_kernel. A device global rather than an allocation: nothing to free, and its
-// address is fixed, so captured CUDA graphs stay valid (see gemm.cuh for the one-stream
-// consequence). 1 MiB.
-static __device__ float g_split_partials[kSplitScratchFloats];
-
 // ---- device helpers ----
 
 // The output value for C[row][col] given the finished dot product.
@@ -287,16 +281,18 @@ static __global__ void __launch_bounds__(Tile::kThreads)
   }
 }
 
-// Slice blockIdx.z of K -> raw partial sums g_split_partials[z][m][n]; the epilogue comes later.
+// Slice blockIdx.z of K -> raw partial sums partials[z][m][n] (the caller's workspace); the
+// epilogue comes later.
 template <class Tile>
 static __global__ void __launch_bounds__(Tile::kThreads)
-    gemm_kernel4(const float* a, const float* b, int m, int n, int k, bool trans_a, bool trans_b, int k_per_slice) {
+    gemm_kernel4(float* __restrict__ partials, const float* a, const float* b, int m, int n, int k, bool trans_a,
+                 bool trans_b, int k_per_slice) {
   const int row0 = blockIdx.y * Tile::kBM, col0 = blockIdx.x * Tile::kBN;
   const int k_begin = blockIdx.z * k_per_slice;
   const int k_end = min(k, k_begin + k_per_slice);
   float acc[Tile::kTM][Tile::kTN];
   multiply_tile<Tile>(acc, a, b, m, n, k, trans_a, trans_b, row0, col0, k_begin, k_end);
-  float* slice = g_split_partials + int64_t(blockIdx.z) * m * n;
+  float* slice = partials + int64_t(blockIdx.z) * m * n;
   const int tx = threadIdx.x % Tile::kThreadCols, ty = threadIdx.x / Tile::kThreadCols;
 #pragma unroll
   for (int r = 0; r < Tile::kTM; ++r) {
@@ -312,12 +308,12 @@ static __global__ void __launch_bounds__(Tile::kThreads)
 
 // C = epilogue(sum over slices, in slice order). One thread per output, coalesced.
 static __global__ void __launch_bounds__(kReduceBlock)
-    gemm_split_reduce_kernel(float* c, int m, int n, int slices, GemmEpilogue ep) {
+    gemm_split_reduce_kernel(float* c, const float* __restrict__ partials, int m, int n, int slices, GemmEpilogue ep) {
   const int64_t count = int64_t(m) * n;
   const int64_t index = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (index >= count) return;
   float sum = 0.f;
-  for (int s = 0; s < slices; ++s) sum += g_split_partials[s * count + index];
+  for (int s = 0; s < slices; ++s) sum += partials[s * count + index];
   c[index] = finish_output(sum, c, index, int(index % n), ep);
 }
 
@@ -368,7 +364,7 @@ GemmSplitPlan split_plan(int m, int n, int k) {
 
 template <class Tile>
 static void launch_tiled(bool split, float* c, const float* a, const float* b, int m, int n, int k, bool trans_a,
-                         bool trans_b, const GemmEpilogue& ep, cudaStream_t stream) {
+                         bool trans_b, const GemmEpilogue& ep, float* workspace, cudaStream_t stream) {
   const dim3 block(Tile::kThreads);
   const int grid_y = ceil_div(m, Tile::kBM);
   require(grid_y <= kMaxGridY, "gemm", "m = " + std::to_string(m) + " needs more than 65535 row tiles");
@@ -380,16 +376,18 @@ static void launch_tiled(bool split, float* c, const float* a, const float* b, i
     return;
   }
   const dim3 grid(ceil_div(n, Tile::kBN), grid_y, plan.slices);
-  LAUNCH((gemm_kernel4<Tile>), grid, block, 0, stream)(a, b, m, n, k, trans_a, trans_b, plan.k_per_slice);
+  require(workspace, "gemm", "version 4 splits this " + std::to_string(m) + " x " + std::to_string(n) + " x " +
+                                 std::to_string(k) + " product and needs gemm_workspace() floats of workspace");
+  LAUNCH((gemm_kernel4<Tile>), grid, block, 0, stream)(workspace, a, b, m, n, k, trans_a, trans_b, plan.k_per_slice);
   KERNEL_CHECK();
   const int64_t count = int64_t(m) * n;
   LAUNCH(gemm_split_reduce_kernel, unsigned((count + kReduceBlock - 1) / kReduceBlock), kReduceBlock, 0, stream)(
-      c, m, n, plan.slices, ep);
+      c, workspace, m, n, plan.slices, ep);
   KERNEL_CHECK();
 }
 
 static void launch_gemm(int version, float* c, const float* a, const float* b, int m, int n, int k, bool trans_a,
-                        bool trans_b, const GemmEpilogue& ep, cudaStream_t stream) {
+                        bool trans_b, const GemmEpilogue& ep, float* workspace, cudaStream_t stream) {
   if (version == 1) {
     const int64_t blocks = (int64_t(m) * n + kNaiveBlock - 1) / kNaiveBlock;
     require(blocks <= 0x7fffffff, "gemm", "m * n too large for kernel version 1");
@@ -407,16 +405,18 @@ static void launch_gemm(int version, float* c, const float* a, const float* b, i
   }
   const bool split = version == 4;
   switch (pick_tile(m, n)) {
-    case TileKind::Tall: return launch_tiled<TileTall>(split, c, a, b, m, n, k, trans_a, trans_b, ep, stream);
-    case TileKind::Flat: return launch_tiled<TileFlat>(split, c, a, b, m, n, k, trans_a, trans_b, ep, stream);
-    default: return launch_tiled<TileWide>(split, c, a, b, m, n, k, trans_a, trans_b, ep, stream);
+    case TileKind::Tall:
+      return launch_tiled<TileTall>(split, c, a, b, m, n, k, trans_a, trans_b, ep, workspace, stream);
+    case TileKind::Flat:
+      return launch_tiled<TileFlat>(split, c, a, b, m, n, k, trans_a, trans_b, ep, workspace, stream);
+    default: return launch_tiled<TileWide>(split, c, a, b, m, n, k, trans_a, trans_b, ep, workspace, stream);
   }
 }
 
 // ---- public entries: argument checks ----
 
 void gemm(float* c, const float* a, const float* b, int m, int n, int k, Trans trans_a, Trans trans_b,
-          const GemmEpilogue& epilogue, cudaStream_t stream, int version) {
+          const GemmEpilogue& epilogue, float* workspace, cudaStream_t stream, int version) {
   require(version >= 1 && version <= kGemmKernelVersions, "gemm",
           "kernel version " + std::to_string(version) + " does not exist");
   require(m >= 1 && n >= 1 && k >= 1, "gemm",
@@ -430,7 +430,14 @@ void gemm(float* c, const float* a, const float* b, int m, int n, int k, Trans t
   require(act == Act::None || act == Act::LeakyRelu || act == Act::Sigmoid, "gemm",
           "unknown activation " + std::to_string(int(act)));
   require(std::isfinite(epilogue.alpha) && std::isfinite(epilogue.beta), "gemm", "alpha and beta must be finite");
-  launch_gemm(version, c, a, b, m, n, k, trans_a == Trans::Yes, trans_b == Trans::Yes, epilogue, stream);
+  launch_gemm(version, c, a, b, m, n, k, trans_a == Trans::Yes, trans_b == Trans::Yes, epilogue, workspace, stream);
+}
+
+size_t gemm_workspace(int m, int n, int k, int version) {
+  require(m >= 1 && n >= 1 && k >= 1, "gemm_workspace", "m, n and k must be >= 1");
+  if (version != 4) return 0;
+  const GemmSplitPlan plan = split_plan(m, n, k);
+  return plan.slices > 1 ? size_t(plan.slices) * size_t(m) * size_t(n) : 0;
 }
 
 GemmSplitPlan gemm_split_plan(int m, int n, int k) {

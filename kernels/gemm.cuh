@@ -12,9 +12,9 @@
 // Determinism: every version sums each output in an order fixed by the shapes alone (never by
 // thread or block timing), so repeated runs give identical bits. Version 4 splits long-K
 // products over blocks (split-K) and adds the slices in slice order in a second kernel; its
-// partial sums live in a fixed device-global scratch buffer (no allocation, so the launches can
-// be captured in a CUDA graph). Consequence: split-K products must not run concurrently on two
-// streams (or from two host threads); the runtime issues everything on one stream.
+// partial sums go to the caller's `workspace` (gemm_workspace(m, n, k, version) floats; null is
+// fine when that is 0), so two streams or backends never share scratch, and a captured graph
+// keeps using the workspace it was given.
 //
 // Launches are asynchronous on `stream`. Bad arguments throw std::invalid_argument, launch
 // errors std::runtime_error.
@@ -42,7 +42,11 @@ struct GemmEpilogue {
 };
 
 void gemm(float* c, const float* a, const float* b, int m, int n, int k, Trans trans_a, Trans trans_b,
-          const GemmEpilogue& epilogue, cudaStream_t stream, int version = kGemmShippedVersion);
+          const GemmEpilogue& epilogue, float* workspace, cudaStream_t stream, int version = kGemmShippedVersion);
+
+// Floats of workspace gemm needs for this product (0: none; only version 4's split-K needs any,
+// at most 1 MiB). Depends on the shapes and version only.
+size_t gemm_workspace(int m, int n, int k, int version = kGemmShippedVersion);
 
 // How version 4 would run an m x n x k product: the number of K slices (1 = no split) and the
 // K range of each slice (a multiple of the tile depth). For tests and benchmarks.

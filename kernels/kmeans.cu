@@ -109,7 +109,6 @@ int sum_threads_for(int d) { return d >= kSumThreadsMax ? kSumThreadsMax : (d + 
 }  // namespace
 
 // Partial inertias [group in launch][chunk]: a device global (nothing to allocate or free).
-static __device__ double g_inertia_partials[kInertiaGroupsPerLaunch * kInertiaChunks];
 
 // ---- shared device helpers ----
 
@@ -574,7 +573,8 @@ static __global__ void __launch_bounds__(kRowWarps * kWarp)
 
 static __global__ void __launch_bounds__(kRowWarps * kWarp)
     kmeans_inertia_kernel(const float* __restrict__ x, const float* __restrict__ centers,
-                          const int32_t* __restrict__ labels, int64_t n, int d, int k, int group0) {
+                          const int32_t* __restrict__ labels, double* __restrict__ partials, int64_t n, int d,
+                          int k, int group0) {
   __shared__ double warp_total[kRowWarps];
   const int chunk = blockIdx.x, slot = blockIdx.y, g = group0 + slot;
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
@@ -598,15 +598,16 @@ static __global__ void __launch_bounds__(kRowWarps * kWarp)
   if (threadIdx.x == 0) {
     double s = 0.0;
     for (int w = 0; w < kRowWarps; ++w) s += warp_total[w];
-    g_inertia_partials[slot * kInertiaChunks + chunk] = s;
+    partials[slot * kInertiaChunks + chunk] = s;
   }
 }
 
-static __global__ void kmeans_inertia_reduce_kernel(double* __restrict__ inertia, int group0, int count) {
+static __global__ void kmeans_inertia_reduce_kernel(double* __restrict__ inertia, const double* __restrict__ partials,
+                                                    int group0, int count) {
   const int slot = threadIdx.x;
   if (slot >= count) return;
   double s = 0.0;
-  for (int c = 0; c < kInertiaChunks; ++c) s += g_inertia_partials[slot * kInertiaChunks + c];
+  for (int c = 0; c < kInertiaChunks; ++c) s += partials[slot * kInertiaChunks + c];
   inertia[group0 + slot] = s;
 }
 
@@ -708,18 +709,25 @@ void kmeans_argmin_dots(int32_t* labels, float* min_dist, const float* dots, con
 }
 
 void kmeans_inertia(double* inertia, const float* x, const float* centers, const int32_t* labels, int64_t n, int d,
-                    int k, int groups, cudaStream_t stream) {
+                    int k, int groups, double* workspace, cudaStream_t stream) {
   const char* op = "kmeans_inertia";
   check_sizes(op, n, d, k, groups);
-  require(inertia && x && centers && labels, op, "inertia, x, centers and labels must not be null");
+  require(inertia && x && centers && labels && workspace, op,
+          "inertia, x, centers, labels and workspace must not be null");
   for (int group0 = 0; group0 < groups; group0 += kInertiaGroupsPerLaunch) {
     const int count = groups - group0 < kInertiaGroupsPerLaunch ? groups - group0 : kInertiaGroupsPerLaunch;
     const dim3 grid(kInertiaChunks, unsigned(count));
-    LAUNCH(kmeans_inertia_kernel, grid, kRowWarps * kWarp, 0, stream)(x, centers, labels, n, d, k, group0);
+    LAUNCH(kmeans_inertia_kernel, grid, kRowWarps * kWarp, 0, stream)(x, centers, labels, workspace, n, d, k,
+                                                                      group0);
     KERNEL_CHECK();
-    LAUNCH(kmeans_inertia_reduce_kernel, 1, kInertiaGroupsPerLaunch, 0, stream)(inertia, group0, count);
+    LAUNCH(kmeans_inertia_reduce_kernel, 1, kInertiaGroupsPerLaunch, 0, stream)(inertia, workspace, group0, count);
     KERNEL_CHECK();
   }
+}
+
+size_t kmeans_inertia_workspace(int groups) {
+  return size_t(groups < kInertiaGroupsPerLaunch ? (groups > 0 ? groups : 1) : kInertiaGroupsPerLaunch) *
+         kInertiaChunks;
 }
 
 }  // namespace zs::ZS_KNS

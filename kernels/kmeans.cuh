@@ -34,8 +34,8 @@
 // the same inputs give the same bits on every run and in every emulator thread order.
 //
 // Memory: nothing is allocated; no kernel stores an n x k matrix. Beyond its inputs and outputs,
-// kmeans_inertia uses a fixed 32 KiB device-global scratch (so, like gemm's split-K, inertias must
-// not run concurrently on two streams). A whole fit on 60,000 x 784 with k = 250 holds the data
+// kmeans_inertia needs kmeans_inertia_workspace(groups) doubles of the caller's scratch (at most
+// 32 KiB), so two streams never share one. A whole fit on 60,000 x 784 with k = 250 holds the data
 // (188 MB), its norms, and per group labels + distances (0.5 MB) and centres + sums (0.8 MB); the
 // k-means++ step of 64 candidates adds 15 MB of candidate distances: well under 300 MB in all.
 // Default paths use nothing above compute capability 5.2 (warp shuffles and ballots, double
@@ -104,7 +104,9 @@ void kmeans_argmin_dots(int32_t* labels, float* min_dist, const float* dots, con
                         const float* c_sqnorm, int64_t n, int k, cudaStream_t stream);
 
 // inertia[g] = sum_i ||x_i - c_{g, labels[g][i]}||^2, by direct differences in double.
+// workspace: kmeans_inertia_workspace(groups) doubles (per-chunk partial sums).
 void kmeans_inertia(double* inertia, const float* x, const float* centers, const int32_t* labels, int64_t n, int d,
-                    int k, int groups, cudaStream_t stream);
+                    int k, int groups, double* workspace, cudaStream_t stream);
+size_t kmeans_inertia_workspace(int groups);
 
 }  // namespace zs::ZS_KNS

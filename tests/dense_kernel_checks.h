@@ -21,6 +21,8 @@
 #pragma once
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -248,13 +250,14 @@ inline void check_gemm(const Repeater& repeat, int version) {
                                   std::to_string(var.beta) + (var.bias ? " +bias " : " ") + act_name(var.act);
       const Producer produce = [&]() -> Outputs {
         DeviceVector<float> da(a), db(b), dbias(bias), dc(c0);
+        DeviceVector<float> workspace(std::max<std::size_t>(1, kns::gemm_workspace(s.m, s.n, s.k, version)));
         kns::GemmEpilogue ep;
         ep.alpha = var.alpha;
         ep.beta = var.beta;
         ep.bias = var.bias ? dbias.get() : nullptr;
         ep.act = var.act;
         kns::gemm(dc.get(), da.get(), db.get(), s.m, s.n, s.k, ta ? kns::Trans::Yes : kns::Trans::No,
-                  tb ? kns::Trans::Yes : kns::Trans::No, ep, nullptr, version);
+                  tb ? kns::Trans::Yes : kns::Trans::No, ep, workspace.get(), nullptr, version);
         return {dc.download()};
       };
       check_runs(repeat, produce, {e}, context);
@@ -312,8 +315,9 @@ inline void check_dense_forward(const Repeater& repeat, int version,
       }
     const Producer produce = [&]() -> Outputs {
       DeviceVector<float> dx(x), dw(w), db(b), dy(std::vector<float>(e.ref.size(), NAN));
+      DeviceVector<float> workspace(std::max<std::size_t>(1, kns::dense_workspace(c.n, c.in, c.out, version)));
       kns::dense_forward(dy.get(), dx.get(), dw.get(), c.bias ? db.get() : nullptr, c.n, c.in, c.out, c.act,
-                         nullptr, version);
+                         workspace.get(), nullptr, version);
       return {dy.download()};
     };
     check_runs(repeat, produce, {e}, dense_context("dense_forward", version, c));
@@ -360,8 +364,10 @@ inline void check_dense_backward(const Repeater& repeat, int version,
       DeviceVector<float> d_x(x), d_w(w), d_dy(dy);
       DeviceVector<float> d_dw(std::vector<float>(e_dw.ref.size(), NAN)), d_db(std::vector<float>(e_db.ref.size(), NAN)),
           d_dx(std::vector<float>(e_dx.ref.size(), NAN));
+      DeviceVector<float> workspace(std::max<std::size_t>(1, kns::dense_workspace(c.n, c.in, c.out, version)));
       kns::dense_backward(want_dx ? d_dx.get() : nullptr, d_dw.get(), want_db ? d_db.get() : nullptr, d_dy.get(),
-                          d_x.get(), want_dx ? d_w.get() : nullptr, c.n, c.in, c.out, nullptr, version);
+                          d_x.get(), want_dx ? d_w.get() : nullptr, c.n, c.in, c.out, workspace.get(), nullptr,
+                          version);
       Outputs out{d_dw.download()};
       if (want_db) out.push_back(d_db.download());
       if (want_dx) out.push_back(d_dx.download());

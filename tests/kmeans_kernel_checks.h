@@ -617,7 +617,8 @@ inline void check_inertia(const Repeater& repeat) {
       DeviceVector<float> dx(x), dc(centers);
       DeviceVector<int32_t> dl(labels);
       DeviceVector<double> out(std::vector<double>(ref.size(), NAN));
-      kns::kmeans_inertia(out.get(), dx.get(), dc.get(), dl.get(), c.n, c.d, c.k, c.groups, nullptr);
+      DeviceVector<double> workspace(kns::kmeans_inertia_workspace(c.groups));
+      kns::kmeans_inertia(out.get(), dx.get(), dc.get(), dl.get(), c.n, c.d, c.k, c.groups, workspace.get(), nullptr);
       return {out.download()};
     };
     const std::string context = assign_context("kmeans_inertia", 1, c);
@@ -647,7 +648,7 @@ inline void check_bad_arguments() {
                   std::invalid_argument);
   CHECK_THROWS_AS(kns::kmeans_pp_sample(l.get(), p, nullptr, 4, 2, 1, nullptr), std::invalid_argument);
   CHECK_THROWS_AS(kns::kmeans_minibatch_update(p, dbl.get(), p, p, l.get(), 4, 2, 2, nullptr), std::invalid_argument);
-  CHECK_THROWS_AS(kns::kmeans_inertia(dbl.get(), p, p, l.get(), 4, 2, 2, -1, nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(kns::kmeans_inertia(dbl.get(), p, p, l.get(), 4, 2, 2, -1, dbl.get(), nullptr), std::invalid_argument);
 }
 
 }  // namespace zs::kmeans_checks

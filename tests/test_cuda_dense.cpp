@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <cstdint>
 #include <vector>
 
@@ -86,12 +88,13 @@ TEST_CASE("cuda graph: a captured dense + loss + Adam step replays like direct l
           step(std::vector<int64_t>{0}) {}
   };
   DeviceVector<float> d_x(x), d_target(target);
+  DeviceVector<float> workspace(std::max<std::size_t>(1, kns::dense_workspace(n, in, out)));
   cudaStream_t stream = nullptr;
   CUDA_CHECK(cudaStreamCreate(&stream));
   const auto train_step = [&](Model& md) {
-    kns::dense_forward(md.y.get(), d_x.get(), md.w.get(), md.b.get(), n, in, out, zs::Act::None, stream);
+    kns::dense_forward(md.y.get(), d_x.get(), md.w.get(), md.b.get(), n, in, out, zs::Act::None, workspace.get(), stream);
     kns::mse_loss(md.loss.get(), md.dy.get(), md.y.get(), d_target.get(), n, out, stream);
-    kns::dense_backward(nullptr, md.dw.get(), md.db.get(), md.dy.get(), d_x.get(), nullptr, n, in, out, stream);
+    kns::dense_backward(nullptr, md.dw.get(), md.db.get(), md.dy.get(), d_x.get(), nullptr, n, in, out, workspace.get(), stream);
     kns::adam_advance_step(md.step.get(), stream);
     kns::adam_step_device(md.w.get(), md.mw.get(), md.vw.get(), md.dw.get(), int64_t(w0.size()), h, md.step.get(),
                           stream);

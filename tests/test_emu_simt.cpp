@@ -41,11 +41,13 @@ Settings lenient() {
   return s;
 }
 
-// The message of the KernelError that `launch` throws (fails the test if it throws nothing).
+// The message of the KernelError that `launch` throws at the synchronisation that runs it
+// (fails the test if it throws nothing).
 template <class F>
 std::string kernel_error_of(F&& launch) {
   try {
     launch();
+    CUDA_CHECK(cudaDeviceSynchronize());
   } catch (const KernelError& e) {
     return e.what();
   }

@@ -2,11 +2,17 @@
 // zs_kernels_cuda against the real CUDA runtime, and with ZS_KNS=emu into zs_kernels_emu against the
 // CPU emulator (runtime/simt), so the emu backend runs exactly the launchers the GPU runs.
 //
-// Memory: cudaMalloc'd, tracked (bytes in use and peak). Work goes to one stream; to_host()
-// synchronizes it. On cuda, capture() records work as a CUDA graph. Adam's step number lives on the
+// Memory: cudaMalloc'd, tracked (bytes in use and peak). Work goes to the backend's own
+// non-blocking stream (everything it issues, the step counter's reset included, so nothing depends
+// on the legacy stream's implicit ordering); to_host() synchronizes it. capture() records work as a
+// CUDA graph (on emu too: the emulator records and replays graphs). Adam's step number lives on the
 // device and is advanced by a kernel inside the step, so a replayed graph takes consecutive steps.
+// The workspace a live graph captured never moves under it: when a later direct call needs more,
+// the old block is retired, not freed, until the last graph is gone.
 #include "kernels/common.cuh"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <unordered_map>
@@ -19,6 +25,7 @@
 #include "kernels/gather.cuh"
 #include "kernels/loss.cuh"
 #include "kernels/vae.cuh"
+#include "runtime/backend/cuda_handles.h"
 #include "runtime/backend/kernel_backend.h"
 #include "runtime/core/error.h"
 
@@ -29,37 +36,36 @@ class KernelBackend;
 
 class KernelGraph final : public CapturedWork {
  public:
-  KernelGraph(KernelBackend& be, cudaGraphExec_t exec, cudaGraph_t graph, int adam_steps)
-      : be_(be), exec_(exec), graph_(graph), adam_steps_(adam_steps) {}
+  KernelGraph(KernelBackend& be, UniqueGraphExec exec, UniqueGraph graph, int adam_steps);
   ~KernelGraph() override;
   void replay() override;
 
  private:
   KernelBackend& be_;
-  cudaGraphExec_t exec_;
-  cudaGraph_t graph_;
+  UniqueGraphExec exec_;
+  UniqueGraph graph_;
   int adam_steps_;
 };
 
 class KernelBackend final : public Backend {
  public:
-  KernelBackend() {
-#if !ZS_EMULATED
-    CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-#endif
-    void* p = nullptr;
-    CUDA_CHECK(cudaMalloc(&p, sizeof(int64_t)));
-    step_on_device_ = static_cast<int64_t*>(p);
-    CUDA_CHECK(cudaMemset(step_on_device_, 0, sizeof(int64_t)));
+  explicit KernelBackend(bool graphs) : graphs_(graphs) {
+    CUDA_CHECK(cudaStreamCreateWithFlags(stream_owner_.out(), cudaStreamNonBlocking));
+    stream_ = stream_owner_.get();
+    CUDA_CHECK(cudaMalloc(step_memory_.out(), sizeof(int64_t)));
+    step_on_device_ = static_cast<int64_t*>(step_memory_.get());
+    // On the backend's stream: its consumers run there, and a non-blocking stream is not ordered
+    // after legacy-stream work.
+    CUDA_CHECK(cudaMemsetAsync(step_on_device_, 0, sizeof(int64_t), stream_));
   }
   ~KernelBackend() override {
-    cudaStreamSynchronize(stream_);
-    if (workspace_) cudaFree(workspace_);
-    if (gather_indices_) cudaFree(gather_indices_);
-    cudaFree(step_on_device_);
-#if !ZS_EMULATED
-    cudaStreamDestroy(stream_);
-#endif
+    try {
+      synchronize();
+    } catch (const std::exception&) {
+      // the emulator reports a failed kernel by throwing; a destructor has nowhere to send it
+    }
+    for (float* p : retired_workspaces_) release(p);
+    if (workspace_) release(workspace_);
   }
 
   std::string name() const override { return ZS_EMULATED ? "emu" : "cuda"; }
@@ -81,7 +87,11 @@ class KernelBackend final : public Backend {
   }
   void release(float* p) noexcept override {
     auto it = sizes_.find(p);
-    if (it == sizes_.end()) return;
+    if (it == sizes_.end()) {   // a bug in the caller: say so rather than leak or free foreign memory
+      std::fprintf(stderr, "zspace internal error: %s backend asked to release %p, which it did not allocate\n",
+                   ZS_EMULATED ? "emu" : "cuda", static_cast<void*>(p));
+      std::abort();
+    }
     in_use_ -= it->second;
     sizes_.erase(it);
     cudaFree(p);
@@ -111,41 +121,39 @@ class KernelBackend final : public Backend {
   size_t peak_bytes() const override { return peak_; }
 
   // ---- graphs ----
-  bool supports_capture() const override { return !ZS_EMULATED; }
+  bool supports_capture() const override { return graphs_; }
   std::unique_ptr<CapturedWork> capture(const std::function<void()>& work) override {
-#if ZS_EMULATED
-    (void)work;
-    return nullptr;
-#else
-    cudaGraph_t graph = nullptr;
-    cudaGraphExec_t exec = nullptr;
-    capturing_ = true;
-    adam_steps_captured_ = 0;
     const int64_t mirror_before = step_mirror_;
     CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    capturing_ = true;
+    adam_steps_captured_ = 0;
+    UniqueGraph graph;
     try {
       work();
     } catch (...) {
-      cudaStreamEndCapture(stream_, &graph);
-      if (graph) cudaGraphDestroy(graph);
+      cudaStreamEndCapture(stream_, graph.out());
       capturing_ = false;
       step_mirror_ = mirror_before;
       throw;
     }
-    CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+    const cudaError_t ended = cudaStreamEndCapture(stream_, graph.out());
     capturing_ = false;
     step_mirror_ = mirror_before;  // nothing ran yet: replay() advances it
-    CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-    return std::make_unique<KernelGraph>(*this, exec, graph, adam_steps_captured_);
-#endif
+    CUDA_CHECK(ended);
+    UniqueGraphExec exec;
+    CUDA_CHECK(cudaGraphInstantiate(exec.out(), graph.get(), 0));
+    return std::make_unique<KernelGraph>(*this, std::move(exec), std::move(graph), adam_steps_captured_);
   }
   void launch_graph(cudaGraphExec_t exec, int adam_steps) {
-#if ZS_EMULATED
-    (void)exec;
-#else
     CUDA_CHECK(cudaGraphLaunch(exec, stream_));
-#endif
     step_mirror_ += adam_steps;
+  }
+  // Live graphs hold the workspace address they captured (see workspace()).
+  void graph_created() { ++live_graphs_; }
+  void graph_destroyed() noexcept {
+    if (--live_graphs_ > 0) return;
+    for (float* p : retired_workspaces_) release(p);
+    retired_workspaces_.clear();
   }
 
   // ---- ops ----
@@ -163,28 +171,28 @@ class KernelBackend final : public Backend {
     ZS_KNS::bias_grad_nchw(db, dy, n, c, hw, stream_);
   }
   void dense_forward(float* y, const float* x, const float* w, const float* b, int n, int in, int out, Act act) override {
-    ZS_KNS::dense_forward(y, x, w, b, n, in, out, act, stream_);
+    ZS_KNS::dense_forward(y, x, w, b, n, in, out, act, workspace(ZS_KNS::dense_workspace(n, in, out)), stream_);
   }
   void dense_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int n, int in,
                       int out) override {
-    ZS_KNS::dense_backward(dx, dw, db, dy, x, w, n, in, out, stream_);
+    ZS_KNS::dense_backward(dx, dw, db, dy, x, w, n, in, out, workspace(ZS_KNS::dense_workspace(n, in, out)), stream_);
   }
   void gather_checked_rows(float* dst, const float* src, std::span<const int32_t> indices, int row_len) override {
     if (capturing_) throw std::logic_error("gather_rows uploads its indices: it cannot be captured");
-    // The index buffer is reused; wait until the previous gather has read it.
+    // The index buffers are reused; wait until the previous gather has read them.
     CUDA_CHECK(cudaStreamSynchronize(stream_));
     if (indices.size() > gather_index_capacity_) {
-      if (gather_indices_) cudaFree(gather_indices_);
-      gather_indices_ = nullptr;
       gather_index_capacity_ = 0;
-      void* p = nullptr;
-      CUDA_CHECK(cudaMalloc(&p, indices.size() * sizeof(int32_t)));
-      gather_indices_ = static_cast<int32_t*>(p);
+      CUDA_CHECK(cudaMalloc(gather_indices_.out(), indices.size() * sizeof(int32_t)));
       gather_index_capacity_ = indices.size();
     }
-    CUDA_CHECK(cudaMemcpyAsync(gather_indices_, indices.data(), indices.size() * sizeof(int32_t),
+    // The copy reads its host source when the stream reaches it (as from pinned memory), after
+    // this call returns: stage the caller's indices in memory the backend keeps until then.
+    staged_indices_.assign(indices.begin(), indices.end());
+    auto* device_indices = static_cast<int32_t*>(gather_indices_.get());
+    CUDA_CHECK(cudaMemcpyAsync(device_indices, staged_indices_.data(), indices.size() * sizeof(int32_t),
                                cudaMemcpyHostToDevice, stream_));
-    ZS_KNS::gather_rows(dst, src, gather_indices_, int64_t(indices.size()), row_len, stream_);
+    ZS_KNS::gather_rows(dst, src, device_indices, int64_t(indices.size()), row_len, stream_);
   }
   void activation_forward(Act act, float* y, const float* x, int64_t count) override {
     ZS_KNS::activation_forward(act, y, x, count, stream_);
@@ -233,42 +241,57 @@ class KernelBackend final : public Backend {
 
  private:
   // Scratch for kernels that need it; grows outside captures only (the first, direct run of every
-  // step shape sizes it before any capture, see runtime/nn/step_graphs.h).
+  // step shape sizes it before any capture, see runtime/nn/step_graphs.h). Work on the stream
+  // uses one workspace at a time, in stream order; graphs keep theirs alive (graph_destroyed()).
   float* workspace(size_t floats) {
     if (floats <= workspace_floats_) return workspace_;
     if (capturing_) throw std::logic_error("kernel workspace must grow before capture");
-    CUDA_CHECK(cudaStreamSynchronize(stream_));
-    if (workspace_) release(workspace_);
+    if (workspace_) {
+      if (live_graphs_ > 0)
+        retired_workspaces_.push_back(workspace_);
+      else
+        release(workspace_);
+    }
     workspace_ = alloc(floats);
     workspace_floats_ = floats;
     return workspace_;
   }
 
+  UniqueStream stream_owner_;   // destroyed last: everything below may still have work queued on it
+  UniqueDeviceMemory step_memory_;
   cudaStream_t stream_ = nullptr;
   std::unordered_map<void*, size_t> sizes_;
   size_t in_use_ = 0, peak_ = 0;
   float* workspace_ = nullptr;
   size_t workspace_floats_ = 0;
-  int32_t* gather_indices_ = nullptr;  // gather_rows' indices, uploaded per call
+  std::vector<float*> retired_workspaces_;   // smaller workspaces that live graphs still use
+  int live_graphs_ = 0;
+  UniqueDeviceMemory gather_indices_;   // gather_rows' indices, uploaded per call
+  std::vector<int32_t> staged_indices_;   // their host copy, read by the queued upload
   size_t gather_index_capacity_ = 0;
-  int64_t* step_on_device_ = nullptr;
+  int64_t* step_on_device_ = nullptr;   // in step_memory_
   int64_t step_mirror_ = 0;  // the value *step_on_device_ has once queued work completes
   bool capturing_ = false;
   int adam_steps_captured_ = 0;
+  bool graphs_ = true;
 };
 
-KernelGraph::~KernelGraph() {
-#if !ZS_EMULATED
-  cudaGraphExecDestroy(exec_);
-  cudaGraphDestroy(graph_);
-#endif
+KernelGraph::KernelGraph(KernelBackend& be, UniqueGraphExec exec, UniqueGraph graph, int adam_steps)
+    : be_(be), exec_(std::move(exec)), graph_(std::move(graph)), adam_steps_(adam_steps) {
+  be_.graph_created();
 }
 
-void KernelGraph::replay() { be_.launch_graph(exec_, adam_steps_); }
+KernelGraph::~KernelGraph() {
+  exec_.reset();
+  graph_.reset();
+  be_.graph_destroyed();
+}
+
+void KernelGraph::replay() { be_.launch_graph(exec_.get(), adam_steps_); }
 
 }  // namespace
 
-std::unique_ptr<Backend> make_backend() { return std::make_unique<KernelBackend>(); }
+std::unique_ptr<Backend> make_backend(bool graphs) { return std::make_unique<KernelBackend>(graphs); }
 
 #if !ZS_EMULATED
 int usable_device_count() {

@@ -105,7 +105,8 @@ class KernelKMeansEngine final : public KMeansEngine {
   void inertia(double* inertia, const float* centers, const int32_t* labels, int k, int groups) override {
     upload(centres_, centers, static_cast<size_t>(groups) * k * d_);
     upload(labels_, labels, static_cast<size_t>(groups) * n_);
-    kmeans_inertia(inertia_.reserve(groups), x_.get(), centres_.get(), labels_.get(), n_, d_, k, groups, kStream);
+    kmeans_inertia(inertia_.reserve(groups), x_.get(), centres_.get(), labels_.get(), n_, d_, k, groups,
+                   inertia_partials_.reserve(kmeans_inertia_workspace(groups)), kStream);
     download(inertia, inertia_.get(), static_cast<size_t>(groups));
   }
 
@@ -165,7 +166,7 @@ class KernelKMeansEngine final : public KMeansEngine {
       batch_sqnorm_, centres_new_;
   DeviceArray<int32_t> labels_, cand_ids_, rows_;
   DeviceArray<int64_t> counts_;
-  DeviceArray<double> inertia_, cand_pot_, uniforms_, counts_d_;
+  DeviceArray<double> inertia_, inertia_partials_, cand_pot_, uniforms_, counts_d_;
   int runs_ = 0, t_ = 0;
 };
 

@@ -46,7 +46,7 @@ void Autoencoder::train_step(const float* x, int n, const AdamHyper& h) {
   if (!be_.supports_capture()) return run_train_step(x, n, h);
   // A captured graph reads its input from one fixed buffer; the copy is device to device.
   be_.copy(input_.data(), x, size_t(n) * kImageSize);
-  graphs_.run(be_, n, [this, n, h] { run_train_step(input_.data(), n, h); });
+  graphs_.run(be_, n, h, [this, n, h] { run_train_step(input_.data(), n, h); });
 }
 
 void Autoencoder::run_train_step(const float* x, int n, const AdamHyper& h) {

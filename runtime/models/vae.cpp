@@ -30,7 +30,7 @@ void Vae::train_step(const float* x, int n, const AdamHyper& h) {
   ++step_;
   if (!be_.supports_capture()) return run_train_step(x, n, h);
   be_.copy(input_.data(), x, size_t(n) * kImageSize);
-  graphs_.run(be_, n, [this, n, h] { run_train_step(input_.data(), n, h); });
+  graphs_.run(be_, n, h, [this, n, h] { run_train_step(input_.data(), n, h); });
 }
 
 void Vae::run_train_step(const float* x, int n, const AdamHyper& h) {

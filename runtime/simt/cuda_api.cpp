@@ -10,8 +10,12 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "runtime/core/error.h"
+#include "runtime/simt/activity.h"
+#include "runtime/simt/device_queue.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -95,16 +99,6 @@ KernelAttributes& kernel_attributes() {
   return a;
 }
 
-struct EmulatedEvent {
-  std::chrono::steady_clock::time_point time;
-  bool recorded = false;
-};
-struct EmulatedStream {
-  int unused = 0;
-};
-
-EmulatedEvent* as_event(cudaEvent_t e) { return reinterpret_cast<EmulatedEvent*>(e); }
-
 struct ErrorText {
   cudaError_t code;
   const char* name;
@@ -125,7 +119,117 @@ constexpr ErrorText kErrorTexts[] = {
     {cudaErrorLaunchOutOfResources, "cudaErrorLaunchOutOfResources", "too many resources requested for launch"},
     {cudaErrorLaunchFailure, "cudaErrorLaunchFailure", "unspecified launch failure"},
     {cudaErrorNotSupported, "cudaErrorNotSupported", "operation not supported"},
+    {cudaErrorIllegalState, "cudaErrorIllegalState", "the operation cannot be performed in the present state"},
+    {cudaErrorStreamCaptureUnsupported, "cudaErrorStreamCaptureUnsupported",
+     "operation not permitted when stream is capturing"},
+    {cudaErrorStreamCaptureInvalidated, "cudaErrorStreamCaptureInvalidated",
+     "operation failed due to a previous error during capture"},
+    {cudaErrorStreamCaptureImplicit, "cudaErrorStreamCaptureImplicit",
+     "operation would make the legacy stream depend on a capturing blocking stream"},
+    {cudaErrorStreamCaptureIsolation, "cudaErrorStreamCaptureIsolation",
+     "dependency created on uncaptured work in another stream"},
+    {cudaErrorStreamCaptureWrongThread, "cudaErrorStreamCaptureWrongThread",
+     "attempt to terminate a thread-local capture sequence from another thread"},
 };
+
+thread_local Site tl_api_site;
+
+struct InjectedFailure {
+  std::string call;
+  cudaError_t error;
+  int skip;
+};
+std::mutex g_injection_mutex;
+std::vector<InjectedFailure> g_injected;
+
+// The error a test injected for this call (fail_next_call), or cudaSuccess.
+cudaError_t injected_failure(const char* call) {
+  std::lock_guard lock(g_injection_mutex);
+  for (auto it = g_injected.begin(); it != g_injected.end(); ++it) {
+    if (it->call != call) continue;
+    if (it->skip-- > 0) return cudaSuccess;
+    const cudaError_t e = it->error;
+    g_injected.erase(it);
+    return fail(e);
+  }
+  return cudaSuccess;
+}
+
+// Queued copies and memsets check their device side again when they run: the memory may have
+// been freed since they were issued (a stale pointer in a replayed graph, say).
+void check_device_range_at_run(const void* p, std::size_t bytes, const char* what) {
+  if (heap().contains(p, bytes)) return;
+  const Activity& a = current_activity();
+  std::string via;
+  if (a.via) via = std::string(", run by a ") + a.via + " launched at " + a.via_site.file + ":" + std::to_string(a.via_site.line);
+  std::fprintf(stderr,
+               "zs::simt: %s issued at %s:%d%s touches %zu bytes at %p outside any live device allocation "
+               "(freed since it was issued?)\n",
+               what, a.site.file, a.site.line, via.c_str(), bytes, p);
+  std::abort();
+}
+
+// The work of a validated copy, run when its stream reaches it.
+DeviceWork copy_work(const char* kind, void* dst, const void* src, std::size_t bytes, bool dst_device,
+                     bool src_device) {
+  DeviceWork work;
+  work.kind = kind;
+  work.site = take_api_site();
+  work.run = [=](const Settings&) {
+    if (dst_device) check_device_range_at_run(dst, bytes, kind);
+    if (src_device) check_device_range_at_run(src, bytes, kind);
+    std::memmove(dst, src, bytes);
+  };
+  if (!dst_device)   // a host read before the copy ran must not see stale-but-right data
+    work.on_deferred = [dst, bytes] { std::memset(dst, kDevicePoisonByte, bytes); };
+  return work;
+}
+
+DeviceWork memset_work(const char* kind, void* dst, int value, std::size_t bytes) {
+  DeviceWork work;
+  work.kind = kind;
+  work.site = take_api_site();
+  work.run = [=](const Settings&) {
+    check_device_range_at_run(dst, bytes, kind);
+    std::memset(dst, value, bytes);
+  };
+  return work;
+}
+
+// Which sides of a copy are device memory; false when the kind is not a valid direction.
+bool copy_sides(cudaMemcpyKind kind, const void* dst, const void* src, std::size_t bytes, bool& dst_device,
+                bool& src_device) {
+  if (kind == cudaMemcpyDefault) {   // unified addressing: the pointers say
+    dst_device = heap().contains(dst, bytes);
+    src_device = heap().contains(src, bytes);
+    return true;
+  }
+  dst_device = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
+  src_device = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
+  return kind == cudaMemcpyHostToHost || dst_device || src_device;
+}
+
+// Validates a copy at its call, like CUDA; the copy itself runs when its stream reaches it.
+cudaError_t validate_copy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind, bool& dst_device,
+                          bool& src_device) {
+  if (!dst || !src) return fail(cudaErrorInvalidValue);
+  if (!copy_sides(kind, dst, src, bytes, dst_device, src_device)) return fail(cudaErrorInvalidMemcpyDirection);
+  // The device side must be device memory: catches swapped pointers and overruns.
+  if ((dst_device && !heap().contains(dst, bytes)) || (src_device && !heap().contains(src, bytes)))
+    return fail(cudaErrorInvalidValue);
+  return cudaSuccess;
+}
+
+// cudaFree and the destroy calls may not throw (destructors call them): a kernel failure that
+// surfaces while they synchronise is reported and returned as an error code.
+cudaError_t synchronize_quietly(const char* call) {
+  try {
+    return queue::synchronize_device();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "zs::simt: %s: queued device work failed: %s\n", call, e.what());
+    return fail(cudaErrorLaunchFailure);
+  }
+}
 
 const ErrorText* find_error(cudaError_t e) {
   for (const ErrorText& t : kErrorTexts)
@@ -136,6 +240,14 @@ const ErrorText* find_error(cudaError_t e) {
 }  // namespace
 
 void set_last_error(cudaError_t error) { tl_last_error = error; }
+
+void fail_next_call(const char* call, cudaError_t error, int skip) {
+  std::lock_guard lock(g_injection_mutex);
+  g_injected.push_back({call, error, skip});
+}
+
+void note_api_site(Site site) { tl_api_site = site; }
+Site take_api_site() { return std::exchange(tl_api_site, Site{}); }
 
 std::size_t dynamic_smem_limit(const void* kernel) {
   KernelAttributes& a = kernel_attributes();
@@ -156,6 +268,8 @@ namespace api {
 cudaError_t cudaMalloc(void** ptr, std::size_t bytes) {
   if (!ptr) return fail(cudaErrorInvalidValue);
   *ptr = nullptr;
+  if (queue::unsafe_call_forbidden("cudaMalloc")) return fail(cudaErrorStreamCaptureUnsupported);
+  if (cudaError_t e = injected_failure("cudaMalloc"); e != cudaSuccess) return e;
   if (bytes == 0) return cudaSuccess;
   DeviceHeap& h = heap();
   std::size_t rounded = (bytes + kAllocationAlignment - 1) / kAllocationAlignment * kAllocationAlignment;
@@ -175,7 +289,11 @@ cudaError_t cudaMalloc(void** ptr, std::size_t bytes) {
 }
 
 cudaError_t cudaFree(void* ptr) {
+  take_api_site();
   if (!ptr) return cudaSuccess;
+  if (queue::unsafe_call_forbidden("cudaFree")) return fail(cudaErrorStreamCaptureUnsupported);
+  // Like a GPU's cudaFree, wait for the device: queued work may still use the memory.
+  if (cudaError_t e = synchronize_quietly("cudaFree"); e != cudaSuccess) return e;
   DeviceHeap& h = heap();
   std::size_t rounded = 0;
   {
@@ -205,32 +323,38 @@ cudaError_t cudaFreeHost(void* ptr) {
 }
 
 cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind) {
-  if (bytes == 0) return cudaSuccess;
-  if (!dst || !src) return fail(cudaErrorInvalidValue);
-  const bool dst_device = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
-  const bool src_device = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
-  if (kind != cudaMemcpyHostToHost && kind != cudaMemcpyDefault && !dst_device && !src_device)
-    return fail(cudaErrorInvalidMemcpyDirection);
-  // The device side must be device memory: catches swapped pointers and overruns.
-  if ((dst_device && !heap().contains(dst, bytes)) || (src_device && !heap().contains(src, bytes)))
-    return fail(cudaErrorInvalidValue);
-  std::memmove(dst, src, bytes);
-  return cudaSuccess;
+  if (bytes == 0) return take_api_site(), cudaSuccess;
+  bool dst_device = false, src_device = false;
+  if (cudaError_t e = validate_copy(dst, src, bytes, kind, dst_device, src_device); e != cudaSuccess)
+    return take_api_site(), e;
+  if (!dst_device && !src_device) {   // host to host: no device work to wait for
+    take_api_site();
+    std::memmove(dst, src, bytes);
+    return cudaSuccess;
+  }
+  // Synchronous: on the legacy stream (after the blocking streams' work), then wait for it.
+  return queue::submit_and_wait(copy_work("cudaMemcpy", dst, src, bytes, dst_device, src_device));
 }
 
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
-  return api::cudaMemcpy(dst, src, bytes, kind);
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
+  if (bytes == 0) return take_api_site(), cudaSuccess;
+  bool dst_device = false, src_device = false;
+  if (cudaError_t e = validate_copy(dst, src, bytes, kind, dst_device, src_device); e != cudaSuccess)
+    return take_api_site(), e;
+  return queue::submit(stream, copy_work("cudaMemcpyAsync", dst, src, bytes, dst_device, src_device));
 }
 
 cudaError_t cudaMemset(void* dst, int value, std::size_t bytes) {
-  if (bytes == 0) return cudaSuccess;
-  if (!dst || !heap().contains(dst, bytes)) return fail(cudaErrorInvalidValue);
-  std::memset(dst, value, bytes);
-  return cudaSuccess;
+  if (bytes == 0) return take_api_site(), cudaSuccess;
+  if (!dst || !heap().contains(dst, bytes)) return take_api_site(), fail(cudaErrorInvalidValue);
+  // Asynchronous with respect to the host for device memory, like CUDA's: legacy stream.
+  return queue::submit(nullptr, memset_work("cudaMemset", dst, value, bytes));
 }
 
-cudaError_t cudaMemsetAsync(void* dst, int value, std::size_t bytes, cudaStream_t) {
-  return api::cudaMemset(dst, value, bytes);
+cudaError_t cudaMemsetAsync(void* dst, int value, std::size_t bytes, cudaStream_t stream) {
+  if (bytes == 0) return take_api_site(), cudaSuccess;
+  if (!dst || !heap().contains(dst, bytes)) return take_api_site(), fail(cudaErrorInvalidValue);
+  return queue::submit(stream, memset_work("cudaMemsetAsync", dst, value, bytes));
 }
 
 // ---- errors ----
@@ -255,7 +379,7 @@ const char* cudaGetErrorName(cudaError_t error) {
 
 // ---- device ----
 
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+cudaError_t cudaDeviceSynchronize() { return queue::synchronize_device(); }
 
 cudaError_t cudaGetDeviceCount(int* count) {
   if (!count) return fail(cudaErrorInvalidValue);
@@ -321,54 +445,56 @@ cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes) {
   return cudaSuccess;
 }
 
-// ---- streams and events ----
+// ---- streams, events, capture and graphs: device_queue.h ----
 
 cudaError_t cudaStreamCreate(cudaStream_t* stream) { return api::cudaStreamCreateWithFlags(stream, 0); }
-
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned) {
-  if (!stream) return fail(cudaErrorInvalidValue);
-  *stream = reinterpret_cast<cudaStream_t>(new EmulatedStream);
-  return cudaSuccess;
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
+  if (cudaError_t e = injected_failure("cudaStreamCreateWithFlags"); e != cudaSuccess) return e;
+  return queue::create_stream(stream, flags);
+}
+cudaError_t cudaStreamDestroy(cudaStream_t stream) { return queue::destroy_stream(stream); }
+cudaError_t cudaStreamSynchronize(cudaStream_t stream) { return queue::synchronize_stream(stream); }
+cudaError_t cudaStreamQuery(cudaStream_t stream) { return queue::query_stream(stream); }
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned) {
+  take_api_site();
+  return queue::wait_event(stream, event);
+}
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
+  return queue::begin_capture(stream, mode);
+}
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) { return queue::end_capture(stream, graph); }
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
+  return queue::capture_status(stream, status);
 }
 
-cudaError_t cudaStreamDestroy(cudaStream_t stream) {
-  delete reinterpret_cast<EmulatedStream*>(stream);
-  return cudaSuccess;
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
+  if (cudaError_t e = injected_failure("cudaGraphInstantiate"); e != cudaSuccess) return e;
+  return queue::instantiate(exec, graph);
 }
-
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags) {
+  return api::cudaGraphInstantiate(exec, graph, flags);
+}
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+  return queue::launch_graph(exec, stream, take_api_site());
+}
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) { return queue::destroy_graph_exec(exec); }
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) { return queue::destroy_graph(graph); }
 
 cudaError_t cudaEventCreate(cudaEvent_t* event) { return api::cudaEventCreateWithFlags(event, 0); }
-
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned) {
-  if (!event) return fail(cudaErrorInvalidValue);
-  *event = reinterpret_cast<cudaEvent_t>(new EmulatedEvent);
-  return cudaSuccess;
+  if (cudaError_t e = injected_failure("cudaEventCreate"); e != cudaSuccess) return e;
+  return queue::create_event(event);
 }
-
-cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
-  if (!event) return fail(cudaErrorInvalidResourceHandle);
-  as_event(event)->time = std::chrono::steady_clock::now();
-  as_event(event)->recorded = true;
-  return cudaSuccess;
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
+  take_api_site();
+  return queue::record_event(event, stream);
 }
-
-cudaError_t cudaEventSynchronize(cudaEvent_t event) {
-  return event ? cudaSuccess : fail(cudaErrorInvalidResourceHandle);
-}
-
+cudaError_t cudaEventSynchronize(cudaEvent_t event) { return queue::synchronize_event(event); }
+cudaError_t cudaEventQuery(cudaEvent_t event) { return queue::query_event(event); }
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
-  if (!ms) return fail(cudaErrorInvalidValue);
-  if (!start || !end || !as_event(start)->recorded || !as_event(end)->recorded)
-    return fail(cudaErrorInvalidResourceHandle);
-  *ms = std::chrono::duration<float, std::milli>(as_event(end)->time - as_event(start)->time).count();
-  return cudaSuccess;
+  return queue::elapsed_ms(ms, start, end);
 }
-
-cudaError_t cudaEventDestroy(cudaEvent_t event) {
-  delete as_event(event);
-  return cudaSuccess;
-}
+cudaError_t cudaEventDestroy(cudaEvent_t event) { return queue::destroy_event(event); }
 
 // ---- kernels ----
 

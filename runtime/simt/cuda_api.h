@@ -6,8 +6,11 @@
 // qualified: the CUDA enums are global, so argument-dependent lookup would also find libcudart's
 // declarations of the same names and the call would be ambiguous.
 //
-// Semantics: everything is synchronous (streams and events exist but order nothing; an event
-// records the host time, so cudaEventElapsedTime measures emulated kernels). "Device" memory
+// Semantics: streams, events, async copies and memsets, stream capture and graphs behave as
+// CUDA defines them, emulated by runtime/simt/device_queue.h (work is queued and runs at
+// synchronisation points; ZS_EMU_ASYNC=0 runs it at the call). An event records the host time
+// at which the emulated device reached it, so cudaEventElapsedTime measures emulated work.
+// cudaMalloc and cudaFree synchronise the device, as they do on a GPU. "Device" memory
 // is host memory, but it is tracked: it comes poisoned (0xFF bytes: float NaN), copies and
 // memsets check that their device side lies inside an allocation, and the total is capped like
 // the target GPU's memory (2 GiB, GTX 960; env ZS_EMU_DEVICE_MEM_MIB). The device reports the
@@ -18,6 +21,8 @@
 
 #include <cuda_runtime_api.h>   // the types: cudaError_t, cudaStream_t, cudaDeviceProp...
 
+#include "runtime/simt/diagnostics.h"
+
 namespace zs::simt {
 
 inline constexpr std::size_t kStaticSharedLimit = 48 * 1024;   // per block, without opt-in
@@ -27,6 +32,14 @@ void set_last_error(cudaError_t error);
 // The dynamic shared memory a launch of `kernel` may request (cudaFuncSetAttribute raises it).
 std::size_t dynamic_smem_limit(const void* kernel);
 std::size_t device_bytes_in_use();
+// The source line of the CUDA call being made: simt.h's macros note it, the call takes it (and
+// resets it), and queued work is reported under it.
+void note_api_site(Site site);
+Site take_api_site();
+// Fault injection for tests of error paths: the next call of `call` (e.g. "cudaMalloc",
+// "cudaStreamCreateWithFlags", "cudaGraphInstantiate", "cudaEventCreate") fails with `error`
+// after `skip` more successful ones.
+void fail_next_call(const char* call, cudaError_t error, int skip = 0);
 
 namespace api {
 
@@ -79,11 +92,23 @@ cudaError_t cudaStreamCreate(cudaStream_t* stream);
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags);
 cudaError_t cudaStreamDestroy(cudaStream_t stream);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+cudaError_t cudaStreamQuery(cudaStream_t stream);
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned flags = 0);
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph);
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status);
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags = 0);
+cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags = 0);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 
 cudaError_t cudaEventCreate(cudaEvent_t* event);
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags);
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
+cudaError_t cudaEventQuery(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
 cudaError_t cudaEventDestroy(cudaEvent_t event);
 

@@ -13,8 +13,10 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/simt/activity.h"
 #include "runtime/simt/block_scheduler.h"
 #include "runtime/simt/cuda_api.h"
+#include "runtime/simt/device_queue.h"
 
 namespace zs::simt {
 namespace {
@@ -135,17 +137,9 @@ class WorkerPool {
   bool shutting_down_ = false;
 };
 
-}  // namespace
-
-void launch_grid(const LaunchRequest& request, void (*body)(const void* closure), const void* closure) {
-  if (BlockScheduler::running_here_owns(reinterpret_cast<const void*>(stack_address())))
-    throw std::logic_error(std::string("zs::simt: kernel ") + request.kernel_name + " launched from device code at " +
-                           request.site.file + ":" + std::to_string(request.site.line) +
-                           " (dynamic parallelism is not emulated)");
-  if (cudaError_t e = validate(request); e != cudaSuccess) {
-    set_last_error(e);
-    return;
-  }
+// Runs the whole grid now, with the settings the launch was issued under.
+void run_grid(const LaunchRequest& request, const Settings& settings, void (*body)(const void* closure),
+              const void* closure) {
   GridLaunch launch;
   launch.grid = request.grid;
   launch.block = request.block;
@@ -153,7 +147,7 @@ void launch_grid(const LaunchRequest& request, void (*body)(const void* closure)
   launch.body = KernelBody{body, closure};
   launch.kernel_name = request.kernel_name;
   launch.launch_site = request.site;
-  launch.settings = settings();
+  launch.settings = settings;
 
   const dim3 g = request.grid;
   const uint64_t blocks = uint64_t(g.x) * g.y * g.z;
@@ -167,6 +161,7 @@ void launch_grid(const LaunchRequest& request, void (*body)(const void* closure)
     do stride = 1 + next() % (blocks - 1);
     while (std::gcd(stride, blocks) != 1);
   }
+  const Activity outer = current_activity();
   auto run_block = [&](uint64_t dispatch) {
     uint64_t linear = launch.settings.order == Order::Reverse
                           ? blocks - 1 - dispatch
@@ -174,9 +169,31 @@ void launch_grid(const LaunchRequest& request, void (*body)(const void* closure)
     uint3 block_idx{unsigned(linear % g.x), unsigned(linear / g.x % g.y), unsigned(linear / (uint64_t(g.x) * g.y))};
     // The block's own index seeds its thread order, so results never depend on which OS
     // thread ran it.
+    ScopedActivity activity(outer);   // fault reports on helper OS threads name the kernel too
     this_thread_scheduler().run(launch, block_idx, linear);
   };
   WorkerPool::instance().run(launch.settings.threads, blocks, run_block);
+}
+
+}  // namespace
+
+void enqueue_launch(const LaunchRequest& request, void (*body)(const void* closure),
+                    std::shared_ptr<const void> closure) {
+  if (BlockScheduler::running_here_owns(reinterpret_cast<const void*>(stack_address())))
+    throw std::logic_error(std::string("zs::simt: kernel ") + request.kernel_name + " launched from device code at " +
+                           request.site.file + ":" + std::to_string(request.site.line) +
+                           " (dynamic parallelism is not emulated)");
+  if (cudaError_t e = validate(request); e != cudaSuccess) {
+    set_last_error(e);
+    return;
+  }
+  DeviceWork work{.kind = "kernel",
+                  .name = request.kernel_name,
+                  .site = request.site,
+                  .run = [request, body, closure = std::move(closure)](const Settings& s) {
+                    run_grid(request, s, body, closure.get());
+                  }};
+  if (cudaError_t e = queue::submit(request.stream, std::move(work)); e != cudaSuccess) set_last_error(e);
 }
 
 }  // namespace zs::simt

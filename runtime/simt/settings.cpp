@@ -39,6 +39,13 @@ Settings from_environment() {
                       "' is not valid: use 1 (strict, the default) or 0");
     s.strict = v == "1";
   }
+  if (const char* async = std::getenv("ZS_EMU_ASYNC"); async && *async) {
+    std::string_view v(async);
+    if (v != "0" && v != "1")
+      throw UserError(std::string("environment variable ZS_EMU_ASYNC='") + async +
+                      "' is not valid: use 1 (streams are queues, the default) or 0 (every call runs at once)");
+    s.async = v == "1";
+  }
   if (const char* threads = std::getenv("ZS_EMU_THREADS"); threads && *threads) {
     auto n = parse_int(threads);
     if (!n || *n < 0 || *n > 1024)
@@ -116,6 +123,11 @@ void set_strict(bool strict) {
 void set_threads(int threads) {
   std::lock_guard lock(settings_mutex());
   current().threads = resolve_threads(threads);
+}
+
+void set_async(bool async) {
+  std::lock_guard lock(settings_mutex());
+  current().async = async;
 }
 
 }  // namespace zs::simt

@@ -11,6 +11,11 @@
 //   ZS_EMU_THREADS N       OS threads running blocks in parallel; 0 = hardware threads.
 //                  Default 1: results never depend on the machine (float atomics across
 //                  blocks would otherwise round in a run-dependent order).
+//   ZS_EMU_ASYNC   1 | 0   (default 1) streams are queues: launches, async copies and memsets,
+//                  event records and graph launches run at the next synchronisation point that
+//                  needs them, interleaved across streams in the ZS_EMU_ORDER order (forward =
+//                  issue order, reverse = latest issued first, random = seeded). 0 runs each
+//                  operation at its call (synchronous debugging mode). CI runs the default (1).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -26,6 +31,7 @@ struct Settings {
   uint64_t seed = 1;   // used by Order::Random only
   bool strict = true;
   int threads = 1;     // >= 1 (0 in the environment/API means hardware threads)
+  bool async = true;   // streams are queues run at synchronisation points (ZS_EMU_ASYNC)
 };
 
 // The current settings (the environment is read on the first call).
@@ -34,6 +40,7 @@ void set_settings(const Settings& s);
 void set_order(Order order, uint64_t seed = 1);
 void set_strict(bool strict);
 void set_threads(int threads);   // 0 = hardware threads
+void set_async(bool async);
 
 // "forward", "reverse", "random:<seed>".
 std::string to_string(Order order, uint64_t seed);

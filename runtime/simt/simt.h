@@ -15,7 +15,7 @@
 //   __syncthreads[_count|_and|_or], __syncwarp, __shfl[_up|_down|_xor]_sync, __ballot_sync,
 //   __any_sync, __all_sync, __activemask -> the block scheduler (strict checks, file:line)
 //   math / bit / atomic intrinsics -> intrinsics.h;   cuda* runtime calls -> cuda_api.h
-//   LAUNCH(k, grid, block, smem, stream)(args...) -> launch.h (synchronous);
+//   LAUNCH(k, grid, block, smem, stream)(args...) -> launch.h (queued on its stream: device_queue.h);
 //   DYNAMIC_SHARED(T, name) -> T* name = the block's poisoned dynamic shared memory.
 // Settings (thread order, strict mode, OS threads): settings.h and the ZS_EMU_* variables.
 #pragma once
@@ -80,14 +80,19 @@
 using namespace ::zs::simt::device;
 
 // ---- runtime API ----
+// Calls that queue device work note their source line first, so reports can name it.
+#define ZS_SIMT_NOTED_CALL(name, ...) (::zs::simt::note_api_site(ZS_SIMT_HERE), ::zs::simt::api::name(__VA_ARGS__))
+#define cudaMemcpy(...) ZS_SIMT_NOTED_CALL(cudaMemcpy, __VA_ARGS__)
+#define cudaMemcpyAsync(...) ZS_SIMT_NOTED_CALL(cudaMemcpyAsync, __VA_ARGS__)
+#define cudaMemset(...) ZS_SIMT_NOTED_CALL(cudaMemset, __VA_ARGS__)
+#define cudaMemsetAsync(...) ZS_SIMT_NOTED_CALL(cudaMemsetAsync, __VA_ARGS__)
+#define cudaEventRecord(...) ZS_SIMT_NOTED_CALL(cudaEventRecord, __VA_ARGS__)
+#define cudaStreamWaitEvent(...) ZS_SIMT_NOTED_CALL(cudaStreamWaitEvent, __VA_ARGS__)
+#define cudaGraphLaunch(...) ZS_SIMT_NOTED_CALL(cudaGraphLaunch, __VA_ARGS__)
 #define cudaMalloc ::zs::simt::api::cudaMalloc
 #define cudaFree ::zs::simt::api::cudaFree
 #define cudaMallocHost ::zs::simt::api::cudaMallocHost
 #define cudaFreeHost ::zs::simt::api::cudaFreeHost
-#define cudaMemcpy ::zs::simt::api::cudaMemcpy
-#define cudaMemcpyAsync ::zs::simt::api::cudaMemcpyAsync
-#define cudaMemset ::zs::simt::api::cudaMemset
-#define cudaMemsetAsync ::zs::simt::api::cudaMemsetAsync
 #define cudaMemcpyToSymbol ::zs::simt::api::cudaMemcpyToSymbol
 #define cudaMemcpyFromSymbol ::zs::simt::api::cudaMemcpyFromSymbol
 #define cudaGetLastError ::zs::simt::api::cudaGetLastError
@@ -105,9 +110,17 @@ using namespace ::zs::simt::device;
 #define cudaStreamCreateWithFlags ::zs::simt::api::cudaStreamCreateWithFlags
 #define cudaStreamDestroy ::zs::simt::api::cudaStreamDestroy
 #define cudaStreamSynchronize ::zs::simt::api::cudaStreamSynchronize
+#define cudaStreamQuery ::zs::simt::api::cudaStreamQuery
+#define cudaStreamBeginCapture ::zs::simt::api::cudaStreamBeginCapture
+#define cudaStreamEndCapture ::zs::simt::api::cudaStreamEndCapture
+#define cudaStreamIsCapturing ::zs::simt::api::cudaStreamIsCapturing
+#define cudaGraphInstantiate ::zs::simt::api::cudaGraphInstantiate
+#define cudaGraphInstantiateWithFlags ::zs::simt::api::cudaGraphInstantiateWithFlags
+#define cudaGraphExecDestroy ::zs::simt::api::cudaGraphExecDestroy
+#define cudaGraphDestroy ::zs::simt::api::cudaGraphDestroy
+#define cudaEventQuery ::zs::simt::api::cudaEventQuery
 #define cudaEventCreate ::zs::simt::api::cudaEventCreate
 #define cudaEventCreateWithFlags ::zs::simt::api::cudaEventCreateWithFlags
-#define cudaEventRecord ::zs::simt::api::cudaEventRecord
 #define cudaEventSynchronize ::zs::simt::api::cudaEventSynchronize
 #define cudaEventElapsedTime ::zs::simt::api::cudaEventElapsedTime
 #define cudaEventDestroy ::zs::simt::api::cudaEventDestroy
