@@ -172,28 +172,21 @@ void check_device_range_at_run(const void* p, std::size_t bytes, const char* wha
 // The work of a validated copy, run when its stream reaches it.
 DeviceWork copy_work(const char* kind, void* dst, const void* src, std::size_t bytes, bool dst_device,
                      bool src_device) {
-  DeviceWork work;
-  work.kind = kind;
-  work.site = take_api_site();
-  work.run = [=](const Settings&) {
+  DeviceWork work(kind, nullptr, take_api_site(), [=](const Settings&) {
     if (dst_device) check_device_range_at_run(dst, bytes, kind);
     if (src_device) check_device_range_at_run(src, bytes, kind);
     std::memmove(dst, src, bytes);
-  };
+  });
   if (!dst_device)   // a host read before the copy ran must not see stale-but-right data
     work.on_deferred = [dst, bytes] { std::memset(dst, kDevicePoisonByte, bytes); };
   return work;
 }
 
 DeviceWork memset_work(const char* kind, void* dst, int value, std::size_t bytes) {
-  DeviceWork work;
-  work.kind = kind;
-  work.site = take_api_site();
-  work.run = [=](const Settings&) {
+  return DeviceWork(kind, nullptr, take_api_site(), [=](const Settings&) {
     check_device_range_at_run(dst, bytes, kind);
     std::memset(dst, value, bytes);
-  };
-  return work;
+  });
 }
 
 // Which sides of a copy are device memory; false when the kind is not a valid direction.

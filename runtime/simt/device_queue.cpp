@@ -373,7 +373,7 @@ cudaError_t wait_event(cudaStream_t stream, cudaEvent_t event) {
     invalidate(*s->capture, "cudaStreamWaitEvent on an event recorded outside the capture");
     return fail(cudaErrorStreamCaptureIsolation);
   }
-  return submit_locked(e, *s, DeviceWork{.kind = "cudaStreamWaitEvent"}, ev->op);
+  return submit_locked(e, *s, DeviceWork("cudaStreamWaitEvent", nullptr, {}, {}), ev->op);
 }
 
 // ---- events ----
@@ -408,8 +408,8 @@ cudaError_t record_event(cudaEvent_t event, cudaStream_t stream) {
     ev->op = nullptr;
     return cudaSuccess;
   }
-  DeviceWork work{.kind = "cudaEventRecord",
-                  .run = [ev](const Settings&) { ev->time = std::chrono::steady_clock::now(); }};
+  DeviceWork work("cudaEventRecord", nullptr, {},
+                  [ev](const Settings&) { ev->time = std::chrono::steady_clock::now(); });
   if (cudaError_t err = submit_locked(e, *s, std::move(work)); err != cudaSuccess) return err;
   ev->captured_in = nullptr;
   ev->op = s->last;

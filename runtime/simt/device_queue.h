@@ -30,6 +30,7 @@
 // With ZS_EMU_ASYNC=0 every operation runs at its call (after the work it depends on).
 #pragma once
 #include <functional>
+#include <utility>
 
 #include <cuda_runtime_api.h>
 
@@ -40,6 +41,10 @@ namespace zs::simt {
 
 // One unit of device work: what a queue runs and what a graph records.
 struct DeviceWork {
+  DeviceWork() = default;
+  DeviceWork(const char* kind_, const char* name_, Site site_, std::function<void(const Settings&)> run_)
+      : kind(kind_), name(name_), site(site_), run(std::move(run_)) {}
+
   const char* kind = "?";       // "kernel", "cudaMemcpyAsync", "cudaMemsetAsync", ...
   const char* name = nullptr;   // the kernel's name (kernels only)
   Site site;                    // where it was issued

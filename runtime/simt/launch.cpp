@@ -187,12 +187,10 @@ void enqueue_launch(const LaunchRequest& request, void (*body)(const void* closu
     set_last_error(e);
     return;
   }
-  DeviceWork work{.kind = "kernel",
-                  .name = request.kernel_name,
-                  .site = request.site,
-                  .run = [request, body, closure = std::move(closure)](const Settings& s) {
+  DeviceWork work("kernel", request.kernel_name, request.site,
+                  [request, body, closure = std::move(closure)](const Settings& s) {
                     run_grid(request, s, body, closure.get());
-                  }};
+                  });
   if (cudaError_t e = queue::submit(request.stream, std::move(work)); e != cudaSuccess) set_last_error(e);
 }
 
