@@ -39,6 +39,7 @@ void BM_ThreadNoBarrier(benchmark::State& state) {
   for (auto _ : state) {
     LAUNCH(zs::simt_test::scale_kernel, blocks, block, 0, nullptr)(y.ptr, x.ptr, 2.f, n);
     KERNEL_CHECK();
+    CUDA_CHECK(cudaDeviceSynchronize());   // launches are queued: run this one now
   }
   state.counters["per_event"] =
       benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
@@ -54,6 +55,7 @@ void BM_Barrier(benchmark::State& state) {
   for (auto _ : state) {
     LAUNCH(zs::simt_test::barrier_loop_kernel, blocks, block, 0, nullptr)(reinterpret_cast<int*>(out.ptr), rounds);
     KERNEL_CHECK();
+    CUDA_CHECK(cudaDeviceSynchronize());   // launches are queued: run this one now
   }
   state.counters["per_event"] = benchmark::Counter(double(block) * blocks * rounds * 2,
                                                    benchmark::Counter::kIsIterationInvariantRate |
@@ -69,6 +71,7 @@ void BM_Shuffle(benchmark::State& state) {
   for (auto _ : state) {
     LAUNCH(zs::simt_test::shuffle_loop_kernel, blocks, block, 0, nullptr)(reinterpret_cast<int*>(out.ptr), rounds);
     KERNEL_CHECK();
+    CUDA_CHECK(cudaDeviceSynchronize());   // launches are queued: run this one now
   }
   state.counters["per_event"] = benchmark::Counter(double(block) * blocks * rounds,
                                                    benchmark::Counter::kIsIterationInvariantRate |
