@@ -1,88 +1,24 @@
 #include "runtime/simt/cuda_api.h"
 
 #include <chrono>
-#include <charconv>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <mutex>
-#include <string>
-#include <string_view>
 #include <unordered_map>
 
-#include "runtime/core/error.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#endif
+#include "runtime/simt/device_heap.h"
 
 namespace zs::simt {
 namespace {
 
-constexpr std::size_t kAllocationAlignment = 256;   // what cudaMalloc guarantees
-constexpr unsigned char kDevicePoisonByte = 0xFF;    // uninitialised device memory reads as NaN
-constexpr std::size_t kDefaultDeviceMemory = std::size_t(2) << 30;   // GTX 960: 2 GiB
+constexpr std::size_t kAllocationAlignment = 256;   // what cudaMallocHost guarantees
 
 thread_local cudaError_t tl_last_error = cudaSuccess;
-
-// Under AddressSanitizer, the bytes between the requested size and the rounded allocation
-// are off limits, so a kernel overrunning an odd-sized buffer is caught.
-void fence_allocation(void* p, std::size_t bytes, std::size_t rounded) {
-#if defined(__SANITIZE_ADDRESS__)
-  __asan_poison_memory_region(static_cast<char*>(p) + bytes, rounded - bytes);
-#else
-  (void)p, (void)bytes, (void)rounded;
-#endif
-}
-void unfence_allocation(void* p, std::size_t rounded) {
-#if defined(__SANITIZE_ADDRESS__)
-  __asan_unpoison_memory_region(p, rounded);
-#else
-  (void)p, (void)rounded;
-#endif
-}
 
 cudaError_t fail(cudaError_t e) {
   tl_last_error = e;
   return e;
-}
-
-std::size_t device_memory_limit() {
-  static const std::size_t limit = [] {
-    const char* text = std::getenv("ZS_EMU_DEVICE_MEM_MIB");
-    if (!text || !*text) return kDefaultDeviceMemory;
-    std::string_view v(text);
-    std::size_t mib = 0;
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), mib);
-    if (ec != std::errc() || end != v.data() + v.size() || mib == 0 || mib > (std::size_t(1) << 24))
-      throw UserError("environment variable ZS_EMU_DEVICE_MEM_MIB='" + std::string(v) +
-                      "' is not valid: give the emulated device memory in MiB (e.g. 2048), or unset it");
-    return mib << 20;
-  }();
-  return limit;
-}
-
-// Every live cudaMalloc block: start address -> size.
-struct DeviceHeap {
-  std::mutex mutex;
-  std::map<std::uintptr_t, std::size_t> blocks;
-  std::size_t in_use = 0;
-
-  // True when [p, p + bytes) lies inside one allocation.
-  bool contains(const void* p, std::size_t bytes) {
-    std::lock_guard lock(mutex);
-    auto a = reinterpret_cast<std::uintptr_t>(p);
-    auto it = blocks.upper_bound(a);
-    if (it == blocks.begin()) return false;
-    --it;
-    return a + bytes <= it->first + it->second;
-  }
-};
-
-DeviceHeap& heap() {
-  static DeviceHeap h;
-  return h;
 }
 
 struct KernelAttributes {
@@ -144,10 +80,7 @@ std::size_t dynamic_smem_limit(const void* kernel) {
   return it == a.max_dynamic_smem.end() ? kStaticSharedLimit : it->second;
 }
 
-std::size_t device_bytes_in_use() {
-  std::lock_guard lock(heap().mutex);
-  return heap().in_use;
-}
+std::size_t device_bytes_in_use() { return device_heap::bytes_in_use(); }
 
 namespace api {
 
@@ -157,38 +90,17 @@ cudaError_t cudaMalloc(void** ptr, std::size_t bytes) {
   if (!ptr) return fail(cudaErrorInvalidValue);
   *ptr = nullptr;
   if (bytes == 0) return cudaSuccess;
-  DeviceHeap& h = heap();
-  std::size_t rounded = (bytes + kAllocationAlignment - 1) / kAllocationAlignment * kAllocationAlignment;
-  {
-    std::lock_guard lock(h.mutex);
-    if (h.in_use + rounded > device_memory_limit()) return fail(cudaErrorMemoryAllocation);
-  }
-  void* p = std::aligned_alloc(kAllocationAlignment, rounded);
+  void* p = device_heap::allocate(bytes);   // poisoned, flush against a guard page: device_heap.h
   if (!p) return fail(cudaErrorMemoryAllocation);
-  std::memset(p, kDevicePoisonByte, rounded);
-  fence_allocation(p, bytes, rounded);
-  std::lock_guard lock(h.mutex);
-  h.blocks[reinterpret_cast<std::uintptr_t>(p)] = bytes;
-  h.in_use += rounded;
   *ptr = p;
   return cudaSuccess;
 }
 
 cudaError_t cudaFree(void* ptr) {
   if (!ptr) return cudaSuccess;
-  DeviceHeap& h = heap();
-  std::size_t rounded = 0;
-  {
-    std::lock_guard lock(h.mutex);
-    auto it = h.blocks.find(reinterpret_cast<std::uintptr_t>(ptr));
-    if (it == h.blocks.end()) return fail(cudaErrorInvalidValue);
-    rounded = (it->second + kAllocationAlignment - 1) / kAllocationAlignment * kAllocationAlignment;
-    h.in_use -= rounded;
-    h.blocks.erase(it);
-  }
-  unfence_allocation(ptr, rounded);
-  std::free(ptr);
-  return cudaSuccess;
+  if (device_heap::release(ptr)) return cudaSuccess;
+  device_heap::report_if_freed(ptr, 1, "cudaFree");   // a double free
+  return fail(cudaErrorInvalidValue);
 }
 
 cudaError_t cudaMallocHost(void** ptr, std::size_t bytes) {
@@ -212,7 +124,8 @@ cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpy
   if (kind != cudaMemcpyHostToHost && kind != cudaMemcpyDefault && !dst_device && !src_device)
     return fail(cudaErrorInvalidMemcpyDirection);
   // The device side must be device memory: catches swapped pointers and overruns.
-  if ((dst_device && !heap().contains(dst, bytes)) || (src_device && !heap().contains(src, bytes)))
+  if ((dst_device && !device_heap::check_range(dst, bytes, "cudaMemcpy")) ||
+      (src_device && !device_heap::check_range(src, bytes, "cudaMemcpy")))
     return fail(cudaErrorInvalidValue);
   std::memmove(dst, src, bytes);
   return cudaSuccess;
@@ -224,7 +137,7 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaM
 
 cudaError_t cudaMemset(void* dst, int value, std::size_t bytes) {
   if (bytes == 0) return cudaSuccess;
-  if (!dst || !heap().contains(dst, bytes)) return fail(cudaErrorInvalidValue);
+  if (!dst || !device_heap::check_range(dst, bytes, "cudaMemset")) return fail(cudaErrorInvalidValue);
   std::memset(dst, value, bytes);
   return cudaSuccess;
 }
@@ -276,7 +189,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   if (device != 0) return fail(cudaErrorInvalidDevice);
   std::memset(prop, 0, sizeof *prop);
   std::snprintf(prop->name, sizeof prop->name, "zs::simt CPU emulator (GTX 960 limits)");
-  prop->totalGlobalMem = device_memory_limit();
+  prop->totalGlobalMem = device_heap::limit();
   prop->sharedMemPerBlock = kStaticSharedLimit;
   prop->sharedMemPerBlockOptin = kSharedOptinLimit;
   prop->sharedMemPerMultiprocessor = 96 * 1024;
@@ -316,7 +229,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
 
 cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes) {
   if (!free_bytes || !total_bytes) return fail(cudaErrorInvalidValue);
-  *total_bytes = device_memory_limit();
+  *total_bytes = device_heap::limit();
   *free_bytes = *total_bytes - device_bytes_in_use();
   return cudaSuccess;
 }
