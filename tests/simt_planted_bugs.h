@@ -106,6 +106,30 @@ __global__ void read_unwritten_shared_kernel(float* y) {
   y[threadIdx.x] = buffer[threadIdx.x];
 }
 
+// (f) Reads one element past the end of x and masks the value out: every result is right, and
+// only the guard page right after each device buffer (runtime/simt/device_heap.h) exposes it.
+__global__ void read_past_end_kernel(float* y, const float* x, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float next = x[i + 1];   // x[n] for the last thread
+  y[i] = i + 1 < n ? next : 0.f;
+}
+
+// (f') The fix: read x[i + 1] only where it exists.
+__global__ void read_next_kernel(float* y, const float* x, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  y[i] = i + 1 < n ? x[i + 1] : 0.f;
+}
+
+// (g) The mirror image: x[-1] for thread 0, masked out.
+__global__ void read_before_start_kernel(float* y, const float* x, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float previous = x[i - 1];
+  y[i] = i > 0 ? previous : 0.f;
+}
+
 // A kernel that aborts itself.
 __global__ void trap_kernel(int* out) {
   if (threadIdx.x == 3) __trap();

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <utility>
 
+#include "runtime/simt/device_heap.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
@@ -114,7 +116,11 @@ void BlockScheduler::ReadyQueue::reset(uint32_t capacity) {
 // ---------------------------------------------------------------------------------------------
 // block lifetime
 
-BlockScheduler::BlockScheduler() { os_thread_stack(os_stack_bottom_, os_stack_size_); }
+BlockScheduler::BlockScheduler() {
+  os_thread_stack(os_stack_bottom_, os_stack_size_);
+  // A bad device-memory access faults on a fiber's small stack: report it from a signal stack.
+  device_heap::prepare_thread();
+}
 
 bool BlockScheduler::running_here_owns(const void* address) {
   return tl_running && tl_running->slots_.owns(address);

@@ -97,6 +97,8 @@ class BlockScheduler {
   uint32_t live_lanes(const ThreadState& t) const { return warps_[warp_of(t)].live; }
   // True when `address` is on a fiber stack of the block this OS thread is running now.
   static bool running_here_owns(const void* address);
+  // The launch of the block running now (fault reports, device_heap.cpp); ask only from its fibers.
+  const GridLaunch* running_launch() const { return launch_; }
 
  private:
   struct Collective {   // a warp op some lanes of a warp wait in

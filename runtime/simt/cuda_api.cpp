@@ -1,92 +1,31 @@
 #include "runtime/simt/cuda_api.h"
 
 #include <chrono>
-#include <charconv>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <mutex>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include "runtime/core/error.h"
 #include "runtime/simt/activity.h"
+#include "runtime/simt/device_heap.h"
 #include "runtime/simt/device_queue.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#endif
 
 namespace zs::simt {
 namespace {
 
-constexpr std::size_t kAllocationAlignment = 256;   // what cudaMalloc guarantees
-constexpr unsigned char kDevicePoisonByte = 0xFF;    // uninitialised device memory reads as NaN
-constexpr std::size_t kDefaultDeviceMemory = std::size_t(2) << 30;   // GTX 960: 2 GiB
+constexpr std::size_t kAllocationAlignment = 256;   // what cudaMallocHost guarantees
+constexpr unsigned char kHostPoisonByte = 0xFF;      // an unfinished device-to-host copy reads as NaN
 
 thread_local cudaError_t tl_last_error = cudaSuccess;
-
-// Under AddressSanitizer, the bytes between the requested size and the rounded allocation
-// are off limits, so a kernel overrunning an odd-sized buffer is caught.
-void fence_allocation(void* p, std::size_t bytes, std::size_t rounded) {
-#if defined(__SANITIZE_ADDRESS__)
-  __asan_poison_memory_region(static_cast<char*>(p) + bytes, rounded - bytes);
-#else
-  (void)p, (void)bytes, (void)rounded;
-#endif
-}
-void unfence_allocation(void* p, std::size_t rounded) {
-#if defined(__SANITIZE_ADDRESS__)
-  __asan_unpoison_memory_region(p, rounded);
-#else
-  (void)p, (void)rounded;
-#endif
-}
 
 cudaError_t fail(cudaError_t e) {
   tl_last_error = e;
   return e;
-}
-
-std::size_t device_memory_limit() {
-  static const std::size_t limit = [] {
-    const char* text = std::getenv("ZS_EMU_DEVICE_MEM_MIB");
-    if (!text || !*text) return kDefaultDeviceMemory;
-    std::string_view v(text);
-    std::size_t mib = 0;
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), mib);
-    if (ec != std::errc() || end != v.data() + v.size() || mib == 0 || mib > (std::size_t(1) << 24))
-      throw UserError("environment variable ZS_EMU_DEVICE_MEM_MIB='" + std::string(v) +
-                      "' is not valid: give the emulated device memory in MiB (e.g. 2048), or unset it");
-    return mib << 20;
-  }();
-  return limit;
-}
-
-// Every live cudaMalloc block: start address -> size.
-struct DeviceHeap {
-  std::mutex mutex;
-  std::map<std::uintptr_t, std::size_t> blocks;
-  std::size_t in_use = 0;
-
-  // True when [p, p + bytes) lies inside one allocation.
-  bool contains(const void* p, std::size_t bytes) {
-    std::lock_guard lock(mutex);
-    auto a = reinterpret_cast<std::uintptr_t>(p);
-    auto it = blocks.upper_bound(a);
-    if (it == blocks.begin()) return false;
-    --it;
-    return a + bytes <= it->first + it->second;
-  }
-};
-
-DeviceHeap& heap() {
-  static DeviceHeap h;
-  return h;
 }
 
 struct KernelAttributes {
@@ -158,14 +97,14 @@ cudaError_t injected_failure(const char* call) {
 // Queued copies and memsets check their device side again when they run: the memory may have
 // been freed since they were issued (a stale pointer in a replayed graph, say).
 void check_device_range_at_run(const void* p, std::size_t bytes, const char* what) {
-  if (heap().contains(p, bytes)) return;
+  if (device_heap::contains(p, bytes)) return;
   const Activity& a = current_activity();
+  const std::string where = device_heap::describe(p, bytes);
   std::string via;
   if (a.via) via = std::string(", run by a ") + a.via + " launched at " + a.via_site.file + ":" + std::to_string(a.via_site.line);
   std::fprintf(stderr,
-               "zs::simt: %s issued at %s:%d%s touches %zu bytes at %p outside any live device allocation "
-               "(freed since it was issued?)\n",
-               what, a.site.file, a.site.line, via.c_str(), bytes, p);
+               "zs::simt: %s issued at %s:%d%s touches %zu bytes at %p outside any live device allocation%s%s\n",
+               what, a.site.file, a.site.line, via.c_str(), bytes, p, where.empty() ? "" : ": ", where.c_str());
   std::abort();
 }
 
@@ -178,7 +117,7 @@ DeviceWork copy_work(const char* kind, void* dst, const void* src, std::size_t b
     std::memmove(dst, src, bytes);
   });
   if (!dst_device)   // a host read before the copy ran must not see stale-but-right data
-    work.on_deferred = [dst, bytes] { std::memset(dst, kDevicePoisonByte, bytes); };
+    work.on_deferred = [dst, bytes] { std::memset(dst, kHostPoisonByte, bytes); };
   return work;
 }
 
@@ -193,8 +132,8 @@ DeviceWork memset_work(const char* kind, void* dst, int value, std::size_t bytes
 bool copy_sides(cudaMemcpyKind kind, const void* dst, const void* src, std::size_t bytes, bool& dst_device,
                 bool& src_device) {
   if (kind == cudaMemcpyDefault) {   // unified addressing: the pointers say
-    dst_device = heap().contains(dst, bytes);
-    src_device = heap().contains(src, bytes);
+    dst_device = device_heap::contains(dst, bytes);
+    src_device = device_heap::contains(src, bytes);
     return true;
   }
   dst_device = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
@@ -203,12 +142,13 @@ bool copy_sides(cudaMemcpyKind kind, const void* dst, const void* src, std::size
 }
 
 // Validates a copy at its call, like CUDA; the copy itself runs when its stream reaches it.
-cudaError_t validate_copy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind, bool& dst_device,
-                          bool& src_device) {
+cudaError_t validate_copy(const char* call, void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind,
+                          bool& dst_device, bool& src_device) {
   if (!dst || !src) return fail(cudaErrorInvalidValue);
   if (!copy_sides(kind, dst, src, bytes, dst_device, src_device)) return fail(cudaErrorInvalidMemcpyDirection);
   // The device side must be device memory: catches swapped pointers and overruns.
-  if ((dst_device && !heap().contains(dst, bytes)) || (src_device && !heap().contains(src, bytes)))
+  if ((dst_device && !device_heap::check_range(dst, bytes, call)) ||
+      (src_device && !device_heap::check_range(src, bytes, call)))
     return fail(cudaErrorInvalidValue);
   return cudaSuccess;
 }
@@ -249,10 +189,7 @@ std::size_t dynamic_smem_limit(const void* kernel) {
   return it == a.max_dynamic_smem.end() ? kStaticSharedLimit : it->second;
 }
 
-std::size_t device_bytes_in_use() {
-  std::lock_guard lock(heap().mutex);
-  return heap().in_use;
-}
+std::size_t device_bytes_in_use() { return device_heap::bytes_in_use(); }
 
 namespace api {
 
@@ -264,19 +201,8 @@ cudaError_t cudaMalloc(void** ptr, std::size_t bytes) {
   if (queue::unsafe_call_forbidden("cudaMalloc")) return fail(cudaErrorStreamCaptureUnsupported);
   if (cudaError_t e = injected_failure("cudaMalloc"); e != cudaSuccess) return e;
   if (bytes == 0) return cudaSuccess;
-  DeviceHeap& h = heap();
-  std::size_t rounded = (bytes + kAllocationAlignment - 1) / kAllocationAlignment * kAllocationAlignment;
-  {
-    std::lock_guard lock(h.mutex);
-    if (h.in_use + rounded > device_memory_limit()) return fail(cudaErrorMemoryAllocation);
-  }
-  void* p = std::aligned_alloc(kAllocationAlignment, rounded);
+  void* p = device_heap::allocate(bytes);   // poisoned, flush against a guard page: device_heap.h
   if (!p) return fail(cudaErrorMemoryAllocation);
-  std::memset(p, kDevicePoisonByte, rounded);
-  fence_allocation(p, bytes, rounded);
-  std::lock_guard lock(h.mutex);
-  h.blocks[reinterpret_cast<std::uintptr_t>(p)] = bytes;
-  h.in_use += rounded;
   *ptr = p;
   return cudaSuccess;
 }
@@ -287,19 +213,9 @@ cudaError_t cudaFree(void* ptr) {
   if (queue::unsafe_call_forbidden("cudaFree")) return fail(cudaErrorStreamCaptureUnsupported);
   // Like a GPU's cudaFree, wait for the device: queued work may still use the memory.
   if (cudaError_t e = synchronize_quietly("cudaFree"); e != cudaSuccess) return e;
-  DeviceHeap& h = heap();
-  std::size_t rounded = 0;
-  {
-    std::lock_guard lock(h.mutex);
-    auto it = h.blocks.find(reinterpret_cast<std::uintptr_t>(ptr));
-    if (it == h.blocks.end()) return fail(cudaErrorInvalidValue);
-    rounded = (it->second + kAllocationAlignment - 1) / kAllocationAlignment * kAllocationAlignment;
-    h.in_use -= rounded;
-    h.blocks.erase(it);
-  }
-  unfence_allocation(ptr, rounded);
-  std::free(ptr);
-  return cudaSuccess;
+  if (device_heap::release(ptr)) return cudaSuccess;
+  device_heap::report_if_freed(ptr, 1, "cudaFree");   // a double free
+  return fail(cudaErrorInvalidValue);
 }
 
 cudaError_t cudaMallocHost(void** ptr, std::size_t bytes) {
@@ -318,7 +234,7 @@ cudaError_t cudaFreeHost(void* ptr) {
 cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind) {
   if (bytes == 0) return take_api_site(), cudaSuccess;
   bool dst_device = false, src_device = false;
-  if (cudaError_t e = validate_copy(dst, src, bytes, kind, dst_device, src_device); e != cudaSuccess)
+  if (cudaError_t e = validate_copy("cudaMemcpy", dst, src, bytes, kind, dst_device, src_device); e != cudaSuccess)
     return take_api_site(), e;
   if (!dst_device && !src_device) {   // host to host: no device work to wait for
     take_api_site();
@@ -332,21 +248,23 @@ cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpy
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
   if (bytes == 0) return take_api_site(), cudaSuccess;
   bool dst_device = false, src_device = false;
-  if (cudaError_t e = validate_copy(dst, src, bytes, kind, dst_device, src_device); e != cudaSuccess)
+  if (cudaError_t e = validate_copy("cudaMemcpyAsync", dst, src, bytes, kind, dst_device, src_device);
+      e != cudaSuccess)
     return take_api_site(), e;
   return queue::submit(stream, copy_work("cudaMemcpyAsync", dst, src, bytes, dst_device, src_device));
 }
 
 cudaError_t cudaMemset(void* dst, int value, std::size_t bytes) {
   if (bytes == 0) return take_api_site(), cudaSuccess;
-  if (!dst || !heap().contains(dst, bytes)) return take_api_site(), fail(cudaErrorInvalidValue);
+  if (!dst || !device_heap::check_range(dst, bytes, "cudaMemset")) return take_api_site(), fail(cudaErrorInvalidValue);
   // Asynchronous with respect to the host for device memory, like CUDA's: legacy stream.
   return queue::submit(nullptr, memset_work("cudaMemset", dst, value, bytes));
 }
 
 cudaError_t cudaMemsetAsync(void* dst, int value, std::size_t bytes, cudaStream_t stream) {
   if (bytes == 0) return take_api_site(), cudaSuccess;
-  if (!dst || !heap().contains(dst, bytes)) return take_api_site(), fail(cudaErrorInvalidValue);
+  if (!dst || !device_heap::check_range(dst, bytes, "cudaMemsetAsync"))
+    return take_api_site(), fail(cudaErrorInvalidValue);
   return queue::submit(stream, memset_work("cudaMemsetAsync", dst, value, bytes));
 }
 
@@ -393,7 +311,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   if (device != 0) return fail(cudaErrorInvalidDevice);
   std::memset(prop, 0, sizeof *prop);
   std::snprintf(prop->name, sizeof prop->name, "zs::simt CPU emulator (GTX 960 limits)");
-  prop->totalGlobalMem = device_memory_limit();
+  prop->totalGlobalMem = device_heap::limit();
   prop->sharedMemPerBlock = kStaticSharedLimit;
   prop->sharedMemPerBlockOptin = kSharedOptinLimit;
   prop->sharedMemPerMultiprocessor = 96 * 1024;
@@ -433,7 +351,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
 
 cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes) {
   if (!free_bytes || !total_bytes) return fail(cudaErrorInvalidValue);
-  *total_bytes = device_memory_limit();
+  *total_bytes = device_heap::limit();
   *free_bytes = *total_bytes - device_bytes_in_use();
   return cudaSuccess;
 }

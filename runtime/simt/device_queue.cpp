@@ -15,6 +15,7 @@
 
 #include "runtime/simt/activity.h"
 #include "runtime/simt/cuda_api.h"
+#include "runtime/simt/device_heap.h"
 
 namespace zs::simt::queue {
 namespace {
@@ -143,6 +144,7 @@ void drop_all(Engine& e) {
 }
 
 void execute(Engine& e, StreamState& s) {
+  device_heap::arm_fault_handler();   // a bad access by this work must reach the heap's report
   OpPtr op = s.pending.front();
   s.pending.pop_front();
   try {
