@@ -38,11 +38,11 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 
 #include "kernels/conv2d.cuh"
+#include "kernels/vector_io.cuh"
 
 namespace zs::ZS_KNS {
 namespace {
@@ -87,8 +87,6 @@ void require(bool ok, const char* op, const std::string& what) {
   if (!ok) throw std::invalid_argument(std::string(op) + ": " + what);
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
 int multiprocessor_count() {
   int device = 0, count = 0;
   CUDA_CHECK(cudaGetDevice(&device));
@@ -102,45 +100,6 @@ int multiprocessor_count() {
 // device helpers
 
 static __host__ __device__ constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// 16-byte shared-memory load (the pointer is 16-byte aligned); the emulator copies, which keeps
-// g++'s aliasing rules intact.
-static __device__ __forceinline__ float4 load_float4(const float* p) {
-#if ZS_EMULATED
-  float4 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-#else
-  return *reinterpret_cast<const float4*>(p);
-#endif
-}
-
-// 16-byte read-only global load and 16-byte store (16-byte aligned pointers).
-static __device__ __forceinline__ float4 load_global_float4(const float* p) {
-#if ZS_EMULATED
-  return load_float4(p);
-#else
-  return __ldg(reinterpret_cast<const float4*>(p));
-#endif
-}
-
-static __device__ __forceinline__ void store_float4(float* p, float4 v) {
-#if ZS_EMULATED
-  std::memcpy(p, &v, sizeof v);
-#else
-  *reinterpret_cast<float4*>(p) = v;
-#endif
-}
-
-static __device__ __forceinline__ float2 load_float2(const float* p) {
-#if ZS_EMULATED
-  float2 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-#else
-  return *reinterpret_cast<const float2*>(p);
-#endif
-}
 
 // Index (row or column inside a tile of B) of element i of thread t's T-element fragment. With T a
 // multiple of 4 the fragment is T/4 runs of 4, spread B/(T/4) apart, so the float4 reads of a
@@ -386,8 +345,8 @@ static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Til
   constexpr int kARowStep = kThreads / BK, kALoads = BM / kARowStep;
   static_assert(kThreads % BN == 0 && BK % kBRowStep == 0 && kThreads % BK == 0 && BM % kARowStep == 0,
                 "each thread must load whole rows of the stage");
-  __shared__ __align__(16) float a_tile[2][BK][kPitchA];
-  __shared__ __align__(16) float b_tile[2][BK][BN];
+  STATIC_SHARED(float, a_tile, [2][BK][kPitchA]);
+  STATIC_SHARED(float, b_tile, [2][BK][BN]);
 
   const ConvGeom& g = args.g;
   const ConvGemmView v = make_gemm_view(g, args.transposed, blockIdx.z);
@@ -672,8 +631,8 @@ static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Til
   constexpr int kPad = TM % 4 == 0 ? 4 : 2;   // keeps the fragment loads aligned, spreads stores over banks
   constexpr int kPitchA = BM + kPad, kPitchB = BN + kPad;
   static_assert(kThreads % BK == 0 && BM % kGroups == 0 && BN % kGroups == 0, "whole rows per thread");
-  __shared__ __align__(16) float a_tile[2][BK][kPitchA];   // dy: [pixel][k]
-  __shared__ __align__(16) float b_tile[2][BK][kPitchB];   // x:  [pixel][(c, r, s)]
+  STATIC_SHARED(float, a_tile, [2][BK][kPitchA]);   // dy: [pixel][k]
+  STATIC_SHARED(float, b_tile, [2][BK][kPitchB]);   // x:  [pixel][(c, r, s)]
 
   const ConvGeom& g = args.g;
   const int rs = g.r * g.s, crs = g.c * rs, pq = g.p * g.q, hw = g.h * g.w;
@@ -805,7 +764,7 @@ static __global__ void conv_backward_weight_reduce_kernel(float* __restrict__ dw
 
 static __global__ void __launch_bounds__(kBiasBlock)
     bias_grad_kernel2(float* __restrict__ db, const float* __restrict__ dy, int n, int c, int hw, bool vectorized) {
-  __shared__ float partial[kBiasBlock];
+  STATIC_SHARED(float, partial, [kBiasBlock]);
   const int ch = blockIdx.x, tid = threadIdx.x;
   // Thread t sums (groups of 4) elements t, t + kBiasBlock, ... of the channel's n x hw values,
   // image-major; unrolled so each thread has several loads in flight.
@@ -894,8 +853,8 @@ void launch_direct_obt(DirectArgs a, cudaStream_t stream) {
   const int per_channel = (a.band_rows + 2) * a.row_pitch + 9 * OBT;
   a.chunk = std::max(1, std::min(a.in_ch, kDirectSmemFloats / per_channel));
   a.weight_floats = (a.chunk * 9 * OBT + 3) / 4 * 4;
-  a.vector_rows = a.in_w % 4 == 0 && aligned16(a.in) && a.pad_left >= 0 && a.in_w + a.pad_left <= a.row_pitch;
-  a.vector_out = a.out_w % 4 == 0 && aligned16(a.out);
+  a.vector_rows = a.in_w % 4 == 0 && aligned_to(a.in, 16) && a.pad_left >= 0 && a.in_w + a.pad_left <= a.row_pitch;
+  a.vector_out = a.out_w % 4 == 0 && aligned_to(a.out, 16);
   const size_t smem = sizeof(float) * (size_t(a.weight_floats) + size_t(a.chunk) * (a.band_rows + 2) * a.row_pitch);
   const int threads = int(ceil_div(a.band_rows * segments, 32)) * 32;
   require(int64_t(a.n) * a.bands <= INT_MAX, "conv2d", "too many images for the direct kernel");
@@ -1111,7 +1070,8 @@ void bias_grad_nchw(float* db, const float* dy, int n, int c, int hw, cudaStream
   if (version == 1)
     LAUNCH(bias_grad_kernel1, unsigned(ceil_div(c, kNaiveBlock)), kNaiveBlock, 0, stream)(db, dy, n, c, hw);
   else
-    LAUNCH(bias_grad_kernel2, unsigned(c), kBiasBlock, 0, stream)(db, dy, n, c, hw, hw % 4 == 0 && aligned16(dy));
+    LAUNCH(bias_grad_kernel2, unsigned(c), kBiasBlock, 0, stream)(db, dy, n, c, hw,
+                                                                  hw % 4 == 0 && aligned_to(dy, 16));
   KERNEL_CHECK();
 }
 

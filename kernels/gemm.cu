@@ -120,8 +120,8 @@ static __global__ void __launch_bounds__(kSimpleTile * kSimpleTile)
     gemm_kernel2(float* c, const float* a, const float* b, int m, int n, int k, bool trans_a, bool trans_b,
                  GemmEpilogue ep) {
   // a_tile[i][kk], b_tile[kk][j]; +1 column: the transposed loads store down a column.
-  __shared__ float a_tile[kSimpleTile][kSimpleTile + 1];
-  __shared__ float b_tile[kSimpleTile][kSimpleTile + 1];
+  STATIC_SHARED(float, a_tile, [kSimpleTile][kSimpleTile + 1]);
+  STATIC_SHARED(float, b_tile, [kSimpleTile][kSimpleTile + 1]);
   const int tx = threadIdx.x, ty = threadIdx.y;
   const int row0 = blockIdx.y * kSimpleTile, col0 = blockIdx.x * kSimpleTile;
   float sum = 0.f;
@@ -219,8 +219,8 @@ template <class Tile>
 static __device__ __forceinline__ void multiply_tile(float (&acc)[Tile::kTM][Tile::kTN], const float* a,
                                                      const float* b, int m, int n, int k, bool trans_a,
                                                      bool trans_b, int row0, int col0, int k_begin, int k_end) {
-  __shared__ float a_tile[kTileDepth][Tile::kBM + kSmemPad];
-  __shared__ float b_tile[kTileDepth][Tile::kBN + kSmemPad];
+  STATIC_SHARED(float, a_tile, [kTileDepth][Tile::kBM + kSmemPad]);
+  STATIC_SHARED(float, b_tile, [kTileDepth][Tile::kBN + kSmemPad]);
   const int tx = threadIdx.x % Tile::kThreadCols, ty = threadIdx.x / Tile::kThreadCols;
 #pragma unroll
   for (int r = 0; r < Tile::kTM; ++r)

@@ -76,7 +76,7 @@ static __device__ __forceinline__ double warp_sum(double v) {
 static __global__ void __launch_bounds__(kLossBlock)
     loss_kernel2(float* loss, float* dpred, const float* __restrict__ pred, const float* __restrict__ target,
                  int dim, float grad_scale, LossKind kind) {
-  __shared__ double warp_sums[kWarps];
+  STATIC_SHARED(double, warp_sums, [kWarps]);
   const int64_t row = int64_t(blockIdx.x) * dim;
   double total = 0.0;
   for (int j = threadIdx.x; j < dim; j += kLossBlock) {
