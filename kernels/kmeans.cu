@@ -479,7 +479,7 @@ static __global__ void __launch_bounds__(kSumThreadsMax)
     kmeans_centroid_sums_kernel(float* __restrict__ sums, int64_t* __restrict__ counts, const float* __restrict__ x,
                                 const int32_t* __restrict__ labels, int64_t n, int d, int k) {
   const int j = blockIdx.y, g = blockIdx.z;
-  const int f = blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t f = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int lane = threadIdx.x % kWarp;
   const int32_t* lab = labels + int64_t(g) * n;
   double total = 0.0;
@@ -598,7 +598,7 @@ static __global__ void __launch_bounds__(kRowWarps * kWarp)
   if (threadIdx.x == 0) {
     double s = 0.0;
     for (int w = 0; w < kRowWarps; ++w) s += warp_total[w];
-    g_inertia_partials[slot * kInertiaChunks + chunk] = s;
+    g_inertia_partials[slot * kInertiaChunks + chunk] = s;   // lint: 32-bit ok (slot < kInertiaGroupsPerLaunch)
   }
 }
 
@@ -671,7 +671,8 @@ void kmeans_pp_candidates(float* cand_dist, double* cand_pot, const float* x, co
   LAUNCH(kmeans_pp_candidates_kernel, grid, kTileThreads, 0, stream)(cand_dist, x, x_sqnorm, closest, cand_ids, n, d,
                                                                       t);
   KERNEL_CHECK();
-  LAUNCH(kmeans_pp_potentials_kernel, unsigned(t * groups), kPotentialThreads, 0, stream)(cand_pot, cand_dist, n);
+  LAUNCH(kmeans_pp_potentials_kernel, unsigned(int64_t(t) * groups), kPotentialThreads, 0, stream)(cand_pot, cand_dist,
+                                                                                                    n);
   KERNEL_CHECK();
 }
 

@@ -54,9 +54,9 @@ static __device__ __forceinline__ double loss_term(LossKind kind, float p, float
 static __global__ void loss_kernel1(float* loss, float* dpred, const float* __restrict__ pred,
                                     const float* __restrict__ target, int n, int dim, float grad_scale,
                                     LossKind kind) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  const int64_t row = int64_t(i) * dim;
+  const int64_t row = i * dim;
   double total = 0.0;
   for (int j = 0; j < dim; ++j) {
     float grad;

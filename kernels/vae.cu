@@ -170,9 +170,9 @@ static __global__ void __launch_bounds__(kElementBlock)
 // losses[2n + i] = kl_i and losses[i] = total_i (reads recon_i from losses[n + i]).
 static __global__ void __launch_bounds__(kSamplesPerBlock)
     vae_loss_kernel1_kl(float* __restrict__ losses, const float* __restrict__ mu_logvar, int n, int zdim, float beta) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  const float* mu = mu_logvar + int64_t(i) * 2 * zdim;
+  const float* mu = mu_logvar + i * 2 * zdim;
   double kl2 = 0.0;
   for (int j = 0; j < zdim; ++j) kl2 += kl_term2(mu[j], mu[zdim + j]);
   const float kl = float(0.5 * kl2);
