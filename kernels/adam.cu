@@ -14,6 +14,7 @@
 #include <string>
 
 #include "kernels/adam.cuh"
+#include "kernels/vector_io.cuh"
 
 namespace zs::ZS_KNS {
 namespace {
@@ -27,8 +28,6 @@ constexpr int64_t kMaxGridX = 0x7fffffff;
 void require(bool ok, const char* op, const std::string& what) {
   if (!ok) throw std::invalid_argument(std::string(op) + ": " + what);
 }
-
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 }  // namespace
 
@@ -47,7 +46,7 @@ static __device__ __forceinline__ AdamCoefficients coefficients_of(const AdamHyp
 static __device__ __forceinline__ float block_step_size(float host_lr_t, const int64_t* step_on_device,
                                                         const AdamHyper& h) {
   if (!step_on_device) return host_lr_t;
-  __shared__ float shared_lr_t;
+  STATIC_SHARED(float, shared_lr_t, );
   if (threadIdx.x == 0) {
     const int64_t step = *step_on_device;
     shared_lr_t = adam_step_size(h, step < 1 ? 1 : step);
@@ -89,20 +88,16 @@ static __global__ void __launch_bounds__(kBlockSize)
   int64_t scalar_begin = 0;
   if (vectorized) {
     const int64_t count4 = count / 4;
-    float4* p4 = reinterpret_cast<float4*>(param);
-    float4* m4 = reinterpret_cast<float4*>(m);
-    float4* v4 = reinterpret_cast<float4*>(v);
-    const float4* g4 = reinterpret_cast<const float4*>(grad);
     for (int64_t i = first; i < count4; i += stride) {
-      float4 p = p4[i], mi = m4[i], vi = v4[i];
-      const float4 g = g4[i];
+      float4 p = load_float4(param + 4 * i), mi = load_float4(m + 4 * i), vi = load_float4(v + 4 * i);
+      const float4 g = load_float4(grad + 4 * i);
       adam_update(p.x, mi.x, vi.x, g.x, k);
       adam_update(p.y, mi.y, vi.y, g.y, k);
       adam_update(p.z, mi.z, vi.z, g.z, k);
       adam_update(p.w, mi.w, vi.w, g.w, k);
-      p4[i] = p;
-      m4[i] = mi;
-      v4[i] = vi;
+      store_float4(param + 4 * i, p);
+      store_float4(m + 4 * i, mi);
+      store_float4(v + 4 * i, vi);
     }
     scalar_begin = count4 * 4;
   }
@@ -127,7 +122,7 @@ static void launch_adam(int version, float* param, float* m, float* v, const flo
     LAUNCH(adam_kernel1, unsigned(blocks), kBlockSize, 0, stream)(param, m, v, grad, count, h, host_lr_t,
                                                                   step_on_device);
   } else {
-    const bool vectorized = aligned16(param) && aligned16(m) && aligned16(v) && aligned16(grad);
+    const bool vectorized = aligned_to(param, 16) && aligned_to(m, 16) && aligned_to(v, 16) && aligned_to(grad, 16);
     const int64_t items = vectorized ? (count + 3) / 4 : count;
     int64_t blocks = (items + kBlockSize - 1) / kBlockSize;
     blocks = blocks < 1 ? 1 : (blocks > kMaxGridBlocks ? kMaxGridBlocks : blocks);

@@ -11,10 +11,15 @@
 //   LAUNCH(k, grid, block, smem, stream)(args...)   instead of k<<<grid, block, smem, stream>>>(args...)
 //                                                   (template kernels: LAUNCH((k<T, 3>), ...))
 //   DYNAMIC_SHARED(T, name)                         instead of extern __shared__ T name[]
+//   STATIC_SHARED(T, name, dims)                    instead of __shared__ T name dims (16-byte aligned;
+//                      e.g. STATIC_SHARED(float, tile, [2][16][68]); or STATIC_SHARED(double, total, );).
+//                      The emulator poisons it at every block start (NaN for floating point, 0xA5
+//                      bytes otherwise) and rejects a plain __shared__ at compile time.
 //   CUDA_CHECK(expr)   throws std::runtime_error naming the expression, function, file:line and
 //                      the CUDA error when expr is not cudaSuccess
 //   KERNEL_CHECK()     after every launch: CUDA_CHECK(cudaGetLastError())
-// Everything else is plain CUDA; the emulator's surface is listed in runtime/simt/simt.h.
+// float4 / float2 loads and stores go through kernels/vector_io.cuh (the emulator checks their
+// alignment). Everything else is plain CUDA; the emulator's surface is listed in runtime/simt/simt.h.
 #pragma once
 
 #include <stdexcept>
@@ -42,6 +47,7 @@
 #  define DYNAMIC_SHARED(T, name)                                       \
     extern __shared__ __align__(16) unsigned char zs_dynamic_smem_[]; \
     T* name = reinterpret_cast<T*>(zs_dynamic_smem_)
+#  define STATIC_SHARED(T, name, dims) __shared__ __align__(16) T name dims
 #elif defined(ZS_KNS) && ZS_PP_CAT(ZS_KNS_ID_, ZS_KNS) == 1
 #  include <cuda_runtime.h>
 #  define ZS_EMULATED 0

@@ -32,17 +32,25 @@
 // a given build (nvcc's FMA contraction makes emu and cuda differ in the last bits).
 // Every default path needs compute capability <= 5.2: no tensor cores, no async copies, static
 // shared memory <= 48 KiB.
+// 32-bit offsets: check_geometry keeps one image (c*h*w, k*p*q), the weights and n*h*w, n*p*q below
+// 2^31, so offsets inside one image or the weights, and pixel counts, are ints (64-bit maths costs
+// registers in the tiled kernels); only image bases and flat indices over a batch are 64-bit.
+// lint: bounded stride, r, s, pad_top, pad_left, tap_step, tap_sign, taps_r, taps_s, u_scale, v_scale,
+//       dst_u_scale, dst_v_scale, band_rows, run_rows, row_pitch, chunk, segments, in_w (check_geometry:
+//       stride <= 64, r and s <= 1024, pads <= 2^20; a ConvGemmView's scales and steps are 1, -1 or the
+//       stride; the direct kernel's rows are at most kDirectMaxWidth + 2 wide, its bands at most
+//       kDirectMaxThreads rows, its chunks at most kDirectSmemFloats floats)
 #include "kernels/common.cuh"
 #include "kernels/activation.cuh"
 
 #include <algorithm>
 #include <climits>
 #include <cstdint>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 
 #include "kernels/conv2d.cuh"
+#include "kernels/vector_io.cuh"
 
 namespace zs::ZS_KNS {
 namespace {
@@ -87,8 +95,6 @@ void require(bool ok, const char* op, const std::string& what) {
   if (!ok) throw std::invalid_argument(std::string(op) + ": " + what);
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
 int multiprocessor_count() {
   int device = 0, count = 0;
   CUDA_CHECK(cudaGetDevice(&device));
@@ -102,45 +108,6 @@ int multiprocessor_count() {
 // device helpers
 
 static __host__ __device__ constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// 16-byte shared-memory load (the pointer is 16-byte aligned); the emulator copies, which keeps
-// g++'s aliasing rules intact.
-static __device__ __forceinline__ float4 load_float4(const float* p) {
-#if ZS_EMULATED
-  float4 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-#else
-  return *reinterpret_cast<const float4*>(p);
-#endif
-}
-
-// 16-byte read-only global load and 16-byte store (16-byte aligned pointers).
-static __device__ __forceinline__ float4 load_global_float4(const float* p) {
-#if ZS_EMULATED
-  return load_float4(p);
-#else
-  return __ldg(reinterpret_cast<const float4*>(p));
-#endif
-}
-
-static __device__ __forceinline__ void store_float4(float* p, float4 v) {
-#if ZS_EMULATED
-  std::memcpy(p, &v, sizeof v);
-#else
-  *reinterpret_cast<float4*>(p) = v;
-#endif
-}
-
-static __device__ __forceinline__ float2 load_float2(const float* p) {
-#if ZS_EMULATED
-  float2 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-#else
-  return *reinterpret_cast<const float2*>(p);
-#endif
-}
 
 // Index (row or column inside a tile of B) of element i of thread t's T-element fragment. With T a
 // multiple of 4 the fragment is T/4 runs of 4, spread B/(T/4) apart, so the float4 reads of a
@@ -275,7 +242,7 @@ static __global__ void conv2d_backward_weight_kernel1(float* __restrict__ dw, fl
 }
 
 static __global__ void bias_grad_kernel1(float* __restrict__ db, const float* __restrict__ dy, int n, int c, int hw) {
-  const int ch = blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t ch = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (ch >= c) return;
   float acc = 0.f;
   for (int64_t img = 0; img < n; ++img)
@@ -318,7 +285,7 @@ static __host__ __device__ ConvGemmView make_gemm_view(const ConvGeom& g, bool t
     v.src_h = g.h;
     v.src_w = g.w;
     v.dst_w = g.q;
-    v.dst_m_stride = g.p * g.q;
+    v.dst_m_stride = g.p * g.q;   // lint: 32-bit ok (one plane)
     v.a_m_stride = g.c * rs;
     v.a_ch_stride = rs;
     v.grid_u = g.p;
@@ -341,7 +308,7 @@ static __host__ __device__ ConvGemmView make_gemm_view(const ConvGeom& g, bool t
     v.src_h = g.p;
     v.src_w = g.q;
     v.dst_w = g.w;
-    v.dst_m_stride = g.h * g.w;
+    v.dst_m_stride = g.h * g.w;   // lint: 32-bit ok (one plane)
     v.a_m_stride = rs;
     v.a_ch_stride = g.c * rs;
     v.grid_u = h_first < g.h ? (g.h - h_first + st - 1) / st : 0;
@@ -359,7 +326,7 @@ static __host__ __device__ ConvGemmView make_gemm_view(const ConvGeom& g, bool t
     v.tap_step = st;
     v.tap_sign = -1;
   }
-  v.src_ch_stride = v.src_h * v.src_w;
+  v.src_ch_stride = v.src_h * v.src_w;   // lint: 32-bit ok (one plane)
   v.src_n_stride = int64_t(v.red_channels) * v.src_ch_stride;
   v.dst_n_stride = int64_t(v.rows) * v.dst_m_stride;
   return v;
@@ -386,14 +353,13 @@ static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Til
   constexpr int kARowStep = kThreads / BK, kALoads = BM / kARowStep;
   static_assert(kThreads % BN == 0 && BK % kBRowStep == 0 && kThreads % BK == 0 && BM % kARowStep == 0,
                 "each thread must load whole rows of the stage");
-  __shared__ __align__(16) float a_tile[2][BK][kPitchA];
-  __shared__ __align__(16) float b_tile[2][BK][BN];
+  STATIC_SHARED(float, a_tile, [2][BK][kPitchA]);
+  STATIC_SHARED(float, b_tile, [2][BK][BN]);
 
   const ConvGeom& g = args.g;
   const ConvGemmView v = make_gemm_view(g, args.transposed, blockIdx.z);
-  const int class_cols = v.grid_u * v.grid_v;
-  const int cols = g.n * class_cols;
-  const int col0 = blockIdx.x * BN, m0 = blockIdx.y * BM;
+  // lint: 32-bit ok (the class's pixels per image and in the batch, below n*h*w or n*p*q; tile origins)
+  const int class_cols = v.grid_u * v.grid_v, cols = g.n * class_cols, col0 = blockIdx.x * BN, m0 = blockIdx.y * BM;
   if (col0 >= cols) return;   // the whole block: classes differ in size
 
   const int tid = threadIdx.x;
@@ -403,8 +369,8 @@ static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Til
   const float* src_n = args.src;
   int u0 = kOutside, v0 = kOutside;
   if (col0 + b_col < cols) {
-    const int col = col0 + b_col, n = col / class_cols, rem = col - n * class_cols;
-    const int u = rem / v.grid_v, vv = rem - u * v.grid_v;
+    const int col = col0 + b_col, n = col / class_cols, rem = col - n * class_cols;   // lint: 32-bit ok (<= col)
+    const int u = rem / v.grid_v, vv = rem - u * v.grid_v;                              // lint: 32-bit ok (<= rem)
     src_n += n * v.src_n_stride;
     u0 = u * v.u_scale + v.u_off;
     v0 = vv * v.v_scale + v.v_off;
@@ -417,10 +383,12 @@ static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Til
   auto load_stage = [&](int c0, int ti, int tj) {
     const int h = u0 + ti * v.tap_sign, wc = v0 + tj * v.tap_sign;
     const bool inside = unsigned(h) < unsigned(v.src_h) && unsigned(wc) < unsigned(v.src_w);
-    const int spatial = inside ? h * v.src_w + wc : 0;   // h is kOutside-based off the problem: no overflow
+    // h is kOutside-based off the problem: no overflow. lint: 32-bit ok (one plane)
+    const int spatial = inside ? h * v.src_w + wc : 0;
 #pragma unroll
     for (int i = 0; i < kBLoads; ++i) {
       const int ch = c0 + b_row0 + i * kBRowStep;
+      // lint: 32-bit ok (inside one image)
       b_regs[i] = inside && ch < v.red_channels ? __ldg(src_n + ch * v.src_ch_stride + spatial) : 0.f;
     }
     const int tap = (v.r_first + ti * v.tap_step) * g.s + v.s_first + tj * v.tap_step;
@@ -428,6 +396,7 @@ static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Til
 #pragma unroll
     for (int i = 0; i < kALoads; ++i) {
       const int m = m0 + a_row0 + i * kARowStep;
+      // lint: 32-bit ok (inside the weights)
       a_regs[i] = m < v.rows && ch < v.red_channels ? __ldg(args.w + m * v.a_m_stride + ch * v.a_ch_stride + tap)
                                                     : 0.f;
     }
@@ -484,8 +453,9 @@ static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Til
   for (int j = 0; j < TN; ++j) {
     const int col = col0 + frag_index<TN, BN>(tx, j);
     if (col >= cols) continue;
-    const int n = col / class_cols, rem = col - n * class_cols;
-    const int u = rem / v.grid_v, vv = rem - u * v.grid_v;
+    const int n = col / class_cols, rem = col - n * class_cols;   // lint: 32-bit ok (<= col)
+    const int u = rem / v.grid_v, vv = rem - u * v.grid_v;          // lint: 32-bit ok (<= rem)
+    // lint: 32-bit ok (a row of one plane)
     float* out = args.out + n * v.dst_n_stride + (u * v.dst_u_scale + v.dst_u_off) * v.dst_w +
                  vv * v.dst_v_scale + v.dst_v_off;
 #pragma unroll
@@ -535,7 +505,7 @@ static __device__ __forceinline__ void stage_input_rows(float* in_stage, const f
 #pragma unroll 4
   for (int t = threadIdx.x; t < total; t += blockDim.x) {
     const int ci = t / per_channel, e = t - ci * per_channel, row = e / width, iw = (e - row * width) * V;
-    const float* src = first + ci * channel_stride + row * a.in_w + iw;
+    const float* src = first + ci * channel_stride + row * a.in_w + iw;   // lint: 32-bit ok (inside one image)
     const int dst = ci * staged_channel + (stage_row0 + row) * a.row_pitch + a.pad_left + iw;
     if constexpr (V == 4) {
       const float4 v = load_global_float4(src);
@@ -557,7 +527,7 @@ static __global__ void __launch_bounds__(kDirectMaxThreads, kMinResidentThreads 
   float* in_stage = smem + a.weight_floats;    // [chunk][band_rows + 2][row_pitch]
   const int segments = (a.out_w + kDirectPixels - 1) / kDirectPixels;
   const int n = blockIdx.x / a.bands, y0 = (blockIdx.x % a.bands) * a.band_rows;
-  const int o0 = blockIdx.y * OBT;
+  const int o0 = blockIdx.y * OBT;   // lint: 32-bit ok (below out_ch + OBT)
   const int tid = threadIdx.x, ty = tid / segments, x0 = (tid % segments) * kDirectPixels;
   const bool active = ty < a.band_rows && y0 + ty < a.out_h;
   const int rows = a.band_rows + 2;
@@ -672,14 +642,15 @@ static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Til
   constexpr int kPad = TM % 4 == 0 ? 4 : 2;   // keeps the fragment loads aligned, spreads stores over banks
   constexpr int kPitchA = BM + kPad, kPitchB = BN + kPad;
   static_assert(kThreads % BK == 0 && BM % kGroups == 0 && BN % kGroups == 0, "whole rows per thread");
-  __shared__ __align__(16) float a_tile[2][BK][kPitchA];   // dy: [pixel][k]
-  __shared__ __align__(16) float b_tile[2][BK][kPitchB];   // x:  [pixel][(c, r, s)]
+  STATIC_SHARED(float, a_tile, [2][BK][kPitchA]);   // dy: [pixel][k]
+  STATIC_SHARED(float, b_tile, [2][BK][kPitchB]);   // x:  [pixel][(c, r, s)]
 
   const ConvGeom& g = args.g;
+  // lint: 32-bit ok (planes, tile origins and pixel counts: below the weights' size or n*p*q, both checked)
   const int rs = g.r * g.s, crs = g.c * rs, pq = g.p * g.q, hw = g.h * g.w;
-  const int crs0 = blockIdx.x * BN, k0 = blockIdx.y * BM, split = blockIdx.z;
-  const int pix_begin = split * args.pixels_per_split;
-  const int pix_end = min(g.n * pq, pix_begin + args.pixels_per_split);
+  const int crs0 = blockIdx.x * BN, k0 = blockIdx.y * BM, split = blockIdx.z;   // lint: 32-bit ok (as above)
+  const int pix_begin = split * args.pixels_per_split;                         // lint: 32-bit ok (as above)
+  const int pix_end = min(g.n * pq, pix_begin + args.pixels_per_split);        // lint: 32-bit ok (as above)
   const int tid = threadIdx.x, lane = tid % BK, group = tid / BK;
 
   // This thread's B rows (c, r, s) never change: their x offsets and taps are decoded once.
@@ -689,7 +660,7 @@ static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Til
     const int e = crs0 + group + i * kGroups;
     const int c = e / rs, r = e % rs / g.s, s = e % g.s;
     const bool valid = e < crs;
-    b_offset[i] = valid ? c * hw + r * g.w + s : 0;
+    b_offset[i] = valid ? c * hw + r * g.w + s : 0;   // lint: 32-bit ok (inside one image)
     b_r[i] = valid ? r : kOutside;
     b_s[i] = s;
   }
@@ -705,7 +676,8 @@ static __global__ void __launch_bounds__((Tile::BM / Tile::TM) * (Tile::BN / Til
   auto load_stage = [&]() {
     const bool valid = pix < pix_end;
     const int u0 = p * g.stride - g.pad_top, v0 = q * g.stride - g.pad_left;
-    const int dy_offset = p * g.q + q, x_offset = u0 * g.w + v0;   // may be negative: padding
+    // x_offset may be negative: padding. lint: 32-bit ok (one plane)
+    const int dy_offset = p * g.q + q, x_offset = u0 * g.w + v0;
     const float* dy_n = args.dy + (valid ? int64_t(n) * g.k * pq : 0);
     const float* x_n = args.x + (valid ? int64_t(n) * g.c * hw : 0);
 #pragma unroll
@@ -787,13 +759,13 @@ static __global__ void conv_backward_weight_reduce_kernel(float* __restrict__ dw
                                                           const float* __restrict__ partial_dw,
                                                           const float* __restrict__ partial_db, int splits,
                                                           int w_count, int k) {
-  const int e = blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (e < w_count) {
     float acc = 0.f;
     for (int s = 0; s < splits; ++s) acc += partial_dw[int64_t(s) * w_count + e];
     dw[e] = acc;
   } else if (db && e < w_count + k) {
-    const int ch = e - w_count;
+    const int ch = int(e - w_count);
     float acc = 0.f;
     for (int s = 0; s < splits; ++s) acc += partial_db[int64_t(s) * k + ch];
     db[ch] = acc;
@@ -805,24 +777,24 @@ static __global__ void conv_backward_weight_reduce_kernel(float* __restrict__ dw
 
 static __global__ void __launch_bounds__(kBiasBlock)
     bias_grad_kernel2(float* __restrict__ db, const float* __restrict__ dy, int n, int c, int hw, bool vectorized) {
-  __shared__ float partial[kBiasBlock];
+  STATIC_SHARED(float, partial, [kBiasBlock]);
   const int ch = blockIdx.x, tid = threadIdx.x;
   // Thread t sums (groups of 4) elements t, t + kBiasBlock, ... of the channel's n x hw values,
   // image-major; unrolled so each thread has several loads in flight.
   float acc = 0.f;
   if (vectorized) {   // hw % 4 == 0 and dy 16-byte aligned
-    const int hw4 = hw / 4, total = n * hw4;
+    const int hw4 = hw / 4, total = n * hw4;   // lint: 32-bit ok (bias_grad_nchw checks n*c*hw)
 #pragma unroll 4
     for (int e = tid; e < total; e += kBiasBlock) {
-      const int img = e / hw4, j = e - img * hw4;
+      const int img = e / hw4, j = e - img * hw4;   // lint: 32-bit ok (<= e)
       const float4 v = load_global_float4(dy + (int64_t(img) * c + ch) * hw + 4 * j);
       acc += (v.x + v.y) + (v.z + v.w);
     }
   } else {
-    const int total = n * hw;
+    const int total = n * hw;   // lint: 32-bit ok (bias_grad_nchw checks n*c*hw)
 #pragma unroll 4
     for (int e = tid; e < total; e += kBiasBlock) {
-      const int img = e / hw, j = e - img * hw;
+      const int img = e / hw, j = e - img * hw;   // lint: 32-bit ok (<= e)
       acc += __ldg(dy + (int64_t(img) * c + ch) * hw + j);
     }
   }
@@ -847,7 +819,7 @@ unsigned naive_grid(int64_t threads, const char* op) {
 }
 
 template <class Tile>
-void launch_gemm_tile(const ConvGemmArgs& args, int max_class_cols, int rows, int classes, cudaStream_t stream) {
+void launch_gemm_tile(const ConvGemmArgs& args, int64_t max_class_cols, int rows, int classes, cudaStream_t stream) {
   const dim3 grid(unsigned(ceil_div(max_class_cols, Tile::BN)), unsigned(ceil_div(rows, Tile::BM)), unsigned(classes));
   const int threads = (Tile::BM / Tile::TM) * (Tile::BN / Tile::TN);
   LAUNCH(conv_implicit_gemm_kernel<Tile>, grid, threads, 0, stream)(args);
@@ -856,10 +828,11 @@ void launch_gemm_tile(const ConvGemmArgs& args, int max_class_cols, int rows, in
 void launch_implicit_gemm(const ConvGemmArgs& args, cudaStream_t stream) {
   const ConvGeom& g = args.g;
   const int classes = args.transposed ? g.stride * g.stride : 1;
-  int max_cols = 0, rows = 0;
+  int64_t max_cols = 0;
+  int rows = 0;
   for (int cls = 0; cls < classes; ++cls) {
     const ConvGemmView v = make_gemm_view(g, args.transposed, cls);
-    max_cols = std::max(max_cols, g.n * v.grid_u * v.grid_v);
+    max_cols = std::max(max_cols, int64_t(g.n) * v.grid_u * v.grid_v);
     rows = v.rows;
   }
   if (rows <= GemmTile32x128::BM) {
@@ -894,12 +867,12 @@ void launch_direct_obt(DirectArgs a, cudaStream_t stream) {
   const int per_channel = (a.band_rows + 2) * a.row_pitch + 9 * OBT;
   a.chunk = std::max(1, std::min(a.in_ch, kDirectSmemFloats / per_channel));
   a.weight_floats = (a.chunk * 9 * OBT + 3) / 4 * 4;
-  a.vector_rows = a.in_w % 4 == 0 && aligned16(a.in) && a.pad_left >= 0 && a.in_w + a.pad_left <= a.row_pitch;
-  a.vector_out = a.out_w % 4 == 0 && aligned16(a.out);
+  a.vector_rows = a.in_w % 4 == 0 && aligned_to(a.in, 16) && a.pad_left >= 0 && a.in_w + a.pad_left <= a.row_pitch;
+  a.vector_out = a.out_w % 4 == 0 && aligned_to(a.out, 16);
   const size_t smem = sizeof(float) * (size_t(a.weight_floats) + size_t(a.chunk) * (a.band_rows + 2) * a.row_pitch);
   const int threads = int(ceil_div(a.band_rows * segments, 32)) * 32;
   require(int64_t(a.n) * a.bands <= INT_MAX, "conv2d", "too many images for the direct kernel");
-  const dim3 grid(unsigned(a.n * a.bands), unsigned(out_groups));
+  const dim3 grid(unsigned(int64_t(a.n) * a.bands), unsigned(out_groups));
   LAUNCH((conv_direct3x3_kernel<OBT, kTransposed>), grid, threads, smem, stream)(a);
 }
 
@@ -1111,7 +1084,8 @@ void bias_grad_nchw(float* db, const float* dy, int n, int c, int hw, cudaStream
   if (version == 1)
     LAUNCH(bias_grad_kernel1, unsigned(ceil_div(c, kNaiveBlock)), kNaiveBlock, 0, stream)(db, dy, n, c, hw);
   else
-    LAUNCH(bias_grad_kernel2, unsigned(c), kBiasBlock, 0, stream)(db, dy, n, c, hw, hw % 4 == 0 && aligned16(dy));
+    LAUNCH(bias_grad_kernel2, unsigned(c), kBiasBlock, 0, stream)(db, dy, n, c, hw,
+                                                                  hw % 4 == 0 && aligned_to(dy, 16));
   KERNEL_CHECK();
 }
 

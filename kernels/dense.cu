@@ -46,8 +46,8 @@ void check_sizes(const char* op, int n, int in, int out, int version) {
 // db[j] = sum over rows i of dy[i][j]. Block (kSumColumns, kSumRowGroups).
 static __global__ void __launch_bounds__(kSumColumns * kSumRowGroups)
     dense_column_sum_kernel(float* db, const float* __restrict__ dy, int rows, int cols) {
-  __shared__ float group_sums[kSumRowGroups][kSumColumns];
-  const int col = blockIdx.x * kSumColumns + threadIdx.x;
+  STATIC_SHARED(float, group_sums, [kSumRowGroups][kSumColumns]);
+  const int64_t col = int64_t(blockIdx.x) * kSumColumns + threadIdx.x;
   float sum = 0.f;
   if (col < cols)
     for (int i = threadIdx.y; i < rows; i += kSumRowGroups) sum += dy[int64_t(i) * cols + col];

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "kernels/elementwise.cuh"
+#include "kernels/vector_io.cuh"
 
 namespace zs::ZS_KNS {
 namespace {
@@ -33,8 +34,6 @@ void check_act(Act act, const char* op) {
   require(act == Act::None || act == Act::LeakyRelu || act == Act::Sigmoid, op,
           "unknown activation " + std::to_string(int(act)));
 }
-
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 unsigned grid_for(int64_t work_items, int64_t max_blocks) {
   int64_t blocks = (work_items + kBlockSize - 1) / kBlockSize;
@@ -75,9 +74,7 @@ static __global__ void activation_forward_kernel2(float* y, const float* x, int6
   int64_t scalar_begin = 0;
   if (vectorized) {
     const int64_t count4 = count / 4;
-    float4* y4 = reinterpret_cast<float4*>(y);
-    const float4* x4 = reinterpret_cast<const float4*>(x);
-    for (int64_t i = first; i < count4; i += stride) y4[i] = activate4(act, x4[i]);
+    for (int64_t i = first; i < count4; i += stride) store_float4(y + 4 * i, activate4(act, load_float4(x + 4 * i)));
     scalar_begin = count4 * 4;
   }
   for (int64_t i = scalar_begin + first; i < count; i += stride) y[i] = activate(act, x[i]);
@@ -90,11 +87,10 @@ static __global__ void activation_backward_kernel2(float* dx, const float* dy, c
   int64_t scalar_begin = 0;
   if (vectorized) {
     const int64_t count4 = count / 4;
-    float4* dx4 = reinterpret_cast<float4*>(dx);
-    const float4* dy4 = reinterpret_cast<const float4*>(dy);
-    const float4* y4 = reinterpret_cast<const float4*>(y);
-    for (int64_t i = first; i < count4; i += stride)
-      dx4[i] = act == Act::None ? dy4[i] : activation_grad4(act, dy4[i], y4[i]);
+    for (int64_t i = first; i < count4; i += stride) {
+      const float4 g = load_float4(dy + 4 * i);
+      store_float4(dx + 4 * i, act == Act::None ? g : activation_grad4(act, g, load_float4(y + 4 * i)));
+    }
     scalar_begin = count4 * 4;
   }
   for (int64_t i = scalar_begin + first; i < count; i += stride)
@@ -110,7 +106,7 @@ static void launch_activation_forward(int version, Act act, float* y, const floa
     require(blocks <= kMaxGridX, "activation_forward", "count too large for kernel version 1");
     LAUNCH(activation_forward_kernel1, unsigned(blocks), kBlockSize, 0, stream)(y, x, count, act);
   } else {
-    const bool vectorized = aligned16(y) && aligned16(x);
+    const bool vectorized = aligned_to(y, 16) && aligned_to(x, 16);
     const unsigned blocks = grid_for(vectorized ? (count + 3) / 4 : count, kMaxGridBlocks);
     LAUNCH(activation_forward_kernel2, blocks, kBlockSize, 0, stream)(y, x, count, act, vectorized);
   }
@@ -124,7 +120,7 @@ static void launch_activation_backward(int version, Act act, float* dx, const fl
     require(blocks <= kMaxGridX, "activation_backward", "count too large for kernel version 1");
     LAUNCH(activation_backward_kernel1, unsigned(blocks), kBlockSize, 0, stream)(dx, dy, y, count, act);
   } else {
-    const bool vectorized = aligned16(dx) && aligned16(dy) && (act == Act::None || aligned16(y));
+    const bool vectorized = aligned_to(dx, 16) && aligned_to(dy, 16) && (act == Act::None || aligned_to(y, 16));
     const unsigned blocks = grid_for(vectorized ? (count + 3) / 4 : count, kMaxGridBlocks);
     LAUNCH(activation_backward_kernel2, blocks, kBlockSize, 0, stream)(dx, dy, y, count, act, vectorized);
   }

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "kernels/gather.cuh"
+#include "kernels/vector_io.cuh"
 
 namespace zs::ZS_KNS {
 namespace {
@@ -26,8 +27,6 @@ constexpr int64_t kMaxGridX = 0x7fffffff;
 void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument("gather_rows: " + what);
 }
-
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 }  // namespace
 
@@ -42,16 +41,21 @@ static __global__ void gather_rows_kernel1(float* dst, const float* src, const i
   dst[e] = src[int64_t(indices[r]) * row_len + f];
 }
 
-// ---- version 2: grid-stride over `width`-float vectors (float4 or scalar) ----
+// ---- version 2: grid-stride over V-float vectors (float4 or scalar) ----
 
-template <typename Vec>
-static __global__ void gather_rows_kernel2(Vec* dst, const Vec* src, const int32_t* indices, int64_t count,
+// count and row_vecs in vectors of V floats.
+template <int V>
+static __global__ void gather_rows_kernel2(float* dst, const float* src, const int32_t* indices, int64_t count,
                                            int row_vecs) {
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < count; e += stride) {
     const int64_t r = e / row_vecs;
     const int f = int(e - r * row_vecs);
-    dst[e] = src[int64_t(indices[r]) * row_vecs + f];
+    const int64_t from = (int64_t(indices[r]) * row_vecs + f) * V;
+    if constexpr (V == 4)
+      store_float4(dst + e * 4, load_float4(src + from));
+    else
+      dst[e] = src[from];
   }
 }
 
@@ -72,12 +76,11 @@ void gather_rows(float* dst, const float* src, const int32_t* indices, int64_t r
     const int64_t blocks = (count + kBlockSize - 1) / kBlockSize;
     require(blocks <= kMaxGridX, "too many elements for kernel version 1");
     LAUNCH(gather_rows_kernel1, unsigned(blocks), kBlockSize, 0, stream)(dst, src, indices, count, row_len);
-  } else if (row_len % 4 == 0 && aligned16(dst) && aligned16(src)) {
+  } else if (row_len % 4 == 0 && aligned_to(dst, 16) && aligned_to(src, 16)) {
     const int64_t vecs = count / 4;
-    LAUNCH(gather_rows_kernel2<float4>, grid_for(vecs), kBlockSize, 0, stream)
-    (reinterpret_cast<float4*>(dst), reinterpret_cast<const float4*>(src), indices, vecs, row_len / 4);
+    LAUNCH(gather_rows_kernel2<4>, grid_for(vecs), kBlockSize, 0, stream)(dst, src, indices, vecs, row_len / 4);
   } else {
-    LAUNCH(gather_rows_kernel2<float>, grid_for(count), kBlockSize, 0, stream)(dst, src, indices, count, row_len);
+    LAUNCH(gather_rows_kernel2<1>, grid_for(count), kBlockSize, 0, stream)(dst, src, indices, count, row_len);
   }
   KERNEL_CHECK();
 }

@@ -114,10 +114,10 @@ static __global__ void __launch_bounds__(kSimpleTile * kSimpleTile)
     gemm_kernel2(float* c, const float* a, const float* b, int m, int n, int k, bool trans_a, bool trans_b,
                  GemmEpilogue ep) {
   // a_tile[i][kk], b_tile[kk][j]; +1 column: the transposed loads store down a column.
-  __shared__ float a_tile[kSimpleTile][kSimpleTile + 1];
-  __shared__ float b_tile[kSimpleTile][kSimpleTile + 1];
+  STATIC_SHARED(float, a_tile, [kSimpleTile][kSimpleTile + 1]);
+  STATIC_SHARED(float, b_tile, [kSimpleTile][kSimpleTile + 1]);
   const int tx = threadIdx.x, ty = threadIdx.y;
-  const int row0 = blockIdx.y * kSimpleTile, col0 = blockIdx.x * kSimpleTile;
+  const int row0 = blockIdx.y * kSimpleTile, col0 = blockIdx.x * kSimpleTile;   // lint: 32-bit ok (tile origins)
   float sum = 0.f;
   for (int k0 = 0; k0 < k; k0 += kSimpleTile) {
     // Consecutive tx walk the stored rows of each operand, whatever the transpose.
@@ -213,8 +213,8 @@ template <class Tile>
 static __device__ __forceinline__ void multiply_tile(float (&acc)[Tile::kTM][Tile::kTN], const float* a,
                                                      const float* b, int m, int n, int k, bool trans_a,
                                                      bool trans_b, int row0, int col0, int k_begin, int k_end) {
-  __shared__ float a_tile[kTileDepth][Tile::kBM + kSmemPad];
-  __shared__ float b_tile[kTileDepth][Tile::kBN + kSmemPad];
+  STATIC_SHARED(float, a_tile, [kTileDepth][Tile::kBM + kSmemPad]);
+  STATIC_SHARED(float, b_tile, [kTileDepth][Tile::kBN + kSmemPad]);
   const int tx = threadIdx.x % Tile::kThreadCols, ty = threadIdx.x / Tile::kThreadCols;
 #pragma unroll
   for (int r = 0; r < Tile::kTM; ++r)
@@ -263,7 +263,7 @@ template <class Tile>
 static __global__ void __launch_bounds__(Tile::kThreads)
     gemm_kernel3(float* c, const float* a, const float* b, int m, int n, int k, bool trans_a, bool trans_b,
                  GemmEpilogue ep) {
-  const int row0 = blockIdx.y * Tile::kBM, col0 = blockIdx.x * Tile::kBN;
+  const int row0 = blockIdx.y * Tile::kBM, col0 = blockIdx.x * Tile::kBN;   // lint: 32-bit ok (tile origins)
   float acc[Tile::kTM][Tile::kTN];
   multiply_tile<Tile>(acc, a, b, m, n, k, trans_a, trans_b, row0, col0, 0, k);
   const int tx = threadIdx.x % Tile::kThreadCols, ty = threadIdx.x / Tile::kThreadCols;
@@ -287,8 +287,8 @@ template <class Tile>
 static __global__ void __launch_bounds__(Tile::kThreads)
     gemm_kernel4(float* __restrict__ partials, const float* a, const float* b, int m, int n, int k, bool trans_a,
                  bool trans_b, int k_per_slice) {
-  const int row0 = blockIdx.y * Tile::kBM, col0 = blockIdx.x * Tile::kBN;
-  const int k_begin = blockIdx.z * k_per_slice;
+  const int row0 = blockIdx.y * Tile::kBM, col0 = blockIdx.x * Tile::kBN;   // lint: 32-bit ok (tile origins)
+  const int k_begin = blockIdx.z * k_per_slice;   // lint: 32-bit ok (a slice's start, below k)
   const int k_end = min(k, k_begin + k_per_slice);
   float acc[Tile::kTM][Tile::kTN];
   multiply_tile<Tile>(acc, a, b, m, n, k, trans_a, trans_b, row0, col0, k_begin, k_end);
@@ -330,17 +330,17 @@ TileKind pick_tile(int m, int n) {
 }
 
 template <class Tile>
-int tile_count(int m, int n) {
-  return ceil_div(m, Tile::kBM) * ceil_div(n, Tile::kBN);
+int64_t tile_count(int m, int n) {
+  return int64_t(ceil_div(m, Tile::kBM)) * ceil_div(n, Tile::kBN);
 }
 
 template <class Tile>
 GemmSplitPlan split_plan_for(int m, int n, int k) {
   GemmSplitPlan plan;
   plan.k_per_slice = k;
-  const int tiles = tile_count<Tile>(m, n);
+  const int64_t tiles = tile_count<Tile>(m, n);
   if (tiles >= kSplitTargetBlocks || k < 2 * kMinSliceDepth) return plan;
-  int slices = kSplitTargetBlocks / tiles;
+  int slices = int(kSplitTargetBlocks / tiles);
   if (slices > k / kMinSliceDepth) slices = k / kMinSliceDepth;
   if (slices < 2) return plan;
   // Whole tiles per slice, then as many slices as that takes (the last one may be shorter).

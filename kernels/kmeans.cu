@@ -301,10 +301,10 @@ static __global__ void __launch_bounds__(kTileThreads, kTileMinBlocks)
     kmeans_assign_kernel2(int32_t* __restrict__ labels, float* __restrict__ min_dist, const float* __restrict__ x,
                           const float* __restrict__ x_sqnorm, const float* __restrict__ centers,
                           const float* __restrict__ c_sqnorm, int64_t n, int d, int k, int groups) {
-  __shared__ float x_tile[kTileDepth][kTileRows + kSmemPad];
-  __shared__ float c_tile[kTileDepth][kTileCols + kSmemPad];
-  __shared__ float merge_score[kTileRows][kThreadCols];
-  __shared__ int merge_index[kTileRows][kThreadCols];
+  STATIC_SHARED(float, x_tile, [kTileDepth][kTileRows + kSmemPad]);
+  STATIC_SHARED(float, c_tile, [kTileDepth][kTileCols + kSmemPad]);
+  STATIC_SHARED(float, merge_score, [kTileRows][kThreadCols]);
+  STATIC_SHARED(int, merge_index, [kTileRows][kThreadCols]);
   const int tx = threadIdx.x % kThreadCols, ty = threadIdx.x / kThreadCols;
   const int64_t row0 = int64_t(blockIdx.x) * kTileRows;
   for (int g = 0; g < groups; ++g) {
@@ -366,8 +366,8 @@ static __global__ void __launch_bounds__(kTileThreads)
     kmeans_pp_candidates_kernel(float* __restrict__ cand_dist, const float* __restrict__ x,
                                 const float* __restrict__ x_sqnorm, const float* __restrict__ closest,
                                 const int32_t* __restrict__ cand_ids, int64_t n, int d, int t) {
-  __shared__ float x_tile[kTileDepth][kTileRows + kSmemPad];
-  __shared__ float c_tile[kTileDepth][kTileCols + kSmemPad];
+  STATIC_SHARED(float, x_tile, [kTileDepth][kTileRows + kSmemPad]);
+  STATIC_SHARED(float, c_tile, [kTileDepth][kTileCols + kSmemPad]);
   const int tx = threadIdx.x % kThreadCols, ty = threadIdx.x / kThreadCols;
   const int64_t row0 = int64_t(blockIdx.x) * kTileRows;
   const int g = blockIdx.y;
@@ -401,7 +401,7 @@ static __global__ void __launch_bounds__(kTileThreads)
 // fixed halving tree. One block per candidate (of all groups).
 static __global__ void __launch_bounds__(kPotentialThreads)
     kmeans_pp_potentials_kernel(double* __restrict__ cand_pot, const float* __restrict__ cand_dist, int64_t n) {
-  __shared__ double partial[kPotentialThreads];
+  STATIC_SHARED(double, partial, [kPotentialThreads]);
   const float* dist = cand_dist + int64_t(blockIdx.x) * n;
   double s = 0.0;
   for (int64_t i = threadIdx.x; i < n; i += kPotentialThreads) s += dist[i];
@@ -419,10 +419,10 @@ static __global__ void __launch_bounds__(kPotentialThreads)
 static __global__ void __launch_bounds__(kSampleThreads)
     kmeans_pp_sample_kernel(int32_t* __restrict__ ids, const float* __restrict__ weights,
                             const double* __restrict__ uniforms, int64_t n, int t) {
-  __shared__ double chunk_start[kSampleThreads];   // cumulative weight before each chunk
-  __shared__ int64_t chunk_value[kSampleThreads];  // last positive index, then first index found
-  __shared__ double total_weight;
-  __shared__ int64_t last_positive;
+  STATIC_SHARED(double, chunk_start, [kSampleThreads]);   // cumulative weight before each chunk
+  STATIC_SHARED(int64_t, chunk_value, [kSampleThreads]);  // last positive index, then first index found
+  STATIC_SHARED(double, total_weight, );
+  STATIC_SHARED(int64_t, last_positive, );
   const int g = blockIdx.x;
   const float* w = weights + int64_t(g) * n;
   const int64_t per_chunk = (n + kSampleThreads - 1) / kSampleThreads;
@@ -478,7 +478,7 @@ static __global__ void __launch_bounds__(kSumThreadsMax)
     kmeans_centroid_sums_kernel(float* __restrict__ sums, int64_t* __restrict__ counts, const float* __restrict__ x,
                                 const int32_t* __restrict__ labels, int64_t n, int d, int k) {
   const int j = blockIdx.y, g = blockIdx.z;
-  const int f = blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t f = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int lane = threadIdx.x % kWarp;
   const int32_t* lab = labels + int64_t(g) * n;
   double total = 0.0;
@@ -575,7 +575,7 @@ static __global__ void __launch_bounds__(kRowWarps * kWarp)
     kmeans_inertia_kernel(const float* __restrict__ x, const float* __restrict__ centers,
                           const int32_t* __restrict__ labels, double* __restrict__ partials, int64_t n, int d,
                           int k, int group0) {
-  __shared__ double warp_total[kRowWarps];
+  STATIC_SHARED(double, warp_total, [kRowWarps]);
   const int chunk = blockIdx.x, slot = blockIdx.y, g = group0 + slot;
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   const int64_t per_chunk = (n + kInertiaChunks - 1) / kInertiaChunks;
@@ -598,7 +598,7 @@ static __global__ void __launch_bounds__(kRowWarps * kWarp)
   if (threadIdx.x == 0) {
     double s = 0.0;
     for (int w = 0; w < kRowWarps; ++w) s += warp_total[w];
-    partials[slot * kInertiaChunks + chunk] = s;
+    partials[slot * kInertiaChunks + chunk] = s;   // lint: 32-bit ok (slot < kInertiaGroupsPerLaunch)
   }
 }
 
@@ -672,7 +672,8 @@ void kmeans_pp_candidates(float* cand_dist, double* cand_pot, const float* x, co
   LAUNCH(kmeans_pp_candidates_kernel, grid, kTileThreads, 0, stream)(cand_dist, x, x_sqnorm, closest, cand_ids, n, d,
                                                                       t);
   KERNEL_CHECK();
-  LAUNCH(kmeans_pp_potentials_kernel, unsigned(t * groups), kPotentialThreads, 0, stream)(cand_pot, cand_dist, n);
+  LAUNCH(kmeans_pp_potentials_kernel, unsigned(int64_t(t) * groups), kPotentialThreads, 0, stream)(cand_pot, cand_dist,
+                                                                                                    n);
   KERNEL_CHECK();
 }
 

@@ -54,9 +54,9 @@ static __device__ __forceinline__ double loss_term(LossKind kind, float p, float
 static __global__ void loss_kernel1(float* loss, float* dpred, const float* __restrict__ pred,
                                     const float* __restrict__ target, int n, int dim, float grad_scale,
                                     LossKind kind) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  const int64_t row = int64_t(i) * dim;
+  const int64_t row = i * dim;
   double total = 0.0;
   for (int j = 0; j < dim; ++j) {
     float grad;
@@ -76,7 +76,7 @@ static __device__ __forceinline__ double warp_sum(double v) {
 static __global__ void __launch_bounds__(kLossBlock)
     loss_kernel2(float* loss, float* dpred, const float* __restrict__ pred, const float* __restrict__ target,
                  int dim, float grad_scale, LossKind kind) {
-  __shared__ double warp_sums[kWarps];
+  STATIC_SHARED(double, warp_sums, [kWarps]);
   const int64_t row = int64_t(blockIdx.x) * dim;
   double total = 0.0;
   for (int j = threadIdx.x; j < dim; j += kLossBlock) {

@@ -146,7 +146,7 @@ static __device__ __forceinline__ double warp_sum(double v) {
 static __global__ void __launch_bounds__(kVaeLossBlock)
     vae_loss_kernel1_recon(float* __restrict__ losses, const float* __restrict__ pred,
                            const float* __restrict__ target, int n, int dim) {
-  __shared__ double warp_sums[kWarps];
+  STATIC_SHARED(double, warp_sums, [kWarps]);
   const int64_t row = int64_t(blockIdx.x) * dim;
   double recon = 0.0;
   for (int k = threadIdx.x; k < dim; k += kVaeLossBlock) recon += bce_term(pred[row + k], target[row + k]);
@@ -170,9 +170,9 @@ static __global__ void __launch_bounds__(kElementBlock)
 // losses[2n + i] = kl_i and losses[i] = total_i (reads recon_i from losses[n + i]).
 static __global__ void __launch_bounds__(kSamplesPerBlock)
     vae_loss_kernel1_kl(float* __restrict__ losses, const float* __restrict__ mu_logvar, int n, int zdim, float beta) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  const float* mu = mu_logvar + int64_t(i) * 2 * zdim;
+  const float* mu = mu_logvar + i * 2 * zdim;
   double kl2 = 0.0;
   for (int j = 0; j < zdim; ++j) kl2 += kl_term2(mu[j], mu[zdim + j]);
   const float kl = float(0.5 * kl2);
@@ -197,7 +197,7 @@ static __global__ void __launch_bounds__(kVaeLossBlock)
                      const float* __restrict__ pred, const float* __restrict__ target,
                      const float* __restrict__ mu_logvar, int n, int dim, int zdim, float beta, float pred_scale,
                      float latent_scale) {
-  __shared__ double warp_sums[2][kWarps];
+  STATIC_SHARED(double, warp_sums, [2][kWarps]);
   const int i = blockIdx.x;
   const int64_t row = int64_t(i) * dim;
   double recon = 0.0;

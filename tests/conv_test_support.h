@@ -51,9 +51,11 @@ inline std::vector<GeomCase> test_geometries() {
   return {
       {ConvGeom::same(1, 3, 9, 7, 5, 3, 1), "direct fwd (8 filters/thread, partial group) and bwd (4 ch)", true},
       {ConvGeom::same(3, 3, 9, 7, 5, 3, 2), "GEMM 32x128, stride 2 with 1 bottom/right pad, 4 classes", true},
-      {ConvGeom::same(3, 1, 9, 7, 6, 3, 1), "single channel: direct fwd and bwd (1 ch/thread)", true},
+      {ConvGeom::same(3, 1, 9, 7, 35, 3, 1),
+       "single channel: direct fwd (5 filter groups) and bwd (1 ch/thread); wgrad small tile, 2 filter tiles", true},
       {ConvGeom::same(1, 6, 10, 7, 2, 3, 1), "C > 4: GEMM bwd with 2 reduction channels", true},
-      {ConvGeom::same(3, 5, 13, 11, 70, 3, 2), "70 filters: GEMM 64x32 (few blocks), row tail", true},
+      {ConvGeom::same(3, 13, 13, 11, 70, 3, 2),
+       "70 filters: GEMM 64x32 (few blocks), row tail; 13 channels: 2 chunks of 8, the last partial", true},
       {ConvGeom::same(2, 3, 11, 9, 4, 5, 3), "5x5 kernel, stride 3: 9 classes of 1-2 tap rows", true},
       {ConvGeom::same(2, 2, 9, 10, 3, 3, 4), "stride 4 > kernel: classes with no taps (bias only)", true},
       {ConvGeom::same(3, 2, 6, 5, 3, 1, 1), "1x1 kernel", true},

@@ -22,7 +22,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -274,12 +274,16 @@ struct DenseCase {
 };
 
 // n 1 and 3; sizes not multiples of 4 or of any tile; (1000 -> 5) forward and (5 -> 1000)
-// backward-data take the split-K path, like the AE's 6272 -> 16 and 16 -> 6272.
+// backward-data take the split-K path, like the AE's 6272 -> 16 and 16 -> 6272. n 17 and 19:
+// db's column sums spread rows over 8 groups, so every group gets 2 or 3 of them (a tree that
+// dropped some groups would lose rows), and 37 columns take two column blocks of 32 (the case
+// with n 19 is at an index that computes both dx and db: see check_dense_backward).
 inline const std::vector<DenseCase>& dense_cases() {
   static const std::vector<DenseCase> cases = {
       {1, 5, 7, Act::None, true},       {3, 5, 7, Act::LeakyRelu, true}, {3, 70, 3, Act::Sigmoid, true},
       {1, 3, 70, Act::LeakyRelu, false}, {3, 17, 33, Act::None, false},  {3, 1000, 5, Act::None, true},
-      {1, 5, 1000, Act::Sigmoid, true},  {3, 5, 1000, Act::LeakyRelu, true},
+      {1, 5, 1000, Act::Sigmoid, true},  {3, 5, 1000, Act::LeakyRelu, true}, {17, 40, 9, Act::Sigmoid, false},
+      {19, 6, 37, Act::LeakyRelu, true},
   };
   return cases;
 }
@@ -403,8 +407,10 @@ inline constexpr double kMseLossRtol = 4 * kUnitRoundoff;
 struct LossShape {
   int n, dim;
 };
+// dim below and above a block of 256 (4 passes with a tail at 785); n 130: version 1's second
+// block of 128 samples.
 inline const std::vector<LossShape>& loss_shapes() {
-  static const std::vector<LossShape> shapes = {{1, 1}, {3, 7}, {1, 300}, {3, 785}};
+  static const std::vector<LossShape> shapes = {{1, 1}, {3, 7}, {1, 300}, {3, 785}, {130, 3}};
   return shapes;
 }
 inline const std::vector<LossShape>& ae_loss_shapes() {   // batch 128 of 28 x 28 images
@@ -463,15 +469,23 @@ inline const std::vector<int64_t>& ae_adam_counts() {   // about the AE's parame
   return counts;
 }
 
+// Offsets in floats of param, m, v and grad: all aligned, each array alone one float off 16-byte
+// alignment (version 2 must then take its scalar path: a float4 access to it would fault on a
+// GPU, and fails the kernel in the emulator), and all four off.
+inline const std::vector<std::array<int, 4>>& adam_offsets() {
+  static const std::vector<std::array<int, 4>> offsets = {
+      {0, 0, 0, 0}, {1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}, {1, 1, 1, 1}};
+  return offsets;
+}
+
 inline void check_adam_with(const Repeater& repeat, const AdamLauncher& step_kernel, const std::string& what,
-                            const std::vector<int64_t>& counts) {
-  const int64_t steps[] = {1, 2, 1000};
+                            const std::vector<int64_t>& counts, const std::vector<int64_t>& steps = {1, 2, 1000},
+                            const std::vector<std::array<int, 4>>& offsets = adam_offsets()) {
   AdamHyper h;   // Keras defaults
   uint32_t seed = 400;
   for (const int64_t count : counts) {
     for (const int64_t step : steps) {
-      // offset 1 misaligns every array for float4 (the scalar fallback of version 2)
-      for (const int offset : {0, 1}) {
+      for (const std::array<int, 4>& offset : offsets) {
         const std::vector<float> p0 = random_floats(std::size_t(count), ++seed);
         const std::vector<float> g = random_floats(std::size_t(count), ++seed);
         const std::vector<float> m0 = random_floats(std::size_t(count), ++seed, -0.1f, 0.1f);
@@ -487,21 +501,24 @@ inline void check_adam_with(const Repeater& repeat, const AdamLauncher& step_ker
           e_v.magnitude[i] = e_v.ref[i];
           e_p.magnitude[i] = std::fabs(p0[i]) + lr_t * e_m.magnitude[i] / (std::sqrt(double(e_v.ref[i])) + h.eps);
         }
-        const auto pad = [&](const std::vector<float>& v) {
-          std::vector<float> padded(v.size() + std::size_t(offset), 0.f);
-          std::copy(v.begin(), v.end(), padded.begin() + offset);
+        const auto pad = [&](const std::vector<float>& v, int by) {
+          std::vector<float> padded(v.size() + std::size_t(by), 0.f);
+          std::copy(v.begin(), v.end(), padded.begin() + by);
           return padded;
         };
         const Producer produce = [&]() -> Outputs {
-          DeviceVector<float> dp(pad(p0)), dm(pad(m0)), dv(pad(v0)), dg(pad(g));
-          step_kernel(dp.get() + offset, dm.get() + offset, dv.get() + offset, dg.get() + offset, count, h, step);
+          DeviceVector<float> dp(pad(p0, offset[0])), dm(pad(m0, offset[1])), dv(pad(v0, offset[2])),
+              dg(pad(g, offset[3]));
+          step_kernel(dp.get() + offset[0], dm.get() + offset[1], dv.get() + offset[2], dg.get() + offset[3], count,
+                      h, step);
           Outputs out{dp.download(), dm.download(), dv.download()};
-          for (std::vector<float>& o : out) o.erase(o.begin(), o.begin() + offset);
+          for (std::size_t o = 0; o < out.size(); ++o) out[o].erase(out[o].begin(), out[o].begin() + offset[o]);
           return out;
         };
         check_runs(repeat, produce, {e_p, e_m, e_v},
-                   what + " count " + std::to_string(count) + " step " + std::to_string(step) +
-                       (offset ? " (misaligned)" : ""));
+                   what + " count " + std::to_string(count) + " step " + std::to_string(step) + " offsets (param " +
+                       std::to_string(offset[0]) + ", m " + std::to_string(offset[1]) + ", v " +
+                       std::to_string(offset[2]) + ", grad " + std::to_string(offset[3]) + ")");
       }
     }
   }
@@ -514,6 +531,18 @@ inline void check_adam(const Repeater& repeat, int version, const std::vector<in
         kns::adam_step(p, m, v, g, count, h, step, nullptr, version);
       },
       "adam_step v" + std::to_string(version), counts);
+}
+
+// Version 2 caps its grid at 512 blocks of 256 threads: 2^20 + 3 elements make each thread take
+// two float4 passes and one thread in four a scalar tail element; with grad misaligned, eight
+// scalar passes.
+inline void check_adam_grid_stride(const Repeater& repeat, int version) {
+  check_adam_with(
+      repeat,
+      [version](float* p, float* m, float* v, const float* g, int64_t count, const AdamHyper& h, int64_t step) {
+        kns::adam_step(p, m, v, g, count, h, step, nullptr, version);
+      },
+      "adam_step v" + std::to_string(version), {(int64_t(1) << 20) + 3}, {3}, {{0, 0, 0, 0}, {0, 0, 0, 1}});
 }
 
 // The step lives in device memory: written there, then read by the kernel. Also covers

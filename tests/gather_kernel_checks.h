@@ -27,15 +27,22 @@ struct GatherCase {
   int64_t src_rows;
   int64_t rows;
   int row_len;
-  int misalign;  // floats by which dst and src are shifted off 16-byte alignment
+  int dst_misalign;  // floats by which dst is shifted off 16-byte alignment
+  int src_misalign;  // the same for src
 };
 
 // Odd shapes: single elements, rows of 1, 3 and 5 floats, the MNIST row, repeated indices
-// (rows > src_rows), and both pointer alignments.
+// (rows > src_rows); with rows of a multiple of 4 floats (the float4 path), dst and src each
+// misaligned alone and both together (the scalar path: a float4 access would fault on a GPU).
 inline std::vector<GatherCase> gather_cases() {
-  return {{1, 1, 1, 0},   {7, 3, 5, 0},   {7, 3, 5, 1},   {10, 13, 3, 0}, {64, 64, 4, 0},
-          {64, 33, 4, 1}, {50, 17, 784, 0}, {50, 17, 784, 3}, {300, 257, 8, 0}};
+  return {{1, 1, 1, 0, 0},     {7, 3, 5, 0, 0},   {7, 3, 5, 1, 1},     {10, 13, 3, 0, 0},
+          {64, 64, 4, 0, 0},   {64, 33, 4, 1, 0}, {64, 33, 4, 0, 1},   {64, 33, 4, 2, 2},
+          {50, 17, 784, 0, 0}, {50, 17, 784, 3, 0}, {50, 17, 784, 0, 3}, {300, 257, 8, 0, 0}};
 }
+
+// Version 2 caps its grid at 1024 blocks of 256 threads: 1400 MNIST rows are 274400 float4s, a
+// second grid-stride pass for some threads; 90001 rows of 3 floats take two scalar passes.
+inline std::vector<GatherCase> gather_grid_stride_cases() { return {{1400, 1400, 784, 0, 0}, {500, 90001, 3, 0, 0}}; }
 
 // A seeded mix of a permutation prefix and repeats, so every path meets shuffled and duplicated rows.
 inline std::vector<int32_t> gather_indices(const GatherCase& c, uint32_t seed) {
@@ -60,29 +67,31 @@ inline std::vector<float> gather_on_device(int version, const GatherCase& c, con
                                            const std::vector<int32_t>& idx) {
   using DeviceFloats = zs::dense_checks::DeviceVector<float>;
   const size_t dst_count = size_t(c.rows * c.row_len);
-  DeviceFloats d_src(src.size() + size_t(c.misalign)), d_dst(dst_count + size_t(c.misalign));
-  std::vector<float> src_padded(size_t(c.misalign), 0.f);
+  DeviceFloats d_src(src.size() + size_t(c.src_misalign)), d_dst(dst_count + size_t(c.dst_misalign));
+  std::vector<float> src_padded(size_t(c.src_misalign), 0.f);
   src_padded.insert(src_padded.end(), src.begin(), src.end());
   d_src.upload(src_padded);
-  d_dst.upload(std::vector<float>(dst_count + size_t(c.misalign), std::nanf("")));
+  d_dst.upload(std::vector<float>(dst_count + size_t(c.dst_misalign), std::nanf("")));
   zs::dense_checks::DeviceVector<int32_t> d_idx(idx);
-  kns::gather_rows(d_dst.get() + c.misalign, d_src.get() + c.misalign, d_idx.get(), c.rows, c.row_len, nullptr,
-                   version);
+  kns::gather_rows(d_dst.get() + c.dst_misalign, d_src.get() + c.src_misalign, d_idx.get(), c.rows, c.row_len,
+                   nullptr, version);
   std::vector<float> out = d_dst.download();
-  return {out.begin() + c.misalign, out.end()};
+  return {out.begin() + c.dst_misalign, out.end()};
 }
 
 // `repeat` runs the producer once per configuration (thread order, or GPU run); every run must
 // equal the twin's bits.
-inline void check_gather_rows(const zs::dense_checks::Repeater& repeat, int version) {
+inline void check_gather_rows(const zs::dense_checks::Repeater& repeat, int version,
+                              const std::vector<GatherCase>& cases = gather_cases()) {
   uint32_t seed = 1;
-  for (const GatherCase& c : gather_cases()) {
+  for (const GatherCase& c : cases) {
     const std::vector<float> src = gather_source(c, seed++);
     const std::vector<int32_t> idx = gather_indices(c, seed++);
     std::vector<float> want(size_t(c.rows * c.row_len));
     zs::cpu::gather_rows(want.data(), src.data(), idx.data(), c.rows, c.row_len);
     INFO("gather version " << version << ", src rows " << c.src_rows << ", rows " << c.rows << ", row_len "
-                           << c.row_len << ", misalign " << c.misalign);
+                           << c.row_len << ", dst misalign " << c.dst_misalign << ", src misalign "
+                           << c.src_misalign);
     for (const zs::dense_checks::Run& r : repeat([&] { return zs::dense_checks::Outputs{gather_on_device(version, c, src, idx)}; })) {
       INFO(r.label);
       const std::vector<float>& got = r.outputs.at(0);

@@ -603,9 +603,18 @@ inline void check_argmin_dots(const Repeater& repeat) {
 
 // ---- inertia ----
 
+// The assign cases, plus: 1100 points make 64 chunks of 18, so each of the 8 warps of a chunk
+// takes 2 or 3 points; 66 groups take two launches (64 groups of partials fit the scratch).
+inline std::vector<AssignCase> inertia_cases() {
+  std::vector<AssignCase> cases = assign_cases();
+  cases.push_back({1100, 3, 5, 1});
+  cases.push_back({3, 2, 2, 66});
+  return cases;
+}
+
 inline void check_inertia(const Repeater& repeat) {
   uint32_t seed = 900;
-  for (const AssignCase& c : assign_cases()) {
+  for (const AssignCase& c : inertia_cases()) {
     std::vector<float> x, centers;
     make_assign_inputs(c, seed += 3, x, centers);
     std::vector<int32_t> labels(std::size_t(c.groups * c.n));

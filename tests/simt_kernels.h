@@ -14,8 +14,8 @@ inline constexpr int kTile = 8;
 // threads still read it.
 template <bool kSkipSecondBarrier>
 __global__ void tiled_matmul_kernel(float* c, const float* a, const float* b, int m, int n, int k) {
-  __shared__ float a_tile[kTile][kTile];
-  __shared__ float b_tile[kTile][kTile + 1];
+  STATIC_SHARED(float, a_tile, [kTile][kTile]);
+  STATIC_SHARED(float, b_tile, [kTile][kTile + 1]);
   const int row = blockIdx.y * kTile + threadIdx.y, col = blockIdx.x * kTile + threadIdx.x;
   float sum = 0.f;
   for (int t = 0; t < k; t += kTile) {
@@ -33,7 +33,7 @@ __global__ void tiled_matmul_kernel(float* c, const float* a, const float* b, in
 inline constexpr int kReduceBlock = 256;
 
 __global__ void block_sum_kernel(float* sums, const float* x, int count) {
-  __shared__ float warp_sums[kReduceBlock / 32];
+  STATIC_SHARED(float, warp_sums, [kReduceBlock / 32]);
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   float v = i < count ? x[i] : 0.f;
   for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
@@ -140,7 +140,7 @@ __global__ void scale_kernel(float* y, const float* x, float factor, int count) 
 }
 
 __global__ void barrier_loop_kernel(int* out, int rounds) {
-  __shared__ int value;
+  STATIC_SHARED(int, value, );
   for (int r = 0; r < rounds; ++r) {
     if (threadIdx.x == 0) value = r;
     __syncthreads();

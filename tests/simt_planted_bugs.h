@@ -3,6 +3,7 @@
 // (Bug (a), a tiled matmul missing a barrier, is tiled_matmul_kernel<true> in simt_kernels.h.)
 #pragma once
 #include "kernels/common.cuh"
+#include "kernels/vector_io.cuh"
 
 namespace zs::simt_test {
 
@@ -10,7 +11,7 @@ namespace zs::simt_test {
 // advance in lockstep, which Volta+ GPUs do not promise. kUseSyncwarp is the fixed version.
 template <bool kUseSyncwarp>
 __global__ void warp_tail_sum_kernel(float* sum, const float* x) {
-  __shared__ float s[64];
+  STATIC_SHARED(float, s, [64]);
   const int tid = threadIdx.x;
   s[tid] = x[blockIdx.x * 64 + tid];
   __syncthreads();
@@ -53,7 +54,7 @@ __global__ void divergent_barrier_kernel(int* out) {
 // (c') Early exit before a barrier: the common `if (i >= n) return;` placed above a __syncthreads.
 inline constexpr int kBarrierAfterExitLine = __LINE__ + 6;
 __global__ void barrier_after_exit_kernel(float* y, const float* x, int count) {
-  __shared__ float tile[64];
+  STATIC_SHARED(float, tile, [64]);
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= count) return;
   tile[threadIdx.x] = x[i];
@@ -106,7 +107,7 @@ __global__ void read_unwritten_shared_kernel(float* y) {
   y[threadIdx.x] = buffer[threadIdx.x];
 }
 
-// (f) Reads one element past the end of x and masks the value out: every result is right, and
+// (g) Reads one element past the end of x and masks the value out: every result is right, and
 // only the guard page right after each device buffer (runtime/simt/device_heap.h) exposes it.
 __global__ void read_past_end_kernel(float* y, const float* x, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -115,19 +116,49 @@ __global__ void read_past_end_kernel(float* y, const float* x, int n) {
   y[i] = i + 1 < n ? next : 0.f;
 }
 
-// (f') The fix: read x[i + 1] only where it exists.
+// (g') The fix: read x[i + 1] only where it exists.
 __global__ void read_next_kernel(float* y, const float* x, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   y[i] = i + 1 < n ? x[i + 1] : 0.f;
 }
 
-// (g) The mirror image: x[-1] for thread 0, masked out.
+// (h) The mirror image: x[-1] for thread 0, masked out.
 __global__ void read_before_start_kernel(float* y, const float* x, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float previous = x[i - 1];
   y[i] = i > 0 ? previous : 0.f;
+}
+
+// (e') Reads static shared memory that no thread of the block wrote: block b leaves element b of
+// each array unwritten (a forgotten initialisation), every thread reads its own element back.
+// A GPU returns garbage there; the emulator must return poison in EVERY block, not the zeros a
+// fresh thread_local holds nor the values the previous block left.
+inline constexpr int kStaticSharedBlock = 64;
+__global__ void read_unwritten_static_shared_kernel(float* y, double* y_double, int* y_int) {
+  STATIC_SHARED(float, values, [kStaticSharedBlock]);
+  STATIC_SHARED(double, wide_values, [kStaticSharedBlock]);
+  STATIC_SHARED(int, counts, [kStaticSharedBlock]);
+  const int t = threadIdx.x, i = blockIdx.x * kStaticSharedBlock + t;
+  if (t != int(blockIdx.x)) {
+    values[t] = float(i);
+    wide_values[t] = double(i);
+    counts[t] = i;
+  }
+  __syncthreads();
+  y[i] = values[t];
+  y_double[i] = wide_values[t];
+  y_int[i] = counts[t];
+}
+
+// (f) A float4 load from an address 4 bytes past a 16-byte boundary: x86 does not mind, a GPU
+// faults ("misaligned address"), so the emulator's vector helpers fail the kernel.
+inline constexpr int kMisalignedLoadLine = __LINE__ + 3;
+__global__ void misaligned_float4_kernel(float* y, const float* x) {
+  const int i = threadIdx.x;
+  const float4 v = zs::emu::load_float4(x + 4 * i + 1);
+  zs::emu::store_float4(y + 4 * i, v);
 }
 
 // A kernel that aborts itself.

@@ -160,7 +160,10 @@ TEST_CASE("emu bias_grad_nchw: every version matches the CPU twin in every threa
     int n, c, hw;
   };
   uint32_t seed = 400;
-  for (const Shape& s : {Shape{3, 5, 63}, Shape{1, 1, 784}, Shape{2, 70, 10}, Shape{4, 3, 1}, Shape{1, 2, 300}}) {
+  // Version 2 has 512 threads per channel: {3, 2, 784} makes 588 float4 reads (two passes, the
+  // second partial), {3, 2, 199} 597 scalar reads.
+  for (const Shape& s : {Shape{3, 5, 63}, Shape{1, 1, 784}, Shape{2, 70, 10}, Shape{4, 3, 1}, Shape{1, 2, 300},
+                         Shape{3, 2, 784}, Shape{3, 2, 199}}) {
     const Vec dy = random_vec(int64_t(s.n) * s.c * s.hw, seed += 10);
     Vec ref(size_t(s.c));
     zs::cpu::bias_grad_nchw(ref.data(), dy.data(), s.n, s.c, s.hw);
@@ -177,6 +180,73 @@ TEST_CASE("emu bias_grad_nchw: every version matches the CPU twin in every threa
           },
           ref, sum_tolerance(int64_t(s.n) * s.hw));
     }
+  }
+}
+
+namespace {
+
+// `host` uploaded `offset` floats into a fresh allocation (offset 1: 4 bytes past a 16-byte boundary).
+struct Placed {
+  Placed(const Vec& host, int offset) : offset(offset), array(host.size() + size_t(offset)) {
+    Vec padded(size_t(offset), 0.f);
+    padded.insert(padded.end(), host.begin(), host.end());
+    array.upload(padded);
+  }
+  float* get() const { return array.get() + offset; }
+  Vec download() const {
+    const Vec all = array.download();
+    return Vec(all.begin() + offset, all.end());
+  }
+  int offset;
+  DeviceArray<float> array;
+};
+
+}  // namespace
+
+// The vector paths (direct 3x3 forward and backward-data: float4 input rows and output pixels;
+// bias_grad version 2: float4 reads of dy) must fall back to scalar accesses when any one pointer
+// is misaligned: a float4 access there faults on a GPU and fails the kernel in the emulator.
+TEST_CASE("emu conv: each pointer misaligned alone takes the scalar path and gives the twin's result",
+          "[emu][conv]") {
+  // 3x3 stride 1, 2 channels, rows of 8 floats: both direct kernels and all their float4 paths.
+  const ConvGeom g = ConvGeom::same(2, 2, 6, 8, 5, 3, 1);
+  const ConvData d = make_data(g, 500);
+  const Vec nan_y(size_t(g.y_size()), std::nanf("")), nan_x(size_t(g.x_size()), std::nanf(""));
+  const Vec ref_y = cpu_forward(g, d, true, Act::LeakyRelu), ref_dx = cpu_backward_data(g, d, true, Act::Sigmoid);
+  Vec ref_db(size_t(g.k));
+  zs::cpu::bias_grad_nchw(ref_db.data(), d.dy.data(), g.n, g.k, g.p * g.q);
+  const char* names[] = {"output", "input", "w", "bias"};
+  for (int misaligned = -1; misaligned < 4; ++misaligned) {   // -1: all aligned
+    auto offset = [&](int argument) { return argument == misaligned ? 1 : 0; };
+    const std::string which = misaligned < 0 ? "none" : names[misaligned];
+    for (int version = 1; version <= zs::emu::kConvForwardKernelVersions; ++version)
+      check_in_every_order(
+          "conv2d_forward v" + std::to_string(version) + ", misaligned: " + which,
+          [&] {
+            Placed y(nan_y, offset(0)), x(d.x, offset(1)), w(d.w, offset(2)), b(d.b, offset(3));
+            zs::emu::conv2d_forward(g, y.get(), x.get(), w.get(), b.get(), Act::LeakyRelu, nullptr, version);
+            return y.download();
+          },
+          ref_y, sum_tolerance(forward_terms(g)));
+    for (int version = 1; version <= zs::emu::kConvBackwardDataKernelVersions; ++version)
+      check_in_every_order(
+          "conv2d_backward_data v" + std::to_string(version) + ", misaligned: " + which,
+          [&] {
+            Placed dx(nan_x, offset(0)), dy(d.dy, offset(1)), w(d.w, offset(2)), bias(d.bias_c, offset(3));
+            zs::emu::conv2d_backward_data(g, dx.get(), dy.get(), w.get(), bias.get(), Act::Sigmoid, nullptr, version);
+            return dx.download();
+          },
+          ref_dx, sum_tolerance(backward_data_terms(g)));
+    if (misaligned >= 2) continue;   // bias_grad has db and dy only
+    for (int version = 1; version <= zs::emu::kBiasGradKernelVersions; ++version)
+      check_in_every_order(
+          "bias_grad_nchw v" + std::to_string(version) + ", misaligned: " + which,
+          [&] {
+            Placed db(Vec(size_t(g.k), std::nanf("")), offset(0)), dy(d.dy, offset(1));
+            zs::emu::bias_grad_nchw(db.get(), dy.get(), g.n, g.k, g.p * g.q, nullptr, version);
+            return db.download();
+          },
+          ref_db, sum_tolerance(backward_weight_terms(g)));
   }
 }
 

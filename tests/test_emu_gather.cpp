@@ -20,9 +20,13 @@ TEST_CASE("emu gather: every version equals the twin's bits in every order", "[e
   }
 }
 
+TEST_CASE("emu gather: version 2's grid-stride loop makes several passes", "[emu][gather]") {
+  check_gather_rows(in_every_order, 2, gather_grid_stride_cases());
+}
+
 TEST_CASE("backend gather_rows: cpu and emu shuffle a resident set alike and reject bad indices",
           "[emu][gather][backend]") {
-  const GatherCase c{20, 20, 784, 0};
+  const GatherCase c{20, 20, 784, 0, 0};
   const std::vector<float> src = gather_source(c, 7);
   std::vector<int32_t> perm(20);
   for (int32_t i = 0; i < 20; ++i) perm[size_t(i)] = (i * 7 + 3) % 20;  // a permutation

@@ -28,6 +28,10 @@ TEST_CASE("emu adam: host step matches the CPU twin in every version and order",
   }
 }
 
+TEST_CASE("emu adam: the grid-stride loop makes several passes over a large parameter array", "[emu][adam]") {
+  check_adam_grid_stride(in_every_order, 2);
+}
+
 TEST_CASE("emu adam: the step read from and advanced in device memory matches the CPU twin", "[emu][adam]") {
   for (int version = 1; version <= kns::kAdamKernelVersions; ++version) {
     DYNAMIC_SECTION("adam kernel " << version) { check_adam_device_step(in_every_order, version); }

@@ -430,6 +430,39 @@ TEST_CASE("simt: (e) unwritten shared and device memory read as poison", "[emu][
   for (float v : fresh.download()) CHECK(std::bit_cast<uint32_t>(v) == 0xffffffffu);
 }
 
+TEST_CASE("simt: (e') static shared memory no thread wrote reads as poison in every block", "[emu][simt]") {
+  const int blocks = 5, n = blocks * kStaticSharedBlock;
+  DeviceArray<float> y(n);
+  DeviceArray<double> y_double(n);
+  DeviceArray<int> y_int(n);
+  // One OS thread runs the blocks one after the other (the stale values of a previous block would
+  // be there), then two OS threads; launched twice, so the second launch follows the first.
+  for (const int threads : {1, 2})
+    for (int launch = 0; launch < 2; ++launch) {
+      ScopedSettings scoped(all_orders(threads)[std::size_t(launch) % 4]);
+      LAUNCH(read_unwritten_static_shared_kernel, blocks, kStaticSharedBlock, 0, nullptr)(y.get(), y_double.get(),
+                                                                                       y_int.get());
+      KERNEL_CHECK();
+      const std::vector<float> f = y.download();
+      const std::vector<double> d = y_double.download();
+      const std::vector<int> k = y_int.download();
+      for (int b = 0; b < blocks; ++b)
+        for (int t = 0; t < kStaticSharedBlock; ++t) {
+          const int i = b * kStaticSharedBlock + t;
+          INFO("OS threads " << threads << ", launch " << launch << ", block " << b << ", thread " << t);
+          if (t == b) {   // never written in this block: float and double NaN (all ones), int 0xA5A5A5A5
+            CHECK(std::bit_cast<uint32_t>(f[i]) == 0xffffffffu);
+            CHECK(std::bit_cast<uint64_t>(d[i]) == ~uint64_t(0));
+            CHECK(uint32_t(k[i]) == 0xa5a5a5a5u);
+          } else {
+            CHECK(f[i] == float(i));
+            CHECK(d[i] == double(i));
+            CHECK(k[i] == i);
+          }
+        }
+    }
+}
+
 TEST_CASE("simt: an exception in device code fails the launch", "[emu][simt]") {
   DeviceArray<int> out(32);
   const std::string msg = kernel_error_of([&] { LAUNCH(trap_kernel, 1, 32, 0, nullptr)(out.get()); });
@@ -439,6 +472,15 @@ TEST_CASE("simt: an exception in device code fails the launch", "[emu][simt]") {
   LAUNCH(scale_kernel, 1, 32, 0, nullptr)(y.get(), x.get(), 2.f, 32);
   KERNEL_CHECK();
   CHECK(y.download() == std::vector<float>(32, 3.f));
+}
+
+TEST_CASE("simt: (f) a float4 access at a misaligned address fails the kernel, naming the line", "[emu][simt]") {
+  DeviceArray<float> x(std::vector<float>(4 * 32 + 4, 1.f)), y(4 * 32);
+  const std::string msg =
+      kernel_error_of([&] { LAUNCH(misaligned_float4_kernel, 1, 32, 0, nullptr)(y.get(), x.get()); });
+  CHECK(msg.find("load_float4 at") != std::string::npos);
+  CHECK(msg.find(site(kMisalignedLoadLine)) != std::string::npos);
+  CHECK(msg.find("4 bytes past a 16-byte boundary") != std::string::npos);
 }
 
 namespace {
@@ -541,47 +583,84 @@ TEST_CASE("simt: ZS_EMU_ORDER syntax", "[emu][simt]") {
 // ---------------------------------------------------------------------------------------------
 // the build contract: kernels/elementwise.cu, compiled by g++ into zs::emu
 
+namespace {
+
+float act_ref(zs::Act act, float x) {
+  using zs::Act;
+  if (act == Act::LeakyRelu) return x > 0.f ? x : zs::kLeakyAlpha * x;
+  return act == Act::Sigmoid ? 1.f / (1.f + std::exp(-x)) : x;
+}
+float grad_ref(zs::Act act, float dy, float y) {
+  using zs::Act;
+  if (act == Act::LeakyRelu) return y > 0.f ? dy : zs::kLeakyAlpha * dy;
+  return act == Act::Sigmoid ? dy * y * (1.f - y) : dy;
+}
+
+// Offsets in floats of the output (y, dx), the input (x, dy) and the backward's y: all aligned,
+// each pointer alone one float off 16-byte alignment (version 2 must take its scalar path: a
+// float4 access would fault on a GPU, and fails the kernel in the emulator), and all of them.
+struct ActOffsets {
+  int out, in, y;
+};
+constexpr ActOffsets kActOffsets[] = {{0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 1, 1}};
+
+// activation_forward, then activation_backward on its output, then the forward in place, each
+// against the reference on the host.
+void check_activation(zs::Act act, int version, int64_t count, ActOffsets o, const std::string& what) {
+  INFO(what << ", version " << version << ", act " << int(act) << ", count " << count << ", offsets (out " << o.out
+            << ", in " << o.in << ", y " << o.y << ")");
+  const std::size_t n = std::size_t(count);
+  const auto x = random_floats(n, 7, -4.f, 4.f);
+  const auto dy = random_floats(n, 8);
+  std::vector<float> y_ref(n), dx_ref(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    y_ref[i] = act_ref(act, x[i]);
+    dx_ref[i] = grad_ref(act, dy[i], y_ref[i]);
+  }
+  // Each array sits `offset` floats into its allocation.
+  const auto at = [](const std::vector<float>& v, int offset) {
+    std::vector<float> padded(std::size_t(offset), 0.f);
+    padded.insert(padded.end(), v.begin(), v.end());
+    return padded;
+  };
+  const auto tail = [&](const DeviceArray<float>& a, int offset) {
+    std::vector<float> v = a.download();
+    return std::vector<float>(v.begin() + offset, v.end());
+  };
+  DeviceArray<float> x_dev(at(x, o.in)), dy_dev(at(dy, o.in)), y(n + std::size_t(o.out)), y_in(n + std::size_t(o.y)),
+      dx(n + std::size_t(o.out));
+  zs::emu::activation_forward(act, y.get() + o.out, x_dev.get() + o.in, count, nullptr, version);
+  require_close(tail(y, o.out), y_ref, 1e-6, 1e-6, "activation_forward");
+  y_in.upload(at(tail(y, o.out), o.y));
+  zs::emu::activation_backward(act, dx.get() + o.out, dy_dev.get() + o.in, y_in.get() + o.y, count, nullptr, version);
+  require_close(tail(dx, o.out), dx_ref, 1e-6, 1e-6, "activation_backward");
+  zs::emu::activation_forward(act, x_dev.get() + o.in, x_dev.get() + o.in, count, nullptr, version);   // y aliases x
+  require_close(tail(x_dev, o.in), y_ref, 1e-6, 1e-6, "activation_forward in place");
+}
+
+}  // namespace
+
 TEST_CASE("simt: kernels/elementwise.cu runs on the emulator in every order", "[emu][simt][elementwise]") {
   using zs::Act;
-  auto act_ref = [](Act act, float x) {
-    return act == Act::LeakyRelu ? (x > 0.f ? x : zs::kLeakyAlpha * x)
-           : act == Act::Sigmoid ? 1.f / (1.f + std::exp(-x))
-                                 : x;
-  };
-  auto grad_ref = [](Act act, float dy, float y) {
-    return act == Act::LeakyRelu ? (y > 0.f ? dy : zs::kLeakyAlpha * dy) : act == Act::Sigmoid ? dy * y * (1.f - y) : dy;
-  };
   for (const Settings& s : {all_orders()[0], all_orders()[1], all_orders()[2]})
     for (int version = 1; version <= zs::emu::kActivationKernelVersions; ++version)
       for (Act act : {Act::None, Act::LeakyRelu, Act::Sigmoid})
         for (int count : {1, 7, 1029})
-          for (int offset : {0, 1}) {   // offset 1: misaligned for float4, takes the scalar path
-            INFO(describe(s) << ", version " << version << ", act " << int(act) << ", count " << count
-                             << ", offset " << offset);
+          for (const ActOffsets& offsets : kActOffsets) {
             ScopedSettings scoped(s);
-            const auto x = random_floats(count + offset, 7, -4.f, 4.f);
-            const auto dy = random_floats(count + offset, 8);
-            std::vector<float> y_ref(count), dx_ref(count);
-            for (int i = 0; i < count; ++i) {
-              y_ref[i] = act_ref(act, x[offset + i]);
-              dx_ref[i] = grad_ref(act, dy[offset + i], y_ref[i]);
-            }
-            DeviceArray<float> x_dev(x), dy_dev(dy), y(count + offset), dx(count + offset);
-            zs::emu::activation_forward(act, y.get() + offset, x_dev.get() + offset, count, nullptr, version);
-            auto y_got = y.download();
-            y_got.erase(y_got.begin(), y_got.begin() + offset);
-            require_close(y_got, y_ref, 1e-6, 1e-6, "activation_forward");
-            zs::emu::activation_backward(act, dx.get() + offset, dy_dev.get() + offset, y.get() + offset, count, nullptr,
-                                         version);
-            auto dx_got = dx.download();
-            dx_got.erase(dx_got.begin(), dx_got.begin() + offset);
-            require_close(dx_got, dx_ref, 1e-6, 1e-6, "activation_backward");
-            // In place: y aliases x.
-            zs::emu::activation_forward(act, x_dev.get() + offset, x_dev.get() + offset, count, nullptr, version);
-            auto in_place = x_dev.download();
-            in_place.erase(in_place.begin(), in_place.begin() + offset);
-            require_close(in_place, y_ref, 1e-6, 1e-6, "activation_forward in place");
+            check_activation(act, version, count, offsets, describe(s));
           }
   CHECK_THROWS_AS(zs::emu::activation_forward(Act::Sigmoid, nullptr, nullptr, 4, nullptr), std::invalid_argument);
   CHECK_THROWS_AS(zs::emu::activation_forward(Act::Sigmoid, nullptr, nullptr, 0, nullptr, 3), std::invalid_argument);
+}
+
+// Version 2 caps its grid at 512 blocks of 256 threads: with 2^20 + 3 elements each thread makes
+// two float4 passes (one of four threads has a scalar tail element too), and eight scalar passes
+// when an array is misaligned.
+TEST_CASE("simt: kernels/elementwise.cu's grid-stride loop makes several passes", "[emu][simt][elementwise]") {
+  for (const Settings& s : {all_orders()[0], all_orders()[2]})
+    for (const ActOffsets& offsets : {kActOffsets[0], kActOffsets[2]}) {
+      ScopedSettings scoped(s);
+      check_activation(zs::Act::LeakyRelu, 2, (int64_t(1) << 20) + 3, offsets, describe(s));
+    }
 }

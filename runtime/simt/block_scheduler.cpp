@@ -1,5 +1,7 @@
 #include "runtime/simt/block_scheduler.h"
 
+#include "runtime/simt/static_shared.h"
+
 #include <pthread.h>
 
 #include <algorithm>
@@ -142,6 +144,7 @@ void BlockScheduler::run(const GridLaunch& launch, uint3 block_idx, uint64_t seq
     explicit RunningHere(BlockScheduler* s) { tl_running = s; }
     ~RunningHere() { tl_running = nullptr; }
   } running_here(this);
+  ++tl_block_serial;   // STATIC_SHARED variables are poisoned afresh for this block
   launch_ = &launch;
   block_idx_ = block_idx;
   strict_ = launch.settings.strict;

@@ -31,7 +31,8 @@
 // masks are trimmed to live lanes, undefined shuffle reads return all-ones bits.
 //
 // One BlockScheduler per OS thread, reused for every block that thread runs, so the `static
-// thread_local` storage of __shared__ variables is the running block's shared memory.
+// thread_local` storage of STATIC_SHARED variables is the running block's shared memory; run()
+// counts block starts in tl_block_serial, which has those variables poisoned for every block.
 #pragma once
 #include <cstdint>
 #include <exception>

@@ -2,6 +2,9 @@
 
 #include "runtime/simt/block_scheduler.h"
 
+#include <cstdio>
+#include <string>
+
 namespace zs::simt::detail {
 namespace {
 
@@ -24,6 +27,16 @@ BarrierResult sync_block(Site site, int predicate) {
 uint64_t warp_exchange(Site site, WarpOp op, unsigned mask, uint64_t bits, int32_t arg, int width) {
   SlotHeader& h = calling_thread(warp_op_name(op), site);
   return h.scheduler->warp_op(*h.thread, site, op, mask, bits, arg, width);
+}
+
+void misaligned_access(Site site, const char* access, const void* address, std::size_t alignment) {
+  const auto bits = reinterpret_cast<std::uintptr_t>(address);
+  char where[64];
+  std::snprintf(where, sizeof where, "%#zx", std::size_t(bits));
+  throw std::runtime_error(std::string(access) + " at " + site.file + ":" + std::to_string(site.line) + ": address " +
+                           where + " is " + std::to_string(bits % alignment) + " bytes past a " +
+                           std::to_string(alignment) + "-byte boundary; a GPU faults on a misaligned " +
+                           std::to_string(alignment) + "-byte access (take the scalar path for such pointers)");
 }
 
 unsigned active_mask() {

@@ -14,6 +14,7 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -55,6 +56,10 @@ T shuffle(Site site, WarpOp op, unsigned mask, T var, int32_t arg, int width = 3
 inline unsigned vote(Site site, WarpOp op, unsigned mask, int predicate) {
   return unsigned(warp_exchange(site, op, mask, 0, predicate != 0, 32));
 }
+
+// Aborts the kernel like __trap(), saying that `access` (e.g. "load_float4") at `site` got an
+// address that is not a multiple of `alignment`, which a GPU faults on (kernels/vector_io.cuh).
+[[noreturn]] void misaligned_access(Site site, const char* access, const void* address, std::size_t alignment);
 
 }  // namespace zs::simt::detail
 

@@ -37,7 +37,7 @@ cudaError_t validate(const LaunchRequest& r) {
 }
 
 // Each OS thread runs its blocks on its own scheduler (and so its own fiber stacks and its
-// own copy of the `static thread_local` __shared__ variables).
+// own copy of the `static thread_local` STATIC_SHARED variables).
 BlockScheduler& this_thread_scheduler() {
   thread_local BlockScheduler scheduler;
   return scheduler;

@@ -3,20 +3,20 @@
 //
 // What it provides (the rest of the CUDA world is a compile error, on purpose):
 //   __global__ __device__ __host__ __constant__ __managed__ -> nothing (plain host code)
-//   __shared__        -> `static thread_local`: one OS thread runs one block at a time with all
-//                        of that block's fibers, so its copy IS the block's shared memory.
-//                        Such variables start zeroed on each OS thread and then keep the previous
-//                        block's values (stale, like real hardware); only DYNAMIC_SHARED memory is
-//                        poisoned at every block start. Varying the block order (ZS_EMU_ORDER)
-//                        makes reads of stale static shared memory show up as order-dependent
-//                        results.
+//   __shared__        -> a compile error: declare static shared memory with
+//   STATIC_SHARED(T, name, dims) -> `alignas(16) static thread_local T name dims;` (one OS thread
+//                        runs one block at a time with all of its fibers, so that copy IS the
+//                        block's shared memory), poisoned at every block start: NaN bytes for
+//                        floating-point elements, 0xA5 bytes for the rest (static_shared.h).
 //   __launch_bounds__(...) -> nothing
 //   threadIdx blockIdx blockDim gridDim -> read from the running fiber (fiber_slot.h)
 //   __syncthreads[_count|_and|_or], __syncwarp, __shfl[_up|_down|_xor]_sync, __ballot_sync,
 //   __any_sync, __all_sync, __activemask -> the block scheduler (strict checks, file:line)
 //   math / bit / atomic intrinsics -> intrinsics.h;   cuda* runtime calls -> cuda_api.h
+//   __trap(), and float4 / float2 accesses of kernels/vector_io.cuh at a misaligned address
+//                     -> the kernel fails: the synchronisation that runs it throws KernelError naming the file:line
 //   LAUNCH(k, grid, block, smem, stream)(args...) -> launch.h (queued on its stream: device_queue.h);
-//   DYNAMIC_SHARED(T, name) -> T* name = the block's poisoned dynamic shared memory.
+//   DYNAMIC_SHARED(T, name) -> T* name = the block's dynamic shared memory, 0xFF bytes at every block start.
 // Settings (thread order, strict mode, OS threads): settings.h and the ZS_EMU_* variables.
 #pragma once
 #if defined(__CUDACC__)
@@ -34,6 +34,7 @@
 #include "runtime/simt/intrinsics.h"
 #include "runtime/simt/launch.h"
 #include "runtime/simt/settings.h"
+#include "runtime/simt/static_shared.h"
 
 // ---- execution spaces (redefined after the CUDA headers, whatever they chose) ----
 #undef __global__
@@ -46,7 +47,9 @@
 #define __global__
 #define __device__
 #define __host__
-#define __shared__ static thread_local
+// Plain __shared__ would be a `static thread_local` that keeps the previous block's values.
+#define __shared__ \
+  static_assert(false, "emulator builds: declare shared memory with STATIC_SHARED(T, name, dims), not __shared__");
 #define __constant__
 #define __managed__
 #define __launch_bounds__(...)
@@ -126,7 +129,12 @@ using namespace ::zs::simt::device;
 #define cudaEventDestroy ::zs::simt::api::cudaEventDestroy
 #define cudaFuncSetAttribute ::zs::simt::api::cudaFuncSetAttribute
 
-// ---- launches and dynamic shared memory ----
+// ---- launches, dynamic and static shared memory ----
 #define LAUNCH(kernel, grid, block, smem, stream) \
   ::zs::simt::make_launch(kernel, grid, block, smem, stream, #kernel, ZS_SIMT_HERE)
 #define DYNAMIC_SHARED(T, name) T* name = static_cast<T*>(::zs::simt::current_slot().dynamic_smem)
+// The stamp next to the variable records the block it was last poisoned for (static_shared.h).
+#define STATIC_SHARED(T, name, dims)                        \
+  alignas(16) static thread_local T name dims;              \
+  static thread_local uint64_t name##_zs_poisoned_for_ = 0; \
+  ::zs::simt::detail::poison_static_shared(name, name##_zs_poisoned_for_)
