@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "kernels/shapes.h"
+#include "runtime/backend/op_list.h"
 
 namespace zs {
 
@@ -47,14 +48,13 @@ class Backend {
     return nullptr;
   }
 
-  // ---- ops: same meaning as kernels/cpu/ops.h ----
-  virtual void conv2d_forward(const ConvGeom& g, float* y, const float* x, const float* w, const float* b,
-                              Act act) = 0;
-  virtual void conv2d_backward_data(const ConvGeom& g, float* dx, const float* dy, const float* w,
-                                    const float* bias, Act act) = 0;
-  virtual void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float* x,
-                                      const float* dy) = 0;
-  virtual void bias_grad_nchw(float* db, const float* dy, int n, int c, int hw) = 0;
+  // ---- ops: the catalogue of op_list.h (semantics: kernels/cpu/ops.h, kernels/cpu/vae.h; VAE
+  // tensors: mu_logvar is [n][2*zdim], row = [mu | log_var]) ----
+#define ZS_DECLARE_OP(name, params, args) virtual void name params = 0;
+  ZS_BACKEND_PLAIN_OPS(ZS_DECLARE_OP)
+  ZS_BACKEND_OWN_KERNEL_PATH_OPS(ZS_DECLARE_OP)
+#undef ZS_DECLARE_OP
+
   // A conv layer's whole backward (ops.h: conv2d_layer_backward, conv2d_transpose_layer_backward):
   // weight and bias gradients, and dx (nullable) times the derivative of dx_act, the activation
   // that produced the layer's input x. This default runs the separate ops; the cpu backend runs
@@ -74,31 +74,9 @@ class Backend {
     conv2d_forward(g, dx, dy, w, nullptr, Act::None);
     if (dx_act != Act::None) activation_backward(dx_act, dx, dx, x, g.y_size());
   }
-  virtual void dense_forward(float* y, const float* x, const float* w, const float* b, int n, int in, int out,
-                             Act act) = 0;
-  virtual void dense_backward(float* dx, float* dw, float* db, const float* dy, const float* x,
-                              const float* w, int n, int in, int out) = 0;
   // dst[r][.] = src[indices[r]][.]: reshuffles a data set that stays in backend memory; only the
   // permutation comes from the host. Every index must lie in [0, src_rows) (std::out_of_range).
   void gather_rows(float* dst, const float* src, int64_t src_rows, std::span<const int32_t> indices, int row_len);
-  virtual void activation_forward(Act act, float* y, const float* x, int64_t count) = 0;
-  virtual void activation_backward(Act act, float* dx, const float* dy, const float* y, int64_t count) = 0;
-  virtual void bce_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim) = 0;
-  virtual void mse_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim) = 0;
-  // On backends that capture, the step is counted on the device: consecutive calls take consecutive
-  // steps (a jump, e.g. after --resume, is synchronized outside captures).
-  virtual void adam_step(float* param, float* m, float* v, const float* grad, int64_t count,
-                         const AdamHyper& h, int64_t step) = 0;
-
-  // ---- VAE (kernels/cpu/vae.h): mu_logvar is [n][2*zdim], row = [mu | log_var] ----
-  // eps keyed by (seed, step, element); `step` is the number of Adam steps taken before this one
-  // (graph-capable backends read it from their device step counter while capturing).
-  virtual void vae_reparam_forward(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed,
-                                   int64_t step, bool sample) = 0;
-  virtual void vae_reparam_backward(float* d_mu_logvar, const float* dz, const float* eps, const float* mu_logvar,
-                                    int n, int zdim) = 0;
-  virtual void vae_loss(float* losses, float* dpred, float* d_mu_logvar, const float* pred, const float* target,
-                        const float* mu_logvar, int n, int dim, int zdim, float beta) = 0;
 
  protected:
   // gather_rows after its indices were checked.

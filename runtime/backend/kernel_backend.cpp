@@ -156,19 +156,15 @@ class KernelBackend final : public Backend {
     retired_workspaces_.clear();
   }
 
-  // ---- ops ----
-  void conv2d_forward(const ConvGeom& g, float* y, const float* x, const float* w, const float* b, Act act) override {
-    ZS_KNS::conv2d_forward(g, y, x, w, b, act, stream_);
-  }
-  void conv2d_backward_data(const ConvGeom& g, float* dx, const float* dy, const float* w, const float* bias,
-                            Act act) override {
-    ZS_KNS::conv2d_backward_data(g, dx, dy, w, bias, act, stream_);
-  }
+  // ---- ops (op_list.h): the plain ones go straight to the kernels, on the backend's stream ----
+#define ZS_FORWARD_TO_KERNEL(name, params, args) \
+  void name params override { ZS_KNS::name(ZS_OP_ARGS args, stream_); }
+  ZS_BACKEND_PLAIN_OPS(ZS_FORWARD_TO_KERNEL)
+#undef ZS_FORWARD_TO_KERNEL
+
+  // ---- the ops whose kernel path needs the backend's state ----
   void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float* x, const float* dy) override {
     ZS_KNS::conv2d_backward_weight(g, dw, db, x, dy, workspace(conv2d_backward_weight_workspace(g)), stream_);
-  }
-  void bias_grad_nchw(float* db, const float* dy, int n, int c, int hw) override {
-    ZS_KNS::bias_grad_nchw(db, dy, n, c, hw, stream_);
   }
   void dense_forward(float* y, const float* x, const float* w, const float* b, int n, int in, int out, Act act) override {
     ZS_KNS::dense_forward(y, x, w, b, n, in, out, act, workspace(ZS_KNS::dense_workspace(n, in, out)), stream_);
@@ -194,18 +190,6 @@ class KernelBackend final : public Backend {
                                cudaMemcpyHostToDevice, stream_));
     ZS_KNS::gather_rows(dst, src, device_indices, int64_t(indices.size()), row_len, stream_);
   }
-  void activation_forward(Act act, float* y, const float* x, int64_t count) override {
-    ZS_KNS::activation_forward(act, y, x, count, stream_);
-  }
-  void activation_backward(Act act, float* dx, const float* dy, const float* y, int64_t count) override {
-    ZS_KNS::activation_backward(act, dx, dy, y, count, stream_);
-  }
-  void bce_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim) override {
-    ZS_KNS::bce_loss(loss, dpred, pred, target, n, dim, stream_);
-  }
-  void mse_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim) override {
-    ZS_KNS::mse_loss(loss, dpred, pred, target, n, dim, stream_);
-  }
   void adam_step(float* param, float* m, float* v, const float* grad, int64_t count, const AdamHyper& h,
                  int64_t step) override {
     // The device counter holds the last step taken; a kernel advances it, then Adam reads it.
@@ -229,14 +213,6 @@ class KernelBackend final : public Backend {
     } else {
       ZS_KNS::vae_reparam_forward(z, eps, mu_logvar, n, zdim, seed, step, sample, stream_);
     }
-  }
-  void vae_reparam_backward(float* d_mu_logvar, const float* dz, const float* eps, const float* mu_logvar, int n,
-                            int zdim) override {
-    ZS_KNS::vae_reparam_backward(d_mu_logvar, dz, eps, mu_logvar, n, zdim, stream_);
-  }
-  void vae_loss(float* losses, float* dpred, float* d_mu_logvar, const float* pred, const float* target,
-                const float* mu_logvar, int n, int dim, int zdim, float beta) override {
-    ZS_KNS::vae_loss(losses, dpred, d_mu_logvar, pred, target, mu_logvar, n, dim, zdim, beta, stream_);
   }
 
  private:

@@ -1,0 +1,50 @@
+// The backend's op catalogue, written once: each entry is X(name, (parameters), (arguments)).
+// backend.h declares every entry as a pure virtual; the cpu backend forwards each to its twin,
+// cpu::name(arguments) (kernels/cpu); the kernel backends (cuda, emu) forward the PLAIN ones to
+// ZS_KNS::name(arguments, stream). Adding a plain op means its kernel, its twin and one line here.
+// The OWN_KERNEL_PATH ones are forwarded to the twin the same way, but the kernel backend writes
+// their kernel path itself (a workspace, the device step counter, capture-aware sampling).
+// Semantics of every op: kernels/cpu/ops.h and kernels/cpu/vae.h.
+#pragma once
+
+// ZS_OP_ARGS (a, b) is a, b: lets a forwarder append arguments, e.g. name(ZS_OP_ARGS args, stream).
+#define ZS_OP_ARGS(...) __VA_ARGS__
+
+#define ZS_BACKEND_PLAIN_OPS(X)                                                                                     \
+  X(conv2d_forward, (const ConvGeom& g, float* y, const float* x, const float* w, const float* b, Act act),       \
+    (g, y, x, w, b, act))                                                                                           \
+  X(conv2d_backward_data, (const ConvGeom& g, float* dx, const float* dy, const float* w, const float* bias, Act act), \
+    (g, dx, dy, w, bias, act))                                                                                      \
+  X(bias_grad_nchw, (float* db, const float* dy, int n, int c, int hw), (db, dy, n, c, hw))                         \
+  X(activation_forward, (Act act, float* y, const float* x, int64_t count), (act, y, x, count))                     \
+  X(activation_backward, (Act act, float* dx, const float* dy, const float* y, int64_t count),                      \
+    (act, dx, dy, y, count))                                                                                        \
+  X(bce_loss, (float* loss, float* dpred, const float* pred, const float* target, int n, int dim),                  \
+    (loss, dpred, pred, target, n, dim))                                                                            \
+  X(mse_loss, (float* loss, float* dpred, const float* pred, const float* target, int n, int dim),                  \
+    (loss, dpred, pred, target, n, dim))                                                                            \
+  X(vae_reparam_backward,                                                                                           \
+    (float* d_mu_logvar, const float* dz, const float* eps, const float* mu_logvar, int n, int zdim),               \
+    (d_mu_logvar, dz, eps, mu_logvar, n, zdim))                                                                     \
+  X(vae_loss,                                                                                                       \
+    (float* losses, float* dpred, float* d_mu_logvar, const float* pred, const float* target,                       \
+     const float* mu_logvar, int n, int dim, int zdim, float beta),                                                 \
+    (losses, dpred, d_mu_logvar, pred, target, mu_logvar, n, dim, zdim, beta))
+
+#define ZS_BACKEND_OWN_KERNEL_PATH_OPS(X)                                                                           \
+  X(conv2d_backward_weight, (const ConvGeom& g, float* dw, float* db, const float* x, const float* dy),             \
+    (g, dw, db, x, dy))                                                                                             \
+  X(dense_forward, (float* y, const float* x, const float* w, const float* b, int n, int in, int out, Act act),     \
+    (y, x, w, b, n, in, out, act))                                                                                  \
+  X(dense_backward,                                                                                                 \
+    (float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int n, int in, int out),     \
+    (dx, dw, db, dy, x, w, n, in, out))                                                                             \
+  /* On backends that capture, the step is counted on the device: consecutive calls take consecutive */            \
+  /* steps (a jump, e.g. after --resume, is synchronized outside captures). */                                      \
+  X(adam_step, (float* param, float* m, float* v, const float* grad, int64_t count, const AdamHyper& h, int64_t step), \
+    (param, m, v, grad, count, h, step))                                                                            \
+  /* eps keyed by (seed, step, element); `step` is the number of Adam steps taken before this one */                \
+  /* (graph-capable backends read it from their device step counter while capturing). */                           \
+  X(vae_reparam_forward,                                                                                            \
+    (float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed, int64_t step, bool sample),      \
+    (z, eps, mu_logvar, n, zdim, seed, step, sample))
