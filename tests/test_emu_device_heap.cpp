@@ -26,12 +26,15 @@
 #include <string>
 #include <vector>
 
+#include "child_process.h"
 #include "kernels/common.cuh"
 #include "runtime/simt/device_heap.h"
 #include "simt_planted_bugs.h"
 #include "simt_test_support.h"
 
 using namespace zs::simt_test;
+using zs::test_support::ChildOutcome;
+using zs::test_support::run_in_child;
 namespace device_heap = zs::simt::device_heap;
 
 // Where the reports' origin and free-site backtraces must point: not static, so the test binary
@@ -72,55 +75,6 @@ void launch_read_before_start(float* y, const float* x, int n) {
 }
 
 std::string site(int line) { return "test_emu_device_heap.cpp:" + std::to_string(line); }
-
-struct ChildOutcome {
-  int status = 0;
-  std::string err;   // the child's stderr and stdout
-  bool aborted() const { return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT; }
-  bool exited(int code) const { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
-};
-
-// Runs body() in a fork()ed child with stderr and stdout captured (the latter has what Catch2
-// prints from the child, if anything); the child never returns into Catch2.
-// It exits with body()'s value, or 99 when body() throws. The parent fails the test if the child
-// produced no outcome at all.
-ChildOutcome run_in_child(const std::function<int()>& body) {
-  std::cout.flush();
-  std::fflush(nullptr);
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    close(fds[0]);
-    dup2(fds[1], STDERR_FILENO);
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[1]);
-    signal(SIGABRT, SIG_DFL);             // not Catch2's handler: the parent judges the abort
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);   // no core files from the planted faults
-    const rlimit no_core{0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);
-    int code = 99;
-    try {
-      code = body();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child threw: %s\n", e.what());
-    }
-    std::fflush(nullptr);
-    _exit(code);
-  }
-  close(fds[1]);
-  ChildOutcome outcome;
-  char buffer[4096];
-  for (ssize_t n; (n = read(fds[0], buffer, sizeof buffer)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    outcome.err.append(buffer, std::size_t(n));
-  }
-  close(fds[0]);
-  REQUIRE(waitpid(pid, &outcome.status, 0) == pid);
-  return outcome;
-}
 
 // The text between `from` and `to` (or the end), to check which backtrace names what.
 std::string section(const std::string& text, const std::string& from, const std::string& to) {

@@ -6,9 +6,6 @@
 // results in every interleaving.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
 #include <csignal>
@@ -17,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "child_process.h"
 #include "kernels/common.cuh"
 #include "runtime/simt/device_queue.h"
 #include "simt_kernels.h"
@@ -24,6 +22,8 @@
 
 using namespace zs::simt_test;
 using zs::simt::ScopedSettings;
+using zs::test_support::ChildOutcome;
+using zs::test_support::run_in_child;
 using zs::simt::Settings;
 
 namespace {
@@ -61,31 +61,6 @@ std::vector<float> producer_consumer(bool wait) {
   CUDA_CHECK(cudaStreamSynchronize(b.s));
   CUDA_CHECK(cudaStreamSynchronize(a.s));
   return dz.download();
-}
-
-// Runs `f` in a child process and returns its exit status and everything it printed.
-template <class F>
-std::pair<int, std::string> in_child(F&& f) {
-  char path[] = "/tmp/zs_streams_XXXXXX";
-  const int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  std::fflush(nullptr);
-  const pid_t child = fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    std::signal(SIGABRT, SIG_DFL);   // not Catch's handler: the child must just die
-    dup2(fd, 1);
-    dup2(fd, 2);
-    f();
-    std::_Exit(0);
-  }
-  int status = 0;
-  REQUIRE(waitpid(child, &status, 0) == child);
-  std::string out(1 << 16, '\0');
-  out.resize(size_t(std::max<ssize_t>(0, pread(fd, out.data(), out.size(), 0))));
-  close(fd);
-  unlink(path);
-  return {status, out};
 }
 
 }  // namespace
@@ -247,7 +222,7 @@ TEST_CASE("streams: what capture forbids fails and invalidates the capture", "[e
 }
 
 TEST_CASE("streams: (planted) a graph replay through a freed buffer aborts naming the allocation", "[emu][streams]") {
-  auto [status, out] = in_child([] {
+  const ChildOutcome child = run_in_child([] {
     float* dy = nullptr;
     DeviceArray<float> dx(std::vector<float>(kCount, 1.f));
     CUDA_CHECK(cudaMalloc(&dy, kCount * sizeof(float)));
@@ -262,11 +237,12 @@ TEST_CASE("streams: (planted) a graph replay through a freed buffer aborts namin
     CUDA_CHECK(cudaFree(dy));   // the graph still holds the pointer
     CUDA_CHECK(cudaGraphLaunch(exec, st.s));
     CUDA_CHECK(cudaStreamSynchronize(st.s));
+    return 0;
   });
-  INFO("child output: " << out);
-  CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT));
-  CHECK(out.find("graph replay") != std::string::npos);
-  CHECK(out.find("test_emu_streams.cpp:") != std::string::npos);   // the site of the queued work
+  INFO("child output: " << child.err);
+  CHECK(child.aborted());
+  CHECK(child.err.find("graph replay") != std::string::npos);
+  CHECK(child.err.find("test_emu_streams.cpp:") != std::string::npos);   // the site of the queued work
 }
 
 TEST_CASE("streams: correct multi-stream code gives identical results in every interleaving", "[emu][streams]") {

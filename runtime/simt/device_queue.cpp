@@ -120,6 +120,10 @@ StreamState* resolve_stream(Engine& e, cudaStream_t stream, const char* call) {
   return resolve<StreamState>(e.stream_handles, stream, call, "stream", "cudaStreamDestroy");
 }
 
+EventState* resolve_event(Engine& e, cudaEvent_t event, const char* call) {
+  return resolve<EventState>(e.event_handles, event, call, "event", "cudaEventDestroy");
+}
+
 void invalidate(Capture& c, const char* call) {
   if (!c.invalidated_by) c.invalidated_by = call;
 }
@@ -363,7 +367,7 @@ cudaError_t wait_event(cudaStream_t stream, cudaEvent_t event) {
   Engine& e = engine();
   std::lock_guard lock(e.mutex);
   StreamState* s = resolve_stream(e, stream, "cudaStreamWaitEvent");
-  auto* ev = resolve<EventState>(e.event_handles, event, "cudaStreamWaitEvent", "event", "cudaEventDestroy");
+  auto* ev = resolve_event(e, event, "cudaStreamWaitEvent");
   if (!s || !ev) return fail(cudaErrorInvalidResourceHandle);
   if (ev->captured_in) {   // ordering inside one capture is its record order; across streams: unsupported
     if (ev->captured_in == s && s->capture) return cudaSuccess;
@@ -393,7 +397,7 @@ cudaError_t create_event(cudaEvent_t* event) {
 cudaError_t destroy_event(cudaEvent_t event) {
   Engine& e = engine();
   std::lock_guard lock(e.mutex);
-  auto* ev = resolve<EventState>(e.event_handles, event, "cudaEventDestroy", "event", "cudaEventDestroy");
+  auto* ev = resolve_event(e, event, "cudaEventDestroy");
   if (!ev) return fail(cudaErrorInvalidResourceHandle);
   ev->destroyed = true;
   return cudaSuccess;
@@ -403,7 +407,7 @@ cudaError_t record_event(cudaEvent_t event, cudaStream_t stream) {
   Engine& e = engine();
   std::lock_guard lock(e.mutex);
   StreamState* s = resolve_stream(e, stream, "cudaEventRecord");
-  auto* ev = resolve<EventState>(e.event_handles, event, "cudaEventRecord", "event", "cudaEventDestroy");
+  auto* ev = resolve_event(e, event, "cudaEventRecord");
   if (!s || !ev) return fail(cudaErrorInvalidResourceHandle);
   if (s->capture) {
     ev->captured_in = s;
@@ -421,7 +425,7 @@ cudaError_t record_event(cudaEvent_t event, cudaStream_t stream) {
 cudaError_t synchronize_event(cudaEvent_t event) {
   Engine& e = engine();
   std::lock_guard lock(e.mutex);
-  auto* ev = resolve<EventState>(e.event_handles, event, "cudaEventSynchronize", "event", "cudaEventDestroy");
+  auto* ev = resolve_event(e, event, "cudaEventSynchronize");
   if (!ev) return fail(cudaErrorInvalidResourceHandle);
   if (ev->captured_in) return fail(cudaErrorStreamCaptureUnsupported);
   run_until(e, {ev->op});
@@ -431,7 +435,7 @@ cudaError_t synchronize_event(cudaEvent_t event) {
 cudaError_t query_event(cudaEvent_t event) {
   Engine& e = engine();
   std::lock_guard lock(e.mutex);
-  auto* ev = resolve<EventState>(e.event_handles, event, "cudaEventQuery", "event", "cudaEventDestroy");
+  auto* ev = resolve_event(e, event, "cudaEventQuery");
   if (!ev) return fail(cudaErrorInvalidResourceHandle);
   if (ev->captured_in) return fail(cudaErrorStreamCaptureUnsupported);
   if (ev->op && !ev->op->done) step(e, needed_by({ev->op}));
@@ -442,8 +446,8 @@ cudaError_t elapsed_ms(float* ms, cudaEvent_t start, cudaEvent_t end) {
   if (!ms) return fail(cudaErrorInvalidValue);
   Engine& e = engine();
   std::lock_guard lock(e.mutex);
-  auto* a = resolve<EventState>(e.event_handles, start, "cudaEventElapsedTime", "event", "cudaEventDestroy");
-  auto* b = resolve<EventState>(e.event_handles, end, "cudaEventElapsedTime", "event", "cudaEventDestroy");
+  auto* a = resolve_event(e, start, "cudaEventElapsedTime");
+  auto* b = resolve_event(e, end, "cudaEventElapsedTime");
   if (!a || !b || !a->op || !b->op) return fail(cudaErrorInvalidResourceHandle);
   if (!a->op->done || !b->op->done) return fail(cudaErrorNotReady);
   *ms = std::chrono::duration<float, std::milli>(b->time - a->time).count();
