@@ -8,8 +8,8 @@
 //                      max_iter 50, tol 1e-4 (sklearn's default), seed 0.
 //   BM_MiniBatchFit    MiniBatchKMeans k 225, batch 200, n_init 3, max_iter 100.
 //   BM_EngineAssign/device/k  the assignment through the library's KMeansEngine on a small slice
-//                      (2,048 x 784) on cpu and on the CUDA emulator (emu: the kernels of
-//                      kernels/kmeans.cu run on the CPU, ~10^3 x slower than cpu: a scale, not a target).
+//                      (2,048 x 784) on cpu and, in builds with it, on the CUDA emulator (emu: the kernels
+//                      of kernels/kmeans.cu run on the CPU, ~10^3 x slower than cpu: a scale, not a target).
 // Data: the 60,000 Fashion-MNIST training images scaled by 1/255 when
 // $ZS_FASHION_DIR (default /usr/share/datasets/fashion-mnist) has them, else uniform noise of the
 // same shape (the assignment's speed does not depend on the values; a fit's does).
@@ -150,7 +150,9 @@ void BM_EngineAssign(benchmark::State& state) {
 }
 BENCHMARK(BM_EngineAssign)
     ->Args({static_cast<int>(zs::DeviceKind::Cpu), 25})
+#ifdef ZSPACE_HAVE_EMU
     ->Args({static_cast<int>(zs::DeviceKind::Emu), 25})
+#endif
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -2,7 +2,7 @@
 //
 //   nvcc, .cu                     (__CUDACC__)   ZS_KNS=cuda  real CUDA: <cuda_runtime.h>
 //   g++,  host code of the CUDA build            ZS_KNS=cuda  real CUDA runtime API
-//         (e.g. runtime/backend/kernel_backend.cpp in zs_kernels_cuda)
+//         (e.g. runtime/backend/kernel_backend.cpp in zs_backend_cuda)
 //   g++,  .cu through a wrapper .cpp              ZS_KNS=emu   the CPU emulator runtime/simt
 //         (also any other g++ code that includes this without ZS_KNS, such as emulator tests)
 //

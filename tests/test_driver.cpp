@@ -108,6 +108,7 @@ TEST_CASE("bad options and bad data exit 2 with one message and write nothing", 
   corrupt("t10k-labels-idx1-ubyte", [](std::string& b) { b[7] = 9; b.resize(b.size() - 1); }, "t10k");
 }
 
+#ifdef ZSPACE_HAVE_EMU
 TEST_CASE("ae --device emu trains on a tiny subset and matches --device cpu", "[driver][emu]") {
   std::string opts = " --data " + tiny_data().string() + " --threads 2 --quiet --epochs 1 --batch 4 --z-dim 3"
                      " --train-limit 8 --test-limit 4 --seed 5";
@@ -126,6 +127,13 @@ TEST_CASE("ae --device emu trains on a tiny subset and matches --device cpu", "[
   REQUIRE(zc.data.size() == ze.data.size());
   for (size_t i = 0; i < zc.data.size(); ++i) CHECK(std::abs(zc.data[i] - ze.data[i]) <= 1e-4f + 1e-3f * std::abs(zc.data[i]));
 }
+#else
+TEST_CASE("ae --device emu fails cleanly in a build without the emulator", "[driver]") {
+  fs::path never = fs::temp_directory_path() / ("zs-test-never-emu-" + std::to_string(::getpid()));
+  require_clean_failure("ae --data " + tiny_data().string() + " --out " + never.string() + " --device emu --quiet",
+                        "--device emu: the emulator is not in this build", never);
+}
+#endif
 
 TEST_CASE("vae trains on a tiny data set and reports its loss terms", "[driver][vae]") {
   fs::path out = fresh_dir("driver-vae");

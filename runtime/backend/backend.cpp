@@ -27,7 +27,8 @@ std::unique_ptr<Backend> make_backend(DeviceKind kind, std::string* notice) {
 #ifdef ZSPACE_HAVE_EMU
       return emu::make_backend();
 #else
-      throw UserError("--device emu: this build has no emulator backend; rebuild with the kernels (see README)");
+      throw UserError("--device emu: the emulator is not in this build (it needs CUDA's headers at configure time; "
+                      "see ZSPACE_EMU in the README); use --device cpu");
 #endif
     case DeviceKind::Cuda:
 #ifdef ZSPACE_HAVE_CUDA

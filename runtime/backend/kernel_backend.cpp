@@ -1,5 +1,5 @@
-// The Backend built from kernels/*.cu. Compiled twice (kernels/CMakeLists.txt): with ZS_KNS=cuda into
-// zs_kernels_cuda against the real CUDA runtime, and with ZS_KNS=emu into zs_kernels_emu against the
+// The Backend built from kernels/*.cu. Compiled twice (runtime/CMakeLists.txt): with ZS_KNS=cuda into
+// zs_backend_cuda against the real CUDA runtime, and with ZS_KNS=emu into zs_backend_emu against the
 // CPU emulator (runtime/simt), so the emu backend runs exactly the launchers the GPU runs.
 //
 // Memory: cudaMalloc'd, tracked (bytes in use and peak). Work goes to the backend's own

@@ -1,4 +1,5 @@
-// Factories of the two backends built from kernels/*.cu (see kernels/CMakeLists.txt).
+// Factories of the two backends built from kernels/*.cu (zs_backend_emu, zs_backend_cuda: see
+// runtime/CMakeLists.txt); each exists only in builds that have it (ZSPACE_HAVE_EMU, ZSPACE_HAVE_CUDA).
 #pragma once
 #include <memory>
 

@@ -106,7 +106,8 @@ std::unique_ptr<KMeansEngine> make_kmeans_engine(DeviceKind device, MatrixView x
 #ifdef ZSPACE_HAVE_EMU
       return emu::make_kmeans_engine(x);
 #else
-      throw UserError("KMeans device emu: this build has no emulator kernels; use device cpu");
+      throw UserError("KMeans device emu: the emulator is not in this build (it needs CUDA's headers at configure "
+                      "time; see ZSPACE_EMU in the README); use device cpu");
 #endif
     case DeviceKind::Cuda:
 #ifdef ZSPACE_HAVE_CUDA

@@ -1,6 +1,6 @@
-// The KMeansEngine built from kernels/kmeans.cu. Compiled twice (kernels/CMakeLists.txt), like
-// runtime/backend/kernel_backend.cpp: with ZS_KNS=cuda into zs_kernels_cuda against the real CUDA
-// runtime, and with ZS_KNS=emu into zs_kernels_emu against the emulator (runtime/simt), so the emu
+// The KMeansEngine built from kernels/kmeans.cu. Compiled twice (runtime/CMakeLists.txt), like
+// runtime/backend/kernel_backend.cpp: with ZS_KNS=cuda into zs_backend_cuda against the real CUDA
+// runtime, and with ZS_KNS=emu into zs_backend_emu against the emulator (runtime/simt), so the emu
 // engine runs exactly the launchers the GPU runs.
 //
 // The data set and its row norms are uploaded/computed ONCE, in the constructor. Every other
