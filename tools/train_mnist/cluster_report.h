@@ -5,7 +5,7 @@
 // Files written in --out: clusters.csv (cluster,size,label,error,empty), confusion_train.png and
 // confusion_test.png (heatmaps with the counts in the cells), centers.png (the centres as images;
 // only for pixel features with --scale none or unit, where a centre is still a viewable image).
-// The returned JSON holds the keys that metrics.json documents for kmeans (see README.md).
+// The returned JSON holds the keys that metrics.json documents for kmeans (see docs/driver.md).
 #pragma once
 #include <vector>
 

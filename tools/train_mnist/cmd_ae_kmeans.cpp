@@ -33,7 +33,7 @@ struct AeKMeansOptions {
     ae.z_dim = 25;  // the blog's compression for clustering
     ae.loss = "mse";
     // 10 instead of ae's 40: a few minutes of training on 2 CPU cores for the 8000 default digits;
-    // 20 epochs lowered the KMeans test error only from 9.45% to 9.00% (README.md).
+    // 20 epochs lowered the KMeans test error only from 9.45% to 9.00% (docs/driver.md).
     ae.epochs = 10;
     kmeans.scale = "none";  // latents are not pixel bytes: dividing by 255 would mean nothing
   }
@@ -66,7 +66,7 @@ void register_ae_kmeans(CLI::App& app) {
   add_common_options(*cmd, opts->common);
   add_ae_train_options(*cmd, opts->ae,
                        "training epochs (default 10, not ae's 40: a few minutes on 2 CPU cores for the 8000 default "
-                       "digits; more epochs lower the KMeans error only a little, see README.md)");
+                       "digits; more epochs lower the KMeans error only a little, see docs/driver.md)");
   cmd->add_option("--k", opts->k, "number of clusters")->capture_default_str();
   add_kmeans_options(*cmd, opts->kmeans);
   cmd->callback([opts] { run_ae_kmeans(*opts); });
