@@ -148,7 +148,6 @@ void drop_all(Engine& e) {
 }
 
 void execute(Engine& e, StreamState& s) {
-  device_heap::arm_fault_handler();   // a bad access by this work must reach the heap's report
   OpPtr op = s.pending.front();
   s.pending.pop_front();
   try {
@@ -212,6 +211,7 @@ bool step(Engine& e, const std::unordered_set<const Op*>& needed) {
 }
 
 void run_until(Engine& e, const std::vector<OpPtr>& targets) {
+  device_heap::arm_fault_handler();   // a bad access by the work run here must reach the heap's report
   const std::unordered_set<const Op*> needed = needed_by(targets);
   while (step(e, needed)) {
   }
@@ -316,7 +316,10 @@ cudaError_t query_stream(cudaStream_t stream) {
   if (!s) return fail(cudaErrorInvalidResourceHandle);
   if (s->capture) return fail(cudaErrorStreamCaptureUnsupported);
   // A query lets the device make progress (one operation), so a polling loop terminates.
-  if (s->last && !s->last->done) step(e, needed_by({s->last}));
+  if (s->last && !s->last->done) {
+    device_heap::arm_fault_handler();
+    step(e, needed_by({s->last}));
+  }
   return !s->last || s->last->done ? cudaSuccess : cudaErrorNotReady;
 }
 
@@ -438,7 +441,10 @@ cudaError_t query_event(cudaEvent_t event) {
   auto* ev = resolve_event(e, event, "cudaEventQuery");
   if (!ev) return fail(cudaErrorInvalidResourceHandle);
   if (ev->captured_in) return fail(cudaErrorStreamCaptureUnsupported);
-  if (ev->op && !ev->op->done) step(e, needed_by({ev->op}));
+  if (ev->op && !ev->op->done) {
+    device_heap::arm_fault_handler();
+    step(e, needed_by({ev->op}));
+  }
   return !ev->op || ev->op->done ? cudaSuccess : cudaErrorNotReady;
 }
 
