@@ -24,12 +24,14 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "bench/fashion_points.h"
 #include "kernels/kmeans.cuh"
+#include "runtime/backend/kernel_backend.h"
 #include "runtime/cluster/kmeans.h"
 
 namespace {
@@ -165,7 +167,8 @@ void BM_KMeansFit(benchmark::State& state) {
   o.max_iter = 50;
   o.tol = 1e-4;
   o.seed = 0;
-  o.device = zs::DeviceKind::Cuda;
+  const std::unique_ptr<zs::Backend> gpu = zs::cuda::make_backend();
+  o.backend = gpu.get();
   zs::KMeansFit fit;
   for (auto _ : state) fit = zs::fit_kmeans(zs::MatrixView{d.x.data(), kRows, kDim}, o);
   state.counters["inertia"] = fit.inertia;
@@ -182,6 +185,7 @@ void BM_ElbowSweep(benchmark::State& state) {
   }
   const HostData& d = host_data();
   double total_inertia = 0;
+  const std::unique_ptr<zs::Backend> gpu = zs::cuda::make_backend();
   for (auto _ : state) {
     total_inertia = 0;
     for (int k = 2; k <= 250; ++k) {
@@ -190,7 +194,7 @@ void BM_ElbowSweep(benchmark::State& state) {
       o.n_init = 1;
       o.max_iter = 50;
       o.seed = 0;
-      o.device = zs::DeviceKind::Cuda;
+      o.backend = gpu.get();
       total_inertia += zs::fit_kmeans(zs::MatrixView{d.x.data(), kRows, kDim}, o).inertia;
     }
   }

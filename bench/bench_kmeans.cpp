@@ -132,19 +132,18 @@ BENCHMARK(BM_MiniBatchFit)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime
 
 void BM_EngineAssign(benchmark::State& state) {
   constexpr int64_t kSlice = 2048;
-  const auto device = static_cast<zs::DeviceKind>(state.range(0));
+  const std::unique_ptr<zs::Backend> backend = zs::make_backend(static_cast<zs::DeviceKind>(state.range(0)));
   const int k = static_cast<int>(state.range(1));
   const BenchData& d = data();
   const std::vector<float> c = some_centers(k);
-  const std::unique_ptr<zs::KMeansEngine> engine =
-      zs::make_kmeans_engine(device, zs::MatrixView{d.x.data(), kSlice, kDim});
+  zs::KMeansEngine engine(*backend, zs::MatrixView{d.x.data(), kSlice, kDim});
   std::vector<int32_t> labels(kSlice);
   std::vector<float> dist(kSlice);
   for (auto _ : state) {
-    engine->assign(labels.data(), dist.data(), c.data(), k, 1);
+    engine.assign(labels.data(), dist.data(), c.data(), k, 1);
     benchmark::DoNotOptimize(labels.data());
   }
-  state.SetLabel(engine->name());
+  state.SetLabel(engine.name());
   state.counters["triples"] =
       benchmark::Counter(double(kSlice) * k * kDim, benchmark::Counter::kIsIterationInvariantRate);
 }

@@ -5,11 +5,13 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "kmeans_kernel_checks.h"
+#include "runtime/backend/kernel_backend.h"
 #include "runtime/cluster/kmeans.h"
 #include "runtime/cluster/kmeans_engine.h"
 #include "runtime/cluster/minibatch_kmeans.h"
@@ -118,11 +120,12 @@ TEST_CASE("emu kmeans: a whole KMeans fit on emu equals the fit on cpu", "[emu][
     o.tol = 0.0;   // until the labels stop changing
     o.seed = 5;
     const zs::KMeansFit on_cpu = zs::fit_kmeans(view, o);
-    o.device = zs::DeviceKind::Emu;
+    const std::unique_ptr<zs::Backend> emu = zs::emu::make_backend();
+    o.backend = emu.get();
     const zs::KMeansFit on_emu = zs::fit_kmeans(view, o);
     check_same_fit(on_cpu, on_emu, view.rows, d, std::string("KMeans init ") + std::string(zs::to_string(init)));
     CHECK(on_emu.init_inertias.size() == on_cpu.init_inertias.size());
-    CHECK(zs::predict(on_emu.model, view, zs::DeviceKind::Emu) == zs::predict(on_emu.model, view));
+    CHECK(zs::predict(on_emu.model, view, emu.get()) == zs::predict(on_emu.model, view));
   }
 }
 
@@ -138,22 +141,25 @@ TEST_CASE("emu kmeans: a MiniBatchKMeans fit on emu equals the fit on cpu", "[em
   o.seed = 9;
   o.max_no_improvement = 0;   // every step runs, so the whole step budget is compared
   const zs::KMeansFit on_cpu = zs::fit_minibatch_kmeans(view, o);
-  o.device = zs::DeviceKind::Emu;
+  const std::unique_ptr<zs::Backend> emu = zs::emu::make_backend();
+  o.backend = emu.get();
   const zs::KMeansFit on_emu = zs::fit_minibatch_kmeans(view, o);
   check_same_fit(on_cpu, on_emu, view.rows, d, "MiniBatchKMeans");
   CHECK(on_emu.n_steps == int64_t(o.max_iter) * view.rows / o.batch_size);
 }
 
-TEST_CASE("emu kmeans: engines report their device; cuda without a CUDA build is a UserError", "[emu][kmeans]") {
+TEST_CASE("emu kmeans: an engine runs on the backend it is given and keeps the cpu's data in place", "[emu][kmeans]") {
   const std::vector<float> x = planted_blobs(2, 10, 3, 4.f, 13);
   const zs::MatrixView view{x.data(), 20, 3};
-  CHECK(zs::make_kmeans_engine(zs::DeviceKind::Cpu, view)->name() == "cpu");
-  CHECK(zs::make_kmeans_engine(zs::DeviceKind::Emu, view)->name() == "emu");
-#ifndef ZSPACE_HAVE_CUDA
-  CHECK(zs::make_kmeans_engine(zs::DeviceKind::Auto, view)->name() == "cpu");
-  zs::KMeansOptions o;
-  o.k = 2;
-  o.device = zs::DeviceKind::Cuda;
-  CHECK_THROWS_AS(zs::fit_kmeans(view, o), zs::UserError);
-#endif
+  const std::unique_ptr<zs::Backend> emu = zs::emu::make_backend();
+  CHECK(zs::KMeansEngine(zs::shared_cpu_backend(), view).name() == "cpu");
+  const size_t before = emu->bytes_in_use();
+  {
+    zs::KMeansEngine on_emu(*emu, view);
+    CHECK(on_emu.name() == "emu");
+    CHECK(emu->bytes_in_use() >= before + x.size() * sizeof(float));   // the data were uploaded
+  }
+  CHECK(emu->bytes_in_use() == before);   // and released with the engine
+  CHECK(zs::shared_cpu_backend().memory_is_host());
+  CHECK_FALSE(emu->memory_is_host());
 }

@@ -29,6 +29,9 @@ class Backend : public DeviceMemory {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;   // "cpu", "cuda", "emu"
+  // True when the backend's memory is the host's (cpu): callers may then hand host arrays to ops
+  // in place of uploaded copies.
+  virtual bool memory_is_host() const { return false; }
 
   // ---- memory: DeviceMemory's allocate/release/upload/download (device_buffer.h), and ----
   virtual void copy_bytes(void* dst, const void* src, size_t bytes) = 0;   // device to device, queued
@@ -103,5 +106,7 @@ enum class DeviceKind { Auto, Cpu, Cuda, Emu };
 // Throws UserError when the requested backend is not available in this build/machine.
 std::unique_ptr<Backend> make_backend(DeviceKind kind, std::string* notice = nullptr);
 std::unique_ptr<Backend> make_cpu_backend();
+// One process-wide cpu backend (it has no state), the default of APIs that take an optional Backend*.
+Backend& shared_cpu_backend();
 
 }  // namespace zs

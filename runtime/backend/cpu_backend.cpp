@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "kernels/cpu/kmeans.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/vae.h"
 #include "runtime/backend/backend.h"
@@ -14,6 +15,7 @@ namespace {
 class CpuBackend final : public Backend {
  public:
   std::string name() const override { return "cpu"; }
+  bool memory_is_host() const override { return true; }
 
   void* allocate_bytes(size_t bytes) override {
     // 64-byte alignment keeps the vector loops and OpenBLAS on aligned rows.
@@ -50,5 +52,10 @@ class CpuBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+Backend& shared_cpu_backend() {
+  static CpuBackend backend;   // stateless: one serves every caller
+  return backend;
+}
 
 }  // namespace zs

@@ -23,6 +23,7 @@
 #include "kernels/dense.cuh"
 #include "kernels/elementwise.cuh"
 #include "kernels/gather.cuh"
+#include "kernels/kmeans.cuh"
 #include "kernels/loss.cuh"
 #include "kernels/vae.cuh"
 #include "runtime/backend/cuda_handles.h"
@@ -169,6 +170,11 @@ class KernelBackend final : public Backend {
   void dense_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int n, int in,
                       int out) override {
     ZS_KNS::dense_backward(dx, dw, db, dy, x, w, n, in, out, workspace<float>(ZS_KNS::dense_workspace(n, in, out)), stream_);
+  }
+  void kmeans_inertia(double* inertia, const float* x, const float* centers, const int32_t* labels, int64_t n, int d,
+                      int k, int groups) override {
+    ZS_KNS::kmeans_inertia(inertia, x, centers, labels, n, d, k, groups,
+                           workspace<double>(ZS_KNS::kmeans_inertia_workspace(groups)), stream_);
   }
   void gather_checked_rows(float* dst, const float* src, std::span<const int32_t> indices, int row_len) override {
     if (capturing_) throw std::logic_error("gather_rows uploads its indices: it cannot be captured");

@@ -4,7 +4,7 @@
 // ZS_KNS::name(arguments, stream). Adding a plain op means its kernel, its twin and one line here.
 // The OWN_KERNEL_PATH ones are forwarded to the twin the same way, but the kernel backend writes
 // their kernel path itself (a workspace, the device step counter, capture-aware sampling).
-// Semantics of every op: kernels/cpu/ops.h and kernels/cpu/vae.h.
+// Semantics of every op: kernels/cpu/ops.h, kernels/cpu/vae.h and kernels/cpu/kmeans.h.
 #pragma once
 
 // ZS_OP_ARGS (a, b) is a, b: lets a forwarder append arguments, e.g. name(ZS_OP_ARGS args, stream).
@@ -29,7 +29,27 @@
   X(vae_loss,                                                                                                       \
     (float* losses, float* dpred, float* d_mu_logvar, const float* pred, const float* target,                       \
      const float* mu_logvar, int n, int dim, int zdim, float beta),                                                 \
-    (losses, dpred, d_mu_logvar, pred, target, mu_logvar, n, dim, zdim, beta))
+    (losses, dpred, d_mu_logvar, pred, target, mu_logvar, n, dim, zdim, beta))                                     \
+  /* KMeans (kernels/cpu/kmeans.h; layouts: centres [groups][k][d], labels [groups][n]) */                         \
+  X(row_sqnorms, (float* sqnorm, const float* x, int64_t n, int d), (sqnorm, x, n, d))                              \
+  X(kmeans_assign,                                                                                                  \
+    (int32_t* labels, float* min_dist, const float* x, const float* x_sqnorm, const float* centers,                 \
+     const float* c_sqnorm, int64_t n, int d, int k, int groups),                                                   \
+    (labels, min_dist, x, x_sqnorm, centers, c_sqnorm, n, d, k, groups))                                            \
+  X(kmeans_lloyd_pass,                                                                                              \
+    (int32_t* labels, float* min_dist, float* sums, int64_t* counts, const float* x, const float* x_sqnorm,         \
+     const float* centers, const float* c_sqnorm, int64_t n, int d, int k, int groups),                             \
+    (labels, min_dist, sums, counts, x, x_sqnorm, centers, c_sqnorm, n, d, k, groups))                              \
+  X(kmeans_pp_candidates,                                                                                           \
+    (float* cand_dist, double* cand_pot, const float* x, const float* x_sqnorm, const float* closest,               \
+     const int32_t* cand_ids, int64_t n, int d, int t, int groups),                                                 \
+    (cand_dist, cand_pot, x, x_sqnorm, closest, cand_ids, n, d, t, groups))                                         \
+  X(kmeans_pp_sample, (int32_t* ids, const float* weights, const double* uniforms, int64_t n, int t, int groups),   \
+    (ids, weights, uniforms, n, t, groups))                                                                         \
+  X(kmeans_minibatch_update,                                                                                        \
+    (float* centers_new, double* counts, const float* centers_old, const float* xb, const int32_t* labels,          \
+     int64_t b, int d, int k),                                                                                      \
+    (centers_new, counts, centers_old, xb, labels, b, d, k))
 
 #define ZS_BACKEND_OWN_KERNEL_PATH_OPS(X)                                                                           \
   X(conv2d_backward_weight, (const ConvGeom& g, float* dw, float* db, const float* x, const float* dy),             \
@@ -47,4 +67,9 @@
   /* (graph-capable backends read it from their device step counter while capturing). */                           \
   X(vae_reparam_forward,                                                                                            \
     (float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed, int64_t step, bool sample),      \
-    (z, eps, mu_logvar, n, zdim, seed, step, sample))
+    (z, eps, mu_logvar, n, zdim, seed, step, sample))                                                               \
+  /* per-chunk partial sums in a workspace on kernel backends */                                                   \
+  X(kmeans_inertia,                                                                                                 \
+    (double* inertia, const float* x, const float* centers, const int32_t* labels, int64_t n, int d, int k,         \
+     int groups),                                                                                                   \
+    (inertia, x, centers, labels, n, d, k, groups))

@@ -197,7 +197,7 @@ KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options) {
   CentredData centred = centre_data(x);
   const MatrixView xc = centred.view;
   // The centred data go to the device once, for the whole fit.
-  const std::unique_ptr<KMeansEngine> engine = make_kmeans_engine(options.device, xc);
+  KMeansEngine engine(options.backend ? *options.backend : shared_cpu_backend(), xc);
 
   KMeansFit fit;
   fit.tol_abs = options.tol > 0.0 ? options.tol * mean_feature_variance(xc) : 0.0;
@@ -205,12 +205,12 @@ KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options) {
   // nor on how many runs share a pass.
   std::vector<ClusterRng> rngs;
   for (int r = 0; r < options.n_init; ++r) rngs.emplace_back(options.seed, static_cast<uint64_t>(r));
-  std::vector<std::vector<float>> inits = initial_centers(*engine, xc, k, options.init, rngs);
+  std::vector<std::vector<float>> inits = initial_centers(engine, xc, k, options.init, rngs);
   std::vector<LloydRun> runs(options.n_init);
   for (int r = 0; r < options.n_init; ++r) runs[r].centers = std::move(inits[r]);
   const size_t chunk = static_cast<size_t>(runs_per_pass(k));
   for (size_t r0 = 0; r0 < runs.size(); r0 += chunk)
-    run_lloyd_lockstep(*engine, xc, std::span<LloydRun>(runs).subspan(r0, std::min(chunk, runs.size() - r0)), k,
+    run_lloyd_lockstep(engine, xc, std::span<LloydRun>(runs).subspan(r0, std::min(chunk, runs.size() - r0)), k,
                        options.max_iter, fit.tol_abs);
   int best_index = 0;
   for (int r = 0; r < options.n_init; ++r) {
@@ -232,7 +232,7 @@ KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options) {
   return fit;
 }
 
-std::vector<int32_t> predict(const KMeansModel& model, MatrixView x, DeviceKind device) {
+std::vector<int32_t> predict(const KMeansModel& model, MatrixView x, Backend* backend) {
   check_data(x, "KMeans predict");
   if (x.cols != model.d)
     throw UserError("KMeans predict: the data have " + std::to_string(x.cols) + " features but the model was fitted on " +
@@ -241,7 +241,7 @@ std::vector<int32_t> predict(const KMeansModel& model, MatrixView x, DeviceKind 
     throw UserError("KMeans predict: the model holds " + std::to_string(model.centers.size()) + " centre values for k = " +
                     std::to_string(model.k) + " and d = " + std::to_string(model.d) + "; fit or load a complete model");
   std::vector<int32_t> labels(x.rows);
-  make_kmeans_engine(device, x)->assign(labels.data(), nullptr, model.centers.data(), model.k, 1);
+  KMeansEngine(backend ? *backend : shared_cpu_backend(), x).assign(labels.data(), nullptr, model.centers.data(), model.k, 1);
   return labels;
 }
 

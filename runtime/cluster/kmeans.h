@@ -18,7 +18,7 @@
 //   ||x||^2 - 2 x.c + ||c||^2 expansion keeps its precision; the returned centres are not.
 // - Deterministic: the same data, options and seed give the same result on every run (see
 //   kernels/cpu/kmeans.h for the thread-count caveat).
-// - Device: options.device picks where the passes run (k-means++, Lloyd passes, relabelling,
+// - Device: options.backend says where the passes run (k-means++, Lloyd passes, relabelling,
 //   inertia); the loop logic (convergence, empty-cluster relocation, the best run) stays on the
 //   host. cuda / emu give the cpu result up to float rounding: the same labels unless a point is
 //   within rounding of equidistant to two centres.
@@ -48,9 +48,9 @@ struct KMeansOptions {
   int max_iter = 300;
   double tol = 1e-4;  // relative: multiplied by the mean per-feature variance of the data
   uint64_t seed = 0;
-  // Where the passes over the data run (runtime/cluster/kmeans_engine.h): cpu, cuda or emu (Auto:
-  // cuda when a usable GPU is present). The data are uploaded once per fit.
-  DeviceKind device = DeviceKind::Cpu;
+  // Where the passes over the data run (runtime/cluster/kmeans_engine.h); null: the cpu backend.
+  // The data are uploaded once per fit.
+  Backend* backend = nullptr;
 };
 
 // Fitted centres; what predict needs.
@@ -76,8 +76,8 @@ struct KMeansFit {
 
 KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options);
 
-// Nearest centre of every row of x, computed on `device`.
-std::vector<int32_t> predict(const KMeansModel& model, MatrixView x, DeviceKind device = DeviceKind::Cpu);
+// Nearest centre of every row of x, computed on `backend` (null: the cpu backend).
+std::vector<int32_t> predict(const KMeansModel& model, MatrixView x, Backend* backend = nullptr);
 
 // Exact sum of squared distances of the rows of x to their labelled centre.
 double inertia(const KMeansModel& model, MatrixView x, std::span<const int32_t> labels);

@@ -114,8 +114,8 @@ std::vector<std::vector<int64_t>> kmeans_plusplus_runs(KMeansEngine& engine, int
 
 std::vector<std::vector<int64_t>> kmeans_plusplus_runs(MatrixView x, const float* x_sqnorm, int k,
                                                        int n_local_trials, std::span<ClusterRng> rngs) {
-  const std::unique_ptr<KMeansEngine> engine = make_kmeans_engine(DeviceKind::Cpu, x, x_sqnorm);
-  return kmeans_plusplus_runs(*engine, k, n_local_trials, rngs);
+  KMeansEngine engine(shared_cpu_backend(), x, x_sqnorm);
+  return kmeans_plusplus_runs(engine, k, n_local_trials, rngs);
 }
 
 std::vector<int64_t> kmeans_plusplus(MatrixView x, const float* x_sqnorm, int k, int n_local_trials,
@@ -149,8 +149,8 @@ std::vector<float> initial_centers(KMeansEngine& engine, MatrixView x, int k, KM
 
 std::vector<std::vector<float>> initial_centers(MatrixView x, const float* x_sqnorm, int k, KMeansInit init,
                                                 std::span<ClusterRng> rngs) {
-  const std::unique_ptr<KMeansEngine> engine = make_kmeans_engine(DeviceKind::Cpu, x, x_sqnorm);
-  return initial_centers(*engine, x, k, init, rngs);
+  KMeansEngine engine(shared_cpu_backend(), x, x_sqnorm);
+  return initial_centers(engine, x, k, init, rngs);
 }
 
 std::vector<float> initial_centers(MatrixView x, const float* x_sqnorm, int k, KMeansInit init, ClusterRng& rng) {

@@ -1,129 +1,108 @@
-// The cpu KMeansEngine (the twin kernels/cpu/kmeans.h on the caller's memory) and the engine
-// factory. The device engines live in kmeans_kernel_engine.cpp, built once per kernel namespace.
 #include "runtime/cluster/kmeans_engine.h"
 
-#include <algorithm>
-#include <vector>
-
-#include "kernels/cpu/kmeans.h"
-#include "runtime/backend/kernel_backend.h"
-#include "runtime/core/error.h"
+#include <span>
 
 namespace zs {
-namespace {
 
-class CpuKMeansEngine final : public KMeansEngine {
- public:
-  CpuKMeansEngine(MatrixView x, const float* x_sqnorm) : KMeansEngine(x.rows, x.cols), x_(x) {
-    if (x_sqnorm) {
-      sqnorm_ = x_sqnorm;
-    } else {
-      own_sqnorm_.resize(x.rows);
-      cpu::row_sqnorms(own_sqnorm_.data(), x.data, x.rows, x.cols);
-      sqnorm_ = own_sqnorm_.data();
-    }
+KMeansEngine::KMeansEngine(Backend& backend, MatrixView x, const float* x_sqnorm)
+    : be_(backend), n_(x.rows), d_(x.cols), x_owned_(backend, 0), x_sqnorm_owned_(backend, 0), centres_(backend, 0),
+      c_sqnorm_(backend, 0), min_dist_(backend, 0), sums_(backend, 0), closest_(backend, 0), cand_dist_(backend, 0),
+      batch_(backend, 0), batch_sqnorm_(backend, 0), centres_new_(backend, 0), labels_(backend, 0),
+      cand_ids_(backend, 0), counts_(backend, 0), inertia_(backend, 0), cand_pot_(backend, 0), uniforms_(backend, 0),
+      minibatch_counts_(backend, 0) {
+  x_ = resident(x_owned_, x.data, static_cast<size_t>(x.size()));
+  if (x_sqnorm) {
+    x_sqnorm_ = resident(x_sqnorm_owned_, x_sqnorm, static_cast<size_t>(n_));
+  } else {
+    be_.row_sqnorms(x_sqnorm_owned_.reserve(static_cast<size_t>(n_)), x_, n_, d_);
+    x_sqnorm_ = x_sqnorm_owned_.data();
   }
+}
 
-  std::string name() const override { return "cpu"; }
+const float* KMeansEngine::resident(DeviceBuffer<float>& owned, const float* host, size_t count) {
+  if (be_.memory_is_host()) return host;
+  be_.to_device(owned.reserve(count), host, count);
+  return owned.data();
+}
 
-  void assign(int32_t* labels, float* min_dist, const float* centers, int k, int groups) override {
-    centre_norms(centers, k, groups);
-    cpu::kmeans_assign(labels, min_dist, x_.data, sqnorm_, centers, c_sqnorm_.data(), x_.rows, x_.cols, k, groups);
-  }
+void KMeansEngine::upload_centres(const float* centers, int k, int groups) {
+  const int64_t rows = int64_t(k) * groups;
+  be_.to_device(centres_.reserve(static_cast<size_t>(rows) * d_), centers, static_cast<size_t>(rows) * d_);
+  be_.row_sqnorms(c_sqnorm_.reserve(static_cast<size_t>(rows)), centres_.data(), rows, d_);
+}
 
-  void lloyd_pass(int32_t* labels, float* sums, int64_t* counts, const float* centers, int k, int groups) override {
-    centre_norms(centers, k, groups);
-    min_dist_.resize(static_cast<size_t>(groups) * x_.rows);
-    cpu::kmeans_lloyd_pass(labels, min_dist_.data(), sums, counts, x_.data, sqnorm_, centers, c_sqnorm_.data(), x_.rows,
-                           x_.cols, k, groups);
-  }
+void KMeansEngine::assign(int32_t* labels, float* min_dist, const float* centers, int k, int groups) {
+  upload_centres(centers, k, groups);
+  const size_t count = static_cast<size_t>(groups) * n_;
+  be_.kmeans_assign(labels_.reserve(count), min_dist ? min_dist_.reserve(count) : nullptr, x_, x_sqnorm_,
+                    centres_.data(), c_sqnorm_.data(), n_, d_, k, groups);
+  be_.to_host(labels, labels_.data(), count);
+  if (min_dist) be_.to_host(min_dist, min_dist_.data(), count);
+}
 
-  void last_min_dist(float* dist, int group) override {
-    const float* src = min_dist_.data() + static_cast<size_t>(group) * x_.rows;
-    std::copy(src, src + x_.rows, dist);
-  }
+void KMeansEngine::lloyd_pass(int32_t* labels, float* sums, int64_t* counts, const float* centers, int k,
+                              int groups) {
+  upload_centres(centers, k, groups);
+  const size_t count = static_cast<size_t>(groups) * n_, centres = static_cast<size_t>(groups) * k;
+  be_.kmeans_lloyd_pass(labels_.reserve(count), min_dist_.reserve(count), sums_.reserve(centres * d_),
+                        counts_.reserve(centres), x_, x_sqnorm_, centres_.data(), c_sqnorm_.data(), n_, d_, k, groups);
+  be_.to_host(labels, labels_.data(), count);
+  be_.to_host(sums, sums_.data(), centres * d_);
+  be_.to_host(counts, counts_.data(), centres);
+}
 
-  void inertia(double* inertia, const float* centers, const int32_t* labels, int k, int groups) override {
-    cpu::kmeans_inertia(inertia, x_.data, centers, labels, x_.rows, x_.cols, k, groups);
-  }
+void KMeansEngine::last_min_dist(float* dist, int group) {
+  be_.to_host(dist, min_dist_.data() + static_cast<size_t>(group) * n_, static_cast<size_t>(n_));
+}
 
-  void pp_start(const int32_t* first_ids, int runs) override {
-    runs_ = runs;
-    closest_.resize(static_cast<size_t>(runs) * x_.rows);
-    std::vector<double> pot(runs);
-    cpu::kmeans_pp_candidates(closest_.data(), pot.data(), x_.data, sqnorm_, nullptr, first_ids, x_.rows, x_.cols, 1,
-                              runs);
-  }
+void KMeansEngine::inertia(double* inertia, const float* centers, const int32_t* labels, int k, int groups) {
+  const size_t centre_floats = static_cast<size_t>(groups) * k * d_, count = static_cast<size_t>(groups) * n_;
+  be_.to_device(centres_.reserve(centre_floats), centers, centre_floats);
+  be_.to_device(labels_.reserve(count), labels, count);
+  be_.kmeans_inertia(inertia_.reserve(groups), x_, centres_.data(), labels_.data(), n_, d_, k, groups);
+  be_.to_host(inertia, inertia_.data(), static_cast<size_t>(groups));
+}
 
-  void pp_candidates(int32_t* cand_ids, double* cand_pot, const double* uniforms, int t) override {
-    t_ = t;
-    cand_dist_.resize(static_cast<size_t>(runs_) * t * x_.rows);
-    cpu::kmeans_pp_sample(cand_ids, closest_.data(), uniforms, x_.rows, t, runs_);
-    cpu::kmeans_pp_candidates(cand_dist_.data(), cand_pot, x_.data, sqnorm_, closest_.data(), cand_ids, x_.rows,
-                              x_.cols, t, runs_);
-  }
+void KMeansEngine::pp_start(const int32_t* first_ids, int runs) {
+  runs_ = runs;
+  be_.to_device(cand_ids_.reserve(runs), first_ids, static_cast<size_t>(runs));
+  be_.kmeans_pp_candidates(closest_.reserve(static_cast<size_t>(runs) * n_), cand_pot_.reserve(runs), x_, x_sqnorm_,
+                           nullptr, cand_ids_.data(), n_, d_, 1, runs);
+}
 
-  void pp_keep(const int* best) override {
-    for (int r = 0; r < runs_; ++r) {
-      const float* src = cand_dist_.data() + (static_cast<size_t>(r) * t_ + best[r]) * x_.rows;
-      std::copy(src, src + x_.rows, closest_.begin() + static_cast<size_t>(r) * x_.rows);
-    }
-  }
+void KMeansEngine::pp_candidates(int32_t* cand_ids, double* cand_pot, const double* uniforms, int t) {
+  t_ = t;
+  const size_t width = static_cast<size_t>(runs_) * t;
+  be_.to_device(uniforms_.reserve(width), uniforms, width);
+  be_.kmeans_pp_sample(cand_ids_.reserve(width), closest_.data(), uniforms_.data(), n_, t, runs_);
+  be_.kmeans_pp_candidates(cand_dist_.reserve(width * n_), cand_pot_.reserve(width), x_, x_sqnorm_, closest_.data(),
+                           cand_ids_.data(), n_, d_, t, runs_);
+  be_.to_host(cand_ids, cand_ids_.data(), width);
+  be_.to_host(cand_pot, cand_pot_.data(), width);
+}
 
-  void minibatch_step(float* centers_new, double* counts, int32_t* labels, float* dist, const float* centers,
-                      const int32_t* rows, int64_t b, int k) override {
-    const int d = x_.cols;
-    batch_.resize(static_cast<size_t>(b) * d);
-    batch_sqnorm_.resize(b);
-    for (int64_t r = 0; r < b; ++r) {
-      std::copy(x_.row(rows[r]), x_.row(rows[r]) + d, batch_.begin() + r * d);
-      batch_sqnorm_[r] = sqnorm_[rows[r]];
-    }
-    centre_norms(centers, k, 1);
-    cpu::kmeans_assign(labels, dist, batch_.data(), batch_sqnorm_.data(), centers, c_sqnorm_.data(), b, d, k);
-    cpu::kmeans_minibatch_update(centers_new, counts, centers, batch_.data(), labels, b, d, k);
-  }
+void KMeansEngine::pp_keep(const int* best) {
+  for (int r = 0; r < runs_; ++r)
+    be_.copy(closest_.data() + static_cast<size_t>(r) * n_,
+             cand_dist_.data() + (static_cast<size_t>(r) * t_ + best[r]) * n_, static_cast<size_t>(n_));
+}
 
- private:
-  void centre_norms(const float* centers, int k, int groups) {
-    c_sqnorm_.resize(static_cast<size_t>(k) * groups);
-    cpu::row_sqnorms(c_sqnorm_.data(), centers, int64_t(k) * groups, x_.cols);
-  }
-
-  MatrixView x_;
-  const float* sqnorm_ = nullptr;
-  std::vector<float> own_sqnorm_, c_sqnorm_, min_dist_, closest_, cand_dist_, batch_, batch_sqnorm_;
-  int runs_ = 0, t_ = 0;
-};
-
-}  // namespace
-
-std::unique_ptr<KMeansEngine> make_kmeans_engine(DeviceKind device, MatrixView x, const float* x_sqnorm) {
-  switch (device) {
-    case DeviceKind::Cpu:
-      return std::make_unique<CpuKMeansEngine>(x, x_sqnorm);
-    case DeviceKind::Emu:
-#ifdef ZSPACE_HAVE_EMU
-      return emu::make_kmeans_engine(x);
-#else
-      throw UserError("KMeans device emu: the emulator is not in this build (it needs CUDA's headers at configure "
-                      "time; see ZSPACE_EMU in the README); use device cpu");
-#endif
-    case DeviceKind::Cuda:
-#ifdef ZSPACE_HAVE_CUDA
-      if (cuda::usable_device_count() > 0) return cuda::make_kmeans_engine(x);
-      throw UserError("KMeans device cuda: no usable CUDA GPU was found; use device cpu (--device cpu or auto)");
-#else
-      throw UserError("KMeans device cuda: this build has no CUDA kernels (nvcc was not found at configure time); "
-                      "use device cpu, or rebuild with the CUDA toolkit");
-#endif
-    case DeviceKind::Auto:
-#ifdef ZSPACE_HAVE_CUDA
-      if (cuda::usable_device_count() > 0) return cuda::make_kmeans_engine(x);
-#endif
-      return std::make_unique<CpuKMeansEngine>(x, x_sqnorm);
-  }
-  throw UserError("KMeans: unknown device kind " + std::to_string(static_cast<int>(device)));
+void KMeansEngine::minibatch_step(float* centers_new, double* counts, int32_t* labels, float* dist,
+                                  const float* centers, const int32_t* rows, int64_t b, int k) {
+  const size_t centre_floats = static_cast<size_t>(k) * d_, batch = static_cast<size_t>(b);
+  const std::span<const int32_t> batch_rows(rows, batch);
+  be_.gather_rows(batch_.reserve(batch * d_), x_, n_, batch_rows, d_);
+  be_.gather_rows(batch_sqnorm_.reserve(batch), x_sqnorm_, n_, batch_rows, 1);
+  upload_centres(centers, k, 1);
+  be_.to_device(minibatch_counts_.reserve(k), counts, static_cast<size_t>(k));
+  be_.kmeans_assign(labels_.reserve(batch), min_dist_.reserve(batch), batch_.data(), batch_sqnorm_.data(),
+                    centres_.data(), c_sqnorm_.data(), b, d_, k, 1);
+  be_.kmeans_minibatch_update(centres_new_.reserve(centre_floats), minibatch_counts_.data(), centres_.data(),
+                              batch_.data(), labels_.data(), b, d_, k);
+  be_.to_host(labels, labels_.data(), batch);
+  be_.to_host(dist, min_dist_.data(), batch);
+  be_.to_host(centers_new, centres_new_.data(), centre_floats);
+  be_.to_host(counts, minibatch_counts_.data(), static_cast<size_t>(k));
 }
 
 }  // namespace zs

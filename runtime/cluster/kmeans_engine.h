@@ -1,6 +1,9 @@
 // KMeansEngine: the heavy passes of KMeans and MiniBatchKMeans over ONE data set that the engine
-// holds for its whole life, on cpu (the twin kernels/cpu/kmeans.h, on the caller's memory), or on
-// cuda / emu (kernels/kmeans.cuh, the data uploaded ONCE at construction and kept on the device).
+// holds for its whole life, run as ops of a Backend (the KMeans ops of runtime/backend/op_list.h:
+// the twin kernels/cpu/kmeans.h on cpu, kernels/kmeans.cuh on cuda and emu). The data are uploaded
+// ONCE at construction (on the cpu backend, whose memory is the host's, they are used in place)
+// and every other buffer (centres, labels, distances, sums, k-means++ state, the minibatch batch)
+// is backend memory that grows to the largest size asked for and is then reused.
 // The algorithms (runtime/cluster/kmeans.cpp, minibatch_kmeans.cpp) stay on the host and call
 // these passes; per pass only centres, labels, centroid sums and counts cross to and from the
 // device (distances only when asked for), never the points.
@@ -11,7 +14,6 @@
 // distances and sums within float rounding (see kernels/kmeans.cuh for the exact relations).
 #pragma once
 #include <cstdint>
-#include <memory>
 #include <string>
 
 #include "runtime/backend/backend.h"
@@ -21,59 +23,60 @@ namespace zs {
 
 class KMeansEngine {
  public:
-  virtual ~KMeansEngine() = default;
-  virtual std::string name() const = 0;   // "cpu", "cuda", "emu"
-  int64_t rows() const { return rows_; }
-  int cols() const { return cols_; }
+  // x_sqnorm: the row norms of x when the caller has them (host memory), else computed here.
+  // On a backend whose memory is the host's, x (and x_sqnorm) must outlive the engine.
+  KMeansEngine(Backend& backend, MatrixView x, const float* x_sqnorm = nullptr);
+  KMeansEngine(const KMeansEngine&) = delete;
+  KMeansEngine& operator=(const KMeansEngine&) = delete;
+
+  std::string name() const { return be_.name(); }   // "cpu", "cuda", "emu"
+  int64_t rows() const { return n_; }
+  int cols() const { return d_; }
 
   // labels[g][i] = nearest centre of point i in group g; min_dist[g][i] its squared distance
   // (min_dist may be null).
-  virtual void assign(int32_t* labels, float* min_dist, const float* centers, int k, int groups) = 0;
+  void assign(int32_t* labels, float* min_dist, const float* centers, int k, int groups);
 
   // One Lloyd pass: assign, then sums [groups][k][d] and counts [groups][k] of the new labels.
   // The distances of the pass stay with the engine until the next pass: last_min_dist.
-  virtual void lloyd_pass(int32_t* labels, float* sums, int64_t* counts, const float* centers, int k, int groups) = 0;
+  void lloyd_pass(int32_t* labels, float* sums, int64_t* counts, const float* centers, int k, int groups);
   // dist[n] = the squared distances of group `group` in the last lloyd_pass.
-  virtual void last_min_dist(float* dist, int group) = 0;
+  void last_min_dist(float* dist, int group);
 
   // inertia[g] = sum_i ||x_i - c_{g, labels[g][i]}||^2 (double).
-  virtual void inertia(double* inertia, const float* centers, const int32_t* labels, int k, int groups) = 0;
+  void inertia(double* inertia, const float* centers, const int32_t* labels, int k, int groups);
 
   // ---- greedy k-means++ for `runs` independent runs (state: each run's closest distances) ----
   // Starts: closest[r] = distances to row first_ids[r].
-  virtual void pp_start(const int32_t* first_ids, int runs) = 0;
+  void pp_start(const int32_t* first_ids, int runs);
   // Draws t candidates per run with probability closest / sum closest (uniforms [runs][t] in
   // [0, 1)) and evaluates them: cand_ids [runs][t], cand_pot [runs][t] = the potential if chosen.
-  virtual void pp_candidates(int32_t* cand_ids, double* cand_pot, const double* uniforms, int t) = 0;
+  void pp_candidates(int32_t* cand_ids, double* cand_pot, const double* uniforms, int t);
   // Keeps candidate best[r] of each run: closest[r] = its distances.
-  virtual void pp_keep(const int* best) = 0;
+  void pp_keep(const int* best);
 
   // ---- MiniBatchKMeans: one step on the rows `rows[0..b)` of the data (one group) ----
   // labels [b] and dist [b] of the batch under `centers` [k][d]; then sklearn's update into
   // centers_new with the per-centre counts [k] (read and written).
-  virtual void minibatch_step(float* centers_new, double* counts, int32_t* labels, float* dist,
-                              const float* centers, const int32_t* rows, int64_t b, int k) = 0;
-
- protected:
-  KMeansEngine(int64_t rows, int cols) : rows_(rows), cols_(cols) {}
+  void minibatch_step(float* centers_new, double* counts, int32_t* labels, float* dist, const float* centers,
+                      const int32_t* rows, int64_t b, int k);
 
  private:
-  int64_t rows_;
-  int cols_;
+  // Host data in the backend's memory: in place on a host backend, else uploaded into `owned`.
+  const float* resident(DeviceBuffer<float>& owned, const float* host, size_t count);
+  void upload_centres(const float* centers, int k, int groups);
+
+  Backend& be_;
+  int64_t n_;
+  int d_;
+  DeviceBuffer<float> x_owned_, x_sqnorm_owned_;
+  const float* x_ = nullptr;
+  const float* x_sqnorm_ = nullptr;
+  DeviceBuffer<float> centres_, c_sqnorm_, min_dist_, sums_, closest_, cand_dist_, batch_, batch_sqnorm_, centres_new_;
+  DeviceBuffer<int32_t> labels_, cand_ids_;
+  DeviceBuffer<int64_t> counts_;
+  DeviceBuffer<double> inertia_, cand_pot_, uniforms_, minibatch_counts_;
+  int runs_ = 0, t_ = 0;
 };
-
-// The engine of `device` over x (Auto: cuda when a usable GPU is present, else cpu). The cpu
-// engine keeps a view of x (x must outlive it) and computes the row norms, or takes them from
-// x_sqnorm when given; the device engines copy x to the device. Throws UserError when the device
-// is not available in this build or machine.
-std::unique_ptr<KMeansEngine> make_kmeans_engine(DeviceKind device, MatrixView x, const float* x_sqnorm = nullptr);
-
-// The device engines, one per build of kernels/kmeans.cu (runtime/cluster/kmeans_kernel_engine.cpp).
-namespace emu {
-std::unique_ptr<KMeansEngine> make_kmeans_engine(MatrixView x);
-}
-namespace cuda {
-std::unique_ptr<KMeansEngine> make_kmeans_engine(MatrixView x);
-}
 
 }  // namespace zs

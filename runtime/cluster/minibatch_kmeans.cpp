@@ -132,7 +132,8 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
   const int64_t batch = std::min<int64_t>(options.batch_size, n);
   const int64_t init_size = effective_init_size(options, batch, n);
   // The data go to the device once, for the whole fit (the cpu engine only computes the norms).
-  const std::unique_ptr<KMeansEngine> engine = make_kmeans_engine(options.device, x);
+  Backend& backend = options.backend ? *options.backend : shared_cpu_backend();
+  KMeansEngine engine(backend, x);
 
   KMeansFit fit;
   fit.tol_abs = options.tol > 0.0 ? options.tol * mean_feature_variance(x) : 0.0;
@@ -143,7 +144,7 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
   const std::vector<int64_t> valid_rows = draw_with_replacement(n, init_size, rng);
   const std::vector<float> valid = gather_rows(x, valid_rows);
   const MatrixView valid_view{valid.data(), init_size, d};
-  const std::unique_ptr<KMeansEngine> valid_engine = make_kmeans_engine(options.device, valid_view);
+  KMeansEngine valid_engine(backend, valid_view);
   std::vector<float> centers;
   double best_valid = 0.0;
   for (int r = 0; r < options.n_init; ++r) {
@@ -152,12 +153,12 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
       const std::vector<int64_t> rows = draw_with_replacement(n, init_size, rng);
       const std::vector<float> subset = gather_rows(x, rows);
       const MatrixView subset_view{subset.data(), init_size, d};
-      const std::unique_ptr<KMeansEngine> subset_engine = make_kmeans_engine(options.device, subset_view);
-      candidate = initial_centers(*subset_engine, subset_view, k, options.init, rng);
+      KMeansEngine subset_engine(backend, subset_view);
+      candidate = initial_centers(subset_engine, subset_view, k, options.init, rng);
     } else {
-      candidate = initial_centers(*engine, x, k, options.init, rng);
+      candidate = initial_centers(engine, x, k, options.init, rng);
     }
-    const double valid_inertia = assign_inertia(*valid_engine, candidate, k);
+    const double valid_inertia = assign_inertia(valid_engine, candidate, k);
     fit.init_inertias.push_back(valid_inertia);
     if (r == 0 || valid_inertia < best_valid) {
       best_valid = valid_inertia;
@@ -184,7 +185,7 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
       since_reassign = 0;
       reassign = true;
     }
-    engine->minibatch_step(centers_new.data(), counts.data(), labels.data(), dist.data(), centers.data(), rows.data(),
+    engine.minibatch_step(centers_new.data(), counts.data(), labels.data(), dist.data(), centers.data(), rows.data(),
                            batch, k);
     const double batch_inertia = sum_double(dist);
     if (reassign && options.reassignment_ratio > 0.0) {
@@ -210,8 +211,8 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
   fit.n_steps = step;
   fit.n_iter = static_cast<int>((step * batch + n - 1) / n);
   fit.labels.resize(n);
-  engine->assign(fit.labels.data(), nullptr, centers.data(), k, 1);
-  engine->inertia(&fit.inertia, centers.data(), fit.labels.data(), k, 1);
+  engine.assign(fit.labels.data(), nullptr, centers.data(), k, 1);
+  engine.inertia(&fit.inertia, centers.data(), fit.labels.data(), k, 1);
   fit.model = KMeansModel{k, d, std::move(centers)};
   return fit;
 }

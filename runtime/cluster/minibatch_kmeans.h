@@ -15,7 +15,7 @@
 //   (only when tol > 0), or max_no_improvement steps without a new minimum of the exponentially
 //   weighted average (EWA) of the per-sample batch inertia (alpha = 2 * batch / (n + 1)).
 // - Finally every point is labelled with the final centres and the exact inertia computed.
-// - Device: options.device picks where the passes run (runtime/cluster/kmeans_engine.h); the data
+// - Device: options.backend says where the passes run (runtime/cluster/kmeans_engine.h); the data
 //   are uploaded once, the init subsamples (init_size rows) get small engines of their own.
 #pragma once
 #include <cstdint>
@@ -35,9 +35,9 @@ struct MiniBatchKMeansOptions {
   double reassignment_ratio = 0.01;
   int init_size = 0;           // 0: 3 * batch_size (raised to 3 * k when smaller than k)
   uint64_t seed = 0;
-  // Where the passes run (see KMeansOptions::device). The data are uploaded once per fit; each
+  // Where the passes run (see KMeansOptions::backend; null: the cpu backend). The data are uploaded once per fit; each
   // step moves only the batch's row indices, the centres, counts, batch labels and distances.
-  DeviceKind device = DeviceKind::Cpu;
+  Backend* backend = nullptr;
 };
 
 KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& options);

@@ -71,11 +71,11 @@ nlohmann::json cluster_and_classify(RunContext& ctx, const FeatureSet& f, int k,
           std::to_string(f.train_count) + " x " + std::to_string(f.dim) + " features (" + f.source + ") on " +
           ctx.backend->name() + ", " + std::to_string(omp_get_max_threads()) + " threads");
   const auto t0 = std::chrono::steady_clock::now();
-  const KMeansFit fit = fit_clusters(train_view, k, s, ctx.device);
+  const KMeansFit fit = fit_clusters(train_view, k, s, *ctx.backend);
   const double fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   const ClusterClassifier classifier(fit.labels, f.train_labels, fit.model, kClasses);
-  const std::vector<int32_t> test_clusters = predict(fit.model, test_view, ctx.device);
+  const std::vector<int32_t> test_clusters = predict(fit.model, test_view, ctx.backend.get());
   const ConfusionMatrix train_cm(f.train_labels, classifier.predict(fit.labels), kClasses);
   const ConfusionMatrix test_cm(f.test_labels, classifier.predict(test_clusters), kClasses);
 

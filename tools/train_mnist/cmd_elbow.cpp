@@ -92,7 +92,7 @@ void run_elbow(const ElbowOptions& o) {
   double fit_total = 0;
   for (int k = o.k_min; k <= o.k_max; k += o.k_step) {
     const auto t0 = std::chrono::steady_clock::now();
-    const KMeansFit fit = fit_clusters(view, k, s, ctx.device);
+    const KMeansFit fit = fit_clusters(view, k, s, *ctx.backend);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     fit_total += secs;
     points.push_back({k, fit.inertia, secs, fit.n_iter});

@@ -56,7 +56,6 @@ RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
   ensure_output_dir(o.out, "--out");
   std::string notice;
   backend = make_backend(kind, &notice);
-  device = backend->name() == "cuda" ? DeviceKind::Cuda : backend->name() == "emu" ? DeviceKind::Emu : DeviceKind::Cpu;
   if (!notice.empty()) say(notice);
 }
 

@@ -34,7 +34,6 @@ void add_common_options(CLI::App& cmd, CommonOptions& o);
 struct RunContext {
   CommonOptions opt;
   std::unique_ptr<Backend> backend;
-  DeviceKind device = DeviceKind::Cpu;  // --device resolved (auto -> cuda or cpu): the backend's kind
   Dataset data;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 

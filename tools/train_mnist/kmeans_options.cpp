@@ -55,7 +55,7 @@ void require_valid_k(const std::string& option, int k, int64_t samples) {
                     " training samples; use at most " + std::to_string(samples) + " or more data (--train-limit)");
 }
 
-KMeansFit fit_clusters(MatrixView x, int k, const KMeansSettings& s, DeviceKind device) {
+KMeansFit fit_clusters(MatrixView x, int k, const KMeansSettings& s, Backend& backend) {
   if (s.minibatch) {
     MiniBatchKMeansOptions m;
     m.k = k;
@@ -68,7 +68,7 @@ KMeansFit fit_clusters(MatrixView x, int k, const KMeansSettings& s, DeviceKind 
     m.reassignment_ratio = s.reassignment_ratio;
     m.init_size = s.init_size;
     m.seed = s.seed;
-    m.device = device;
+    m.backend = &backend;
     return fit_minibatch_kmeans(x, m);
   }
   KMeansOptions l;
@@ -78,7 +78,7 @@ KMeansFit fit_clusters(MatrixView x, int k, const KMeansSettings& s, DeviceKind 
   l.max_iter = s.max_iter;
   l.tol = s.tol;
   l.seed = s.seed;
-  l.device = device;
+  l.backend = &backend;
   return fit_kmeans(x, l);
 }
 
