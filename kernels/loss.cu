@@ -94,6 +94,32 @@ static __global__ void __launch_bounds__(kLossBlock)
   }
 }
 
+// ---- running sums of per-sample loss terms: one block per term ----
+
+static __global__ void __launch_bounds__(kLossBlock)
+    sum_loss_terms_kernel(double* sums, const float* __restrict__ terms, int n) {
+  STATIC_SHARED(double, warp_sums, [kWarps]);
+  const float* row = terms + int64_t(blockIdx.x) * n;
+  double total = 0.0;
+  for (int i = threadIdx.x; i < n; i += kLossBlock) total += double(row[i]);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  total = warp_sum(total);
+  if (lane == 0) warp_sums[warp] = total;
+  __syncthreads();
+  if (warp == 0) {
+    total = warp_sum(lane < kWarps ? warp_sums[lane] : 0.0);
+    if (lane == 0) sums[blockIdx.x] += total;
+  }
+}
+
+void sum_loss_terms(double* sums, const float* terms, int n, int n_terms, cudaStream_t stream) {
+  require(sums && terms, "sum_loss_terms", "sums and terms must not be null");
+  require(n >= 1 && n_terms >= 1, "sum_loss_terms",
+          "n and n_terms must be >= 1 (got " + std::to_string(n) + ", " + std::to_string(n_terms) + ")");
+  LAUNCH(sum_loss_terms_kernel, unsigned(n_terms), kLossBlock, 0, stream)(sums, terms, n);
+  KERNEL_CHECK();
+}
+
 // ---- launcher and public entries ----
 
 static void launch_loss(int version, LossKind kind, float* loss, float* dpred, const float* pred,

@@ -24,4 +24,10 @@ void bce_loss(float* loss, float* dpred, const float* pred, const float* target,
 void mse_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim,
               cudaStream_t stream, int version = kLossShippedVersion);
 
+// sums[t] += sum_i terms[t][i] for terms [n_terms][n] (per-sample loss terms of one batch): the
+// running sums of an epoch stay on the device. Each term's batch sum is taken in double in a fixed
+// tree (one block per term), then added: the twin adds element by element, so the two agree to
+// double rounding, not bit for bit.
+void sum_loss_terms(double* sums, const float* terms, int n, int n_terms, cudaStream_t stream);
+
 }  // namespace zs::ZS_KNS

@@ -16,6 +16,7 @@
 #include "runtime/backend/backend.h"
 #include "runtime/models/autoencoder.h"
 #include "runtime/models/vae.h"
+#include "runtime/train/trainer.h"
 
 namespace zs::backend_checks {
 
@@ -39,21 +40,13 @@ inline std::vector<float> mnist_like(int n, uint32_t seed) {
   return x;
 }
 
-template <class Model>
-Trace train(Backend& be, Model& model, const std::vector<float>& x, const std::vector<Step>& schedule) {
+inline Trace train(Backend& be, Model& model, const std::vector<float>& x, const std::vector<Step>& schedule) {
   Trace t;
-  Buffer dev_x(be, x.size());
-  be.to_device(dev_x.data(), x.data(), x.size());
+  const Buffer dev_x(be, x);
+  Trainer trainer(be, model, kImageSize);
   for (const Step& s : schedule) {
-    model.train_step(dev_x.data(), s.n, AdamHyper{s.lr});
-    std::vector<float> l;
-    if constexpr (std::is_same_v<Model, Vae>) {
-      l.resize(3 * size_t(s.n));
-      be.to_host(l.data(), model.loss_terms(), l.size());
-    } else {
-      l.resize(size_t(s.n));
-      be.to_host(l.data(), model.loss_per_sample(), l.size());
-    }
+    std::vector<float> l(model.loss_terms().size() * size_t(s.n));
+    be.to_host(l.data(), trainer.step(dev_x.data(), s.n, AdamHyper{s.lr}), l.size());
     t.losses.insert(t.losses.end(), l.begin(), l.end());
   }
   t.params.resize(size_t(model.params().total()));
@@ -68,7 +61,7 @@ inline Trace train_ae(Backend& be, const std::vector<Step>& schedule, int max_ba
 }
 
 inline Trace train_vae(Backend& be, const std::vector<Step>& schedule, int max_batch) {
-  Vae vae(be, 2, 1.f, max_batch, 23);
+  Vae vae(be, 2, 1.0, true, max_batch, 23);
   return train(be, vae, mnist_like(max_batch, 4), schedule);
 }
 
@@ -129,14 +122,15 @@ inline void check_two_models_concurrently(const MakeBackend& make, const std::ve
   const std::vector<float> data[2] = {mnist_like(4, 3), mnist_like(4, 8)};
   std::unique_ptr<Backend> be[2] = {make(true), make(true)};
   std::vector<std::unique_ptr<Autoencoder>> ae;
+  std::vector<std::unique_ptr<Trainer>> trainer;
   std::vector<Buffer> x;
   for (int i = 0; i < 2; ++i) {
     ae.push_back(std::make_unique<Autoencoder>(*be[i], 5, LossKind::Bce, 4, seeds[i]));
-    x.emplace_back(*be[i], data[i].size());
-    be[i]->to_device(x[i].data(), data[i].data(), data[i].size());
+    trainer.push_back(std::make_unique<Trainer>(*be[i], *ae[i], kImageSize));
+    x.emplace_back(*be[i], data[i]);
   }
   for (const Step& st : schedule)
-    for (int i = 0; i < 2; ++i) ae[i]->train_step(x[i].data(), st.n, AdamHyper{st.lr});
+    for (int i = 0; i < 2; ++i) trainer[i]->step(x[i].data(), st.n, AdamHyper{st.lr});
   CUDA_CHECK(cudaDeviceSynchronize());
   for (int i = 0; i < 2; ++i) {
     std::vector<float> p(size_t(ae[i]->params().total()));
@@ -154,7 +148,8 @@ inline void train_two_models_alone(const MakeBackend& make, std::vector<float> (
   }
 }
 
-// Adam steps 1, 2, a device-wide synchronisation (a cudaFree), step 3: the parameters.
+// Adam steps 1, 2, a device-wide synchronisation (a cudaFree), step 3: the parameters. The step
+// counter is zeroed on the backend's stream (fill_zero), as a ParamStore's is.
 inline std::vector<float> adam_three_steps(Backend& be) {
   const int64_t count = 37;
   std::vector<float> p0(count), g(count);
@@ -167,8 +162,11 @@ inline std::vector<float> adam_three_steps(Backend& be) {
   be.to_device(grad.data(), g.data(), count);
   be.fill(m.data(), 0.f, count);
   be.fill(v.data(), 0.f, count);
+  DeviceBuffer<int64_t> counter(be, 1);
+  be.fill_zero(counter.data(), 1);
   for (int64_t step = 1; step <= 3; ++step) {
-    be.adam_step(p.data(), m.data(), v.data(), grad.data(), count, AdamHyper{1e-2f}, step);
+    be.advance_step(counter.data());
+    be.adam_step(p.data(), m.data(), v.data(), grad.data(), count, AdamHyper{1e-2f}, counter.data());
     if (step == 2) Buffer(be, 1).reset();   // cudaFree synchronises the whole device
   }
   std::vector<float> out(count);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend_checks.h"
+#include "runtime/core/error.h"
 #include "child_process.h"
 #include "runtime/backend/kernel_backend.h"
 #include "runtime/simt/device_queue.h"
@@ -93,9 +94,19 @@ TEST_CASE("emu backend: the device step counter is cleared on the backend's own 
 
 TEST_CASE("emu backend: error paths release the stream, graph and exec they hold (bug 5)", "[emu][graphs]") {
   const simt::queue::HandleCounts before = simt::queue::live_handles();
-  // The constructor's first allocation fails after its stream was created.
-  simt::fail_next_call("cudaMalloc", cudaErrorMemoryAllocation);
-  CHECK_THROWS(emu::make_backend());
+  // An allocation that fails (here gather_rows' index buffer) throws the out-of-memory UserError
+  // and leaves the backend's accounting as it was; the backend stays usable.
+  {
+    auto be = emu::make_backend();
+    Buffer src(*be, 8), dst(*be, 8);
+    const size_t in_use = be->bytes_in_use();
+    const std::vector<int32_t> rows{1, 0};
+    simt::fail_next_call("cudaMalloc", cudaErrorMemoryAllocation);
+    CHECK_THROWS_AS(be->gather_rows(dst.data(), src.data(), 2, rows, 4), UserError);
+    CHECK(be->bytes_in_use() == in_use);
+    be->gather_rows(dst.data(), src.data(), 2, rows, 4);
+    CHECK(be->bytes_in_use() > in_use);   // the index buffer, allocated this time
+  }
   CHECK(simt::queue::live_handles().streams == before.streams);
 
   // Instantiation fails after the capture produced a graph.

@@ -8,6 +8,7 @@
 
 #include "runtime/backend/kernel_backend.h"
 #include "runtime/models/autoencoder.h"
+#include "runtime/train/trainer.h"
 #include "runtime/simt/settings.h"
 
 using namespace zs;
@@ -23,10 +24,10 @@ StepResult two_steps(Backend& be, const std::vector<float>& x, int n, LossKind l
   Autoencoder ae(be, 5, loss, n, 17);
   StepResult r;
   const Buffer dev_x(be, x);
+  Trainer trainer(be, ae, kImageSize);
   for (int step = 0; step < 2; ++step) {
-    ae.train_step(dev_x.data(), n, AdamHyper{1e-3f});
     std::vector<float> l(static_cast<size_t>(n));
-    be.to_host(l.data(), ae.loss_per_sample(), l.size());
+    be.to_host(l.data(), trainer.step(dev_x.data(), n, AdamHyper{1e-3f}), l.size());
     r.losses.insert(r.losses.end(), l.begin(), l.end());
   }
   r.params.resize(size_t(ae.params().total()));

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "runtime/models/autoencoder.h"
+#include "runtime/train/trainer.h"
 #include "runtime/nn/layers.h"
 #include "runtime/nn/sequential.h"
 
@@ -238,15 +239,15 @@ TEST_CASE("a few Adam steps on a fixed batch lower the autoencoder loss", "[nn][
   for (int i = 0; i < n; ++i)
     for (int c = 4; c < 24; ++c) x[size_t(i * kImageSize + (3 + 3 * i) * kImageSide + c)] = 1.0f;
   auto mean_loss = [&] {
-    ae.evaluate(x.data(), n);
     std::vector<float> l(n);
-    be->to_host(l.data(), ae.loss_per_sample(), n);
+    be->to_host(l.data(), ae.evaluate(x.data(), n, 0), n);
     double s = 0;
     for (float v : l) s += v;
     return s / n;
   };
   double before = mean_loss();
-  for (int i = 0; i < 30; ++i) ae.train_step(x.data(), n, AdamHyper{2e-3f});
+  Trainer trainer(*be, ae, kImageSize);
+  for (int i = 0; i < 30; ++i) trainer.step(x.data(), n, AdamHyper{2e-3f});
   double after = mean_loss();
   INFO("loss before " << before << ", after " << after);
   REQUIRE(after < 0.5 * before);

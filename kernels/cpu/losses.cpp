@@ -9,6 +9,8 @@
 // null when only the loss is wanted.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <stdexcept>
 
 #include "kernels/cpu/cpu_common_impl.h"
 #include "kernels/cpu/ops.h"
@@ -77,6 +79,13 @@ void mse_loss(float* loss, float* dpred, const float* pred, const float* target,
       for (int j = 0; j < dim; ++j) d[j] = (p[j] - t[j]) * grad_scale;
     }
   }
+}
+
+void sum_loss_terms(double* sums, const float* terms, int n, int n_terms) {
+  if (!sums || !terms) throw std::invalid_argument("sum_loss_terms: sums and terms must not be null");
+  if (n < 1 || n_terms < 1) throw std::invalid_argument("sum_loss_terms: n and n_terms must be >= 1");
+  for (int t = 0; t < n_terms; ++t)
+    for (int i = 0; i < n; ++i) sums[t] += double(terms[int64_t(t) * n + i]);
 }
 
 }  // namespace zs::cpu

@@ -72,6 +72,10 @@ void bce_loss(float* loss, float* dpred, const float* pred, const float* target,
 // MSE: per-sample = mean over dim of (pred - target)^2.
 void mse_loss(float* loss, float* dpred, const float* pred, const float* target, int n, int dim);
 
+// Running sums of per-sample loss terms [n_terms][n]: sums[t] += terms[t][i] for i = 0..n-1 in
+// order, in double (the order the driver used to sum on the host, so results keep their bits).
+void sum_loss_terms(double* sums, const float* terms, int n, int n_terms);
+
 // ---- optimizer ----
 // Keras Adam: m,v updated in place; lr_t = lr*sqrt(1-b2^t)/(1-b1^t); p -= lr_t*m/(sqrt(v)+eps).
 void adam_step(float* param, float* m, float* v, const float* grad, int64_t count, const AdamHyper& h,

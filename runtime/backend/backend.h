@@ -36,6 +36,7 @@ class Backend : public DeviceMemory {
   // ---- memory: DeviceMemory's allocate/release/upload/download (device_buffer.h), and ----
   virtual void copy_bytes(void* dst, const void* src, size_t bytes) = 0;   // device to device, queued
   virtual void fill(float* dst, float value, size_t count) = 0;
+  virtual void zero_bytes(void* dst, size_t bytes) = 0;   // queued
   // Typed forms (counts are in elements): to_device / to_host are synchronous for the host.
   template <class T>
   void to_device(T* dst, const T* host_src, size_t count) {
@@ -48,6 +49,10 @@ class Backend : public DeviceMemory {
   template <class T>
   void copy(T* dst, const T* src, size_t count) {
     copy_bytes(dst, src, count * sizeof(T));
+  }
+  template <class T>
+  void fill_zero(T* dst, size_t count) {
+    zero_bytes(dst, count * sizeof(T));
   }
   virtual void synchronize() {}
   virtual size_t bytes_in_use() const { return 0; }
@@ -67,6 +72,17 @@ class Backend : public DeviceMemory {
   ZS_BACKEND_PLAIN_OPS(ZS_DECLARE_OP)
   ZS_BACKEND_OWN_KERNEL_PATH_OPS(ZS_DECLARE_OP)
 #undef ZS_DECLARE_OP
+
+  // ---- ops on the training step counter: one int64_t in backend memory holding the number of
+  // Adam steps taken (it lives in the ParamStore; read when the op runs, so a replayed graph
+  // takes consecutive steps) ----
+  virtual void advance_step(int64_t* counter) = 0;   // *counter += 1
+  // Adam (kernels/cpu/ops.h) with step t = *counter (1-based).
+  virtual void adam_step(float* param, float* m, float* v, const float* grad, int64_t count, const AdamHyper& h,
+                         const int64_t* counter) = 0;
+  // vae_reparam_forward keyed by key = *counter (the steps taken before the one in progress).
+  virtual void vae_reparam_forward_at_step(float* z, float* eps, const float* mu_logvar, int n, int zdim,
+                                           uint64_t seed, const int64_t* counter, bool sample) = 0;
 
   // A conv layer's whole backward (ops.h: conv2d_layer_backward, conv2d_transpose_layer_backward):
   // weight and bias gradients, and dx (nullable) times the derivative of dx_act, the activation

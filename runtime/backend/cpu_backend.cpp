@@ -28,12 +28,23 @@ class CpuBackend final : public Backend {
   void download_bytes(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copy_bytes(void* dst, const void* src, size_t bytes) override { std::memmove(dst, src, bytes); }
   void fill(float* dst, float value, size_t count) override { std::fill_n(dst, count, value); }
+  void zero_bytes(void* dst, size_t bytes) override { std::memset(dst, 0, bytes); }
 
 #define ZS_FORWARD_TO_TWIN(name, params, args) \
   void name params override { cpu::name args; }
   ZS_BACKEND_PLAIN_OPS(ZS_FORWARD_TO_TWIN)
   ZS_BACKEND_OWN_KERNEL_PATH_OPS(ZS_FORWARD_TO_TWIN)
 #undef ZS_FORWARD_TO_TWIN
+
+  void advance_step(int64_t* counter) override { ++*counter; }
+  void adam_step(float* param, float* m, float* v, const float* grad, int64_t count, const AdamHyper& h,
+                 const int64_t* counter) override {
+    cpu::adam_step(param, m, v, grad, count, h, *counter);
+  }
+  void vae_reparam_forward_at_step(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed,
+                                   const int64_t* counter, bool sample) override {
+    cpu::vae_reparam_forward(z, eps, mu_logvar, n, zdim, seed, *counter, sample);
+  }
 
   // The fused layer backwards run chunk by chunk of images (see Backend).
   void conv2d_layer_backward(const ConvGeom& g, float* dw, float* db, float* dx, const float* x, const float* dy,

@@ -3,10 +3,11 @@
 // CPU emulator (runtime/simt), so the emu backend runs exactly the launchers the GPU runs.
 //
 // Memory: cudaMalloc'd, tracked (bytes in use and peak). Work goes to the backend's own
-// non-blocking stream (everything it issues, the step counter's reset included, so nothing depends
-// on the legacy stream's implicit ordering); to_host() synchronizes it. capture() records work as a
+// non-blocking stream (everything it issues, so nothing depends on the legacy stream's implicit
+// ordering); to_host() synchronizes it. capture() records work as a
 // CUDA graph (on emu too: the emulator records and replays graphs). Adam's step number lives on the
-// device and is advanced by a kernel inside the step, so a replayed graph takes consecutive steps.
+// device (the ParamStore's counter, advanced by the advance_step op inside the step), so a replayed
+// graph takes consecutive steps.
 // The workspace a live graph captured never moves under it: when a later direct call needs more,
 // the old block is retired, not freed, until the last graph is gone.
 #include "kernels/common.cuh"
@@ -37,7 +38,7 @@ class KernelBackend;
 
 class KernelGraph final : public CapturedWork {
  public:
-  KernelGraph(KernelBackend& be, UniqueGraphExec exec, UniqueGraph graph, int adam_steps);
+  KernelGraph(KernelBackend& be, UniqueGraphExec exec, UniqueGraph graph);
   ~KernelGraph() override;
   void replay() override;
 
@@ -45,7 +46,6 @@ class KernelGraph final : public CapturedWork {
   KernelBackend& be_;
   UniqueGraphExec exec_;
   UniqueGraph graph_;
-  int adam_steps_;
 };
 
 class KernelBackend final : public Backend {
@@ -53,11 +53,6 @@ class KernelBackend final : public Backend {
   explicit KernelBackend(bool graphs) : graphs_(graphs) {
     CUDA_CHECK(cudaStreamCreateWithFlags(stream_owner_.out(), cudaStreamNonBlocking));
     stream_ = stream_owner_.get();
-    step_counter_ = DeviceBuffer<int64_t>(*this, 1);
-    step_on_device_ = step_counter_.data();
-    // On the backend's stream: its consumers run there, and a non-blocking stream is not ordered
-    // after legacy-stream work.
-    CUDA_CHECK(cudaMemsetAsync(step_on_device_, 0, sizeof(int64_t), stream_));
   }
   ~KernelBackend() override {
     try {
@@ -111,6 +106,9 @@ class KernelBackend final : public Backend {
     std::vector<float> host(count, value);
     to_device(dst, host.data(), count);
   }
+  void zero_bytes(void* dst, size_t bytes) override {
+    if (bytes) CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, stream_));
+  }
   void copy_bytes(void* dst, const void* src, size_t bytes) override {
     if (dst == src || bytes == 0) return;
     CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
@@ -122,31 +120,24 @@ class KernelBackend final : public Backend {
   // ---- graphs ----
   bool supports_capture() const override { return graphs_; }
   std::unique_ptr<CapturedWork> capture(const std::function<void()>& work) override {
-    const int64_t mirror_before = step_mirror_;
     CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
     capturing_ = true;
-    adam_steps_captured_ = 0;
     UniqueGraph graph;
     try {
       work();
     } catch (...) {
       cudaStreamEndCapture(stream_, graph.out());
       capturing_ = false;
-      step_mirror_ = mirror_before;
       throw;
     }
     const cudaError_t ended = cudaStreamEndCapture(stream_, graph.out());
     capturing_ = false;
-    step_mirror_ = mirror_before;  // nothing ran yet: replay() advances it
     CUDA_CHECK(ended);
     UniqueGraphExec exec;
     CUDA_CHECK(cudaGraphInstantiate(exec.out(), graph.get(), 0));
-    return std::make_unique<KernelGraph>(*this, std::move(exec), std::move(graph), adam_steps_captured_);
+    return std::make_unique<KernelGraph>(*this, std::move(exec), std::move(graph));
   }
-  void launch_graph(cudaGraphExec_t exec, int adam_steps) {
-    CUDA_CHECK(cudaGraphLaunch(exec, stream_));
-    step_mirror_ += adam_steps;
-  }
+  void launch_graph(cudaGraphExec_t exec) { CUDA_CHECK(cudaGraphLaunch(exec, stream_)); }
   // Live graphs hold the workspace address they captured (see workspace()).
   void graph_created() { ++live_graphs_; }
   void graph_destroyed() noexcept {
@@ -188,29 +179,14 @@ class KernelBackend final : public Backend {
                                cudaMemcpyHostToDevice, stream_));
     ZS_KNS::gather_rows(dst, src, device_indices, int64_t(indices.size()), row_len, stream_);
   }
+  void advance_step(int64_t* counter) override { ZS_KNS::adam_advance_step(counter, stream_); }
   void adam_step(float* param, float* m, float* v, const float* grad, int64_t count, const AdamHyper& h,
-                 int64_t step) override {
-    // The device counter holds the last step taken; a kernel advances it, then Adam reads it.
-    if (step != step_mirror_ + 1) {
-      if (capturing_) throw std::logic_error("adam_step: non-consecutive step inside a captured graph");
-      int64_t last = step - 1;
-      CUDA_CHECK(cudaMemcpyAsync(step_on_device_, &last, sizeof last, cudaMemcpyHostToDevice, stream_));
-      CUDA_CHECK(cudaStreamSynchronize(stream_));
-    }
-    ZS_KNS::adam_advance_step(step_on_device_, stream_);
-    ZS_KNS::adam_step_device(param, m, v, grad, count, h, step_on_device_, stream_);
-    step_mirror_ = step;
-    if (capturing_) ++adam_steps_captured_;
+                 const int64_t* counter) override {
+    ZS_KNS::adam_step_device(param, m, v, grad, count, h, counter, stream_);
   }
-  void vae_reparam_forward(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed, int64_t step,
-                           bool sample) override {
-    if (capturing_) {
-      // Replays must draw fresh eps: key them by the device step counter, which holds `step` here.
-      if (step != step_mirror_) throw std::logic_error("vae_reparam_forward: step differs from the device counter");
-      ZS_KNS::vae_reparam_forward_device(z, eps, mu_logvar, n, zdim, seed, step_on_device_, sample, stream_);
-    } else {
-      ZS_KNS::vae_reparam_forward(z, eps, mu_logvar, n, zdim, seed, step, sample, stream_);
-    }
+  void vae_reparam_forward_at_step(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed,
+                                   const int64_t* counter, bool sample) override {
+    ZS_KNS::vae_reparam_forward_device(z, eps, mu_logvar, n, zdim, seed, counter, sample, stream_);
   }
 
  private:
@@ -238,21 +214,17 @@ class KernelBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   std::unordered_map<void*, size_t> sizes_;
   size_t in_use_ = 0, peak_ = 0;
-  DeviceBuffer<int64_t> step_counter_;   // the last Adam step taken (see adam_step)
   DeviceBuffer<double> workspace_;       // in doubles: aligned for every element type
   std::vector<DeviceBuffer<double>> retired_workspaces_;   // smaller workspaces that live graphs still use
   int live_graphs_ = 0;
   DeviceBuffer<int32_t> gather_indices_{*this, 0};   // gather_rows' indices, uploaded per call
   std::vector<int32_t> staged_indices_;   // their host copy, read by the queued upload
-  int64_t* step_on_device_ = nullptr;   // step_counter_.data()
-  int64_t step_mirror_ = 0;  // the value *step_on_device_ has once queued work completes
   bool capturing_ = false;
-  int adam_steps_captured_ = 0;
   bool graphs_ = true;
 };
 
-KernelGraph::KernelGraph(KernelBackend& be, UniqueGraphExec exec, UniqueGraph graph, int adam_steps)
-    : be_(be), exec_(std::move(exec)), graph_(std::move(graph)), adam_steps_(adam_steps) {
+KernelGraph::KernelGraph(KernelBackend& be, UniqueGraphExec exec, UniqueGraph graph)
+    : be_(be), exec_(std::move(exec)), graph_(std::move(graph)) {
   be_.graph_created();
 }
 
@@ -262,7 +234,7 @@ KernelGraph::~KernelGraph() {
   be_.graph_destroyed();
 }
 
-void KernelGraph::replay() { be_.launch_graph(exec_.get(), adam_steps_); }
+void KernelGraph::replay() { be_.launch_graph(exec_.get()); }
 
 }  // namespace
 

@@ -3,7 +3,8 @@
 // cpu::name(arguments) (kernels/cpu); the kernel backends (cuda, emu) forward the PLAIN ones to
 // ZS_KNS::name(arguments, stream). Adding a plain op means its kernel, its twin and one line here.
 // The OWN_KERNEL_PATH ones are forwarded to the twin the same way, but the kernel backend writes
-// their kernel path itself (a workspace, the device step counter, capture-aware sampling).
+// their kernel path itself (a workspace). The ops that read the step counter (backend memory, so
+// that a captured graph takes a new step at every replay) are declared in backend.h.
 // Semantics of every op: kernels/cpu/ops.h, kernels/cpu/vae.h and kernels/cpu/kmeans.h.
 #pragma once
 
@@ -23,6 +24,11 @@
     (loss, dpred, pred, target, n, dim))                                                                            \
   X(mse_loss, (float* loss, float* dpred, const float* pred, const float* target, int n, int dim),                  \
     (loss, dpred, pred, target, n, dim))                                                                            \
+  X(sum_loss_terms, (double* sums, const float* terms, int n, int n_terms), (sums, terms, n, n_terms))              \
+  /* eps keyed by (seed, key, element), key a host value (evaluation, generation) */                               \
+  X(vae_reparam_forward,                                                                                            \
+    (float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed, int64_t key, bool sample),       \
+    (z, eps, mu_logvar, n, zdim, seed, key, sample))                                                                \
   X(vae_reparam_backward,                                                                                           \
     (float* d_mu_logvar, const float* dz, const float* eps, const float* mu_logvar, int n, int zdim),               \
     (d_mu_logvar, dz, eps, mu_logvar, n, zdim))                                                                     \
@@ -59,15 +65,6 @@
   X(dense_backward,                                                                                                 \
     (float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int n, int in, int out),     \
     (dx, dw, db, dy, x, w, n, in, out))                                                                             \
-  /* On backends that capture, the step is counted on the device: consecutive calls take consecutive */            \
-  /* steps (a jump, e.g. after --resume, is synchronized outside captures). */                                      \
-  X(adam_step, (float* param, float* m, float* v, const float* grad, int64_t count, const AdamHyper& h, int64_t step), \
-    (param, m, v, grad, count, h, step))                                                                            \
-  /* eps keyed by (seed, step, element); `step` is the number of Adam steps taken before this one */                \
-  /* (graph-capable backends read it from their device step counter while capturing). */                           \
-  X(vae_reparam_forward,                                                                                            \
-    (float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed, int64_t step, bool sample),      \
-    (z, eps, mu_logvar, n, zdim, seed, step, sample))                                                               \
   /* per-chunk partial sums in a workspace on kernel backends */                                                   \
   X(kmeans_inertia,                                                                                                 \
     (double* inertia, const float* x, const float* centers, const int32_t* labels, int64_t n, int d, int k,         \

@@ -31,37 +31,27 @@ Autoencoder::Autoencoder(Backend& be, int z_dim, LossKind loss, int max_batch, u
   encoder_.allocate(be);
   decoder_.allocate(be);
   loss_ = Buffer(be, size_t(max_batch));
-  if (be.supports_capture()) input_ = Buffer(be, size_t(max_batch) * kImageSize);
 }
 
-void Autoencoder::loss_and_grad(const float* x, int n) {
+std::map<std::string, std::string> Autoencoder::checkpoint_metadata() const {
+  return {{"command", "ae"}, {"z_dim", std::to_string(z_dim_)}, {"loss", loss_kind_ == LossKind::Bce ? "bce" : "mse"}};
+}
+
+const float* Autoencoder::forward_loss(const float* x, int n) {
+  decoder_.forward(be_, encoder_.forward(be_, x, n), n);
   if (loss_kind_ == LossKind::Bce)
     be_.bce_loss(loss_.data(), decoder_.output_grad(), decoder_.output(), x, n, kImageSize);
   else
     be_.mse_loss(loss_.data(), decoder_.output_grad(), decoder_.output(), x, n, kImageSize);
+  return loss_.data();
 }
 
-void Autoencoder::train_step(const float* x, int n, const AdamHyper& h) {
-  ++step_;
-  if (!be_.supports_capture()) return run_train_step(x, n, h);
-  // A captured graph reads its input from one fixed buffer; the copy is device to device.
-  be_.copy(input_.data(), x, size_t(n) * kImageSize);
-  graphs_.run(be_, n, h, [this, n, h] { run_train_step(input_.data(), n, h); });
-}
-
-void Autoencoder::run_train_step(const float* x, int n, const AdamHyper& h) {
-  const float* z = encoder_.forward(be_, x, n);
-  decoder_.forward(be_, z, n);
-  loss_and_grad(x, n);
-  decoder_.backward(be_, z, encoder_.output_grad(), n);
+void Autoencoder::backward(const float* x, int n) {
+  decoder_.backward(be_, encoder_.output(), encoder_.output_grad(), n);
   encoder_.backward(be_, x, nullptr, n);
-  be_.adam_step(params_.params(), params_.adam_m(), params_.adam_v(), params_.grads(), params_.total(), h, step_);
 }
 
-void Autoencoder::evaluate(const float* x, int n) {
-  decoder_.forward(be_, encoder_.forward(be_, x, n), n);
-  loss_and_grad(x, n);
-}
+const float* Autoencoder::evaluate(const float* x, int n, int /*epoch: no randomness*/) { return forward_loss(x, n); }
 
 const float* Autoencoder::encode(const float* x, int n) { return encoder_.forward(be_, x, n); }
 const float* Autoencoder::decode(const float* z, int n) { return decoder_.forward(be_, z, n); }

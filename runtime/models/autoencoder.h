@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "runtime/models/model.h"
 #include "runtime/nn/sequential.h"
-#include "runtime/nn/step_graphs.h"
 
 namespace zs {
 
@@ -22,39 +22,35 @@ inline constexpr int kImageSize = kImageSide * kImageSide;
 Sequential build_encoder_trunk();
 Sequential build_decoder(int z_dim);
 
-class Autoencoder {
+// One loss term per sample: the reconstruction loss against the input itself (mean over pixels).
+class Autoencoder final : public Model {
  public:
   Autoencoder(Backend& be, int z_dim, LossKind loss, int max_batch, uint64_t seed);
 
-  // Forward, loss against the input itself, backward and one Adam step on x[n][784] in [0,1].
-  void train_step(const float* x, int n, const AdamHyper& h);
-  // Forward and loss only.
-  void evaluate(const float* x, int n);
-  // Per-sample losses of the last train_step/evaluate (backend memory, n floats).
-  const float* loss_per_sample() const { return loss_.data(); }
+  // ---- Model ----
+  std::vector<std::string> loss_terms() const override { return {"loss"}; }
+  const float* forward_loss(const float* x, int n) override;
+  void backward(const float* x, int n) override;
+  const float* evaluate(const float* x, int n, int epoch) override;
+  ParamStore& params() override { return params_; }
+  int max_batch() const override { return encoder_.max_batch(); }
+  // command "ae" (an ae-kmeans checkpoint resumes under ae and vice versa), z_dim, loss.
+  std::map<std::string, std::string> checkpoint_metadata() const override;
+
+  // Reconstructions of the last pass (backend memory, n x 784), latents and decodings.
   const float* reconstruction() const { return decoder_.output(); }
   const float* encode(const float* x, int n);
   const float* decode(const float* z, int n);
-
-  ParamStore& params() { return params_; }
-  int64_t steps_taken() const { return step_; }
-  void set_steps_taken(int64_t s) { step_ = s; }
   int z_dim() const { return z_dim_; }
   LossKind loss_kind() const { return loss_kind_; }
 
  private:
-  void loss_and_grad(const float* x, int n);
-  void run_train_step(const float* x, int n, const AdamHyper& h);
-
   Backend& be_;
   int z_dim_;
   LossKind loss_kind_;
   ParamStore params_;
   Sequential encoder_, decoder_;
   Buffer loss_;
-  Buffer input_;  // fixed input of the captured step (graph-capable backends only)
-  StepGraphs graphs_;
-  int64_t step_ = 0;
 };
 
 }  // namespace zs

@@ -5,43 +5,51 @@
 // the batch; the fused loss kernel returns the three terms per sample as [total | recon | kl].
 #pragma once
 #include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "runtime/models/autoencoder.h"
 
 namespace zs {
 
-class Vae {
+// Loss terms per sample: [total | recon | kl]. Training draws eps keyed by the step counter (the
+// steps taken before the one in progress); evaluation after epoch e samples z keyed by -1000 - e
+// when sample_at_inference, else uses mu.
+class Vae final : public Model {
  public:
-  Vae(Backend& be, int z_dim, float beta, int max_batch, uint64_t seed);
+  Vae(Backend& be, int z_dim, double kl_weight, bool sample_at_inference, int max_batch, uint64_t seed);
 
-  void train_step(const float* x, int n, const AdamHyper& h);
-  // Forward and loss only; `sample` draws z (keyed by `key` instead of a training step) or uses mu.
-  void evaluate(const float* x, int n, bool sample, int64_t key);
-  // Per-sample [total | recon | kl] of the last train_step/evaluate: 3*n floats in backend memory.
-  const float* loss_terms() const { return losses_.data(); }
+  // ---- Model ----
+  std::vector<std::string> loss_terms() const override { return {"loss", "recon", "kl"}; }
+  const float* forward_loss(const float* x, int n) override;
+  void backward(const float* x, int n) override;
+  const float* evaluate(const float* x, int n, int epoch) override;
+  ParamStore& params() override { return params_; }
+  int max_batch() const override { return encoder_.max_batch(); }
+  // command "vae", z_dim, kl_weight.
+  std::map<std::string, std::string> checkpoint_metadata() const override;
+
+  // Forward and loss with eps keyed by `key` (negative keys never collide with a training step's).
+  const float* evaluate_keyed(const float* x, int n, int64_t key);
   const float* reconstruction() const { return decoder_.output(); }
-  // z for x (sampled, keyed by `key`, or mu): n x z_dim in backend memory.
-  const float* encode(const float* x, int n, bool sample, int64_t key);
+  // z for x (sampled with eps keyed by `key` when sample_at_inference, else mu): n x z_dim.
+  const float* encode(const float* x, int n, int64_t key);
   const float* decode(const float* z, int n);
-
-  ParamStore& params() { return params_; }
-  int64_t steps_taken() const { return step_; }
-  void set_steps_taken(int64_t s) { step_ = s; }
   int z_dim() const { return z_dim_; }
 
  private:
-  void forward(const float* x, int n, bool sample, int64_t key);
-  void run_train_step(const float* x, int n, const AdamHyper& h);
+  // The loss of the decoded z_ against x, given the encoder's output.
+  const float* loss(const float* x, const float* mu_logvar, int n);
 
   Backend& be_;
   int z_dim_;
-  float beta_;
+  double kl_weight_;
+  bool sample_at_inference_;
   uint64_t seed_;
   ParamStore params_;
   Sequential encoder_, decoder_;
-  Buffer z_, eps_, dz_, losses_, input_;
-  StepGraphs graphs_;
-  int64_t step_ = 0;
+  Buffer z_, eps_, dz_, losses_;
 };
 
 }  // namespace zs

@@ -53,7 +53,18 @@ void ParamStore::allocate(Backend& be, uint64_t seed) {
   be.fill(grads_.data(), 0.0f, size_t(total_));
   be.fill(m_.data(), 0.0f, size_t(total_));
   be.fill(v_.data(), 0.0f, size_t(total_));
+  step_ = DeviceBuffer<int64_t>(be, 1);
+  set_steps_taken(0);
 }
+
+void ParamStore::adam_update(Backend& be, const AdamHyper& h) {
+  be.advance_step(step_.data());
+  be.adam_step(params_.data(), m_.data(), v_.data(), grads_.data(), total_, h, step_.data());
+}
+
+int64_t ParamStore::steps_taken() const { return step_.download().at(0); }
+
+void ParamStore::set_steps_taken(int64_t steps) { step_.upload(std::span<const int64_t>(&steps, 1)); }
 
 std::map<std::string, NamedTensor> ParamStore::to_host(bool with_adam) const {
   std::map<std::string, NamedTensor> out;

@@ -1,6 +1,8 @@
 // ParamStore: every trainable tensor of a model in ONE flat backend buffer (and one each for the
 // gradients and Adam's two moments), so the optimizer step is a single launch over contiguous memory
-// and a checkpoint is a walk over named slices.
+// and a checkpoint is a walk over named slices. It also holds the optimizer's step counter, the one
+// copy of it: an int64_t in backend memory that the step itself advances (so a replayed graph takes
+// consecutive steps) and the host reads only for checkpoints.
 //
 // Lifecycle: layers declare() their tensors while the model is planned, then allocate() creates the
 // buffers once and fills the weights with Glorot-uniform (Keras default) and the biases with zeros.
@@ -43,6 +45,15 @@ class ParamStore {
   float* adam_m() const { return m_.data(); }
   float* adam_v() const { return v_.data(); }
 
+  // One Adam step on every parameter: advances the step counter, then updates with t = the new
+  // count. Enqueues ops only (capturable).
+  void adam_update(Backend& be, const AdamHyper& h);
+  // The step counter in backend memory (the number of Adam steps taken), and host access to it
+  // (synchronizing: for checkpoints and resumes, never per step).
+  int64_t* step_counter() const { return step_.data(); }
+  int64_t steps_taken() const;
+  void set_steps_taken(int64_t steps);
+
   // Host copies for checkpoints. With_adam adds "adam.m.<name>" and "adam.v.<name>".
   std::map<std::string, NamedTensor> to_host(bool with_adam) const;
   // Loads every parameter (and the Adam moments when present and wanted); throws UserError naming
@@ -54,6 +65,7 @@ class ParamStore {
   int64_t total_ = 0;
   Backend* be_ = nullptr;
   Buffer params_, grads_, m_, v_;
+  DeviceBuffer<int64_t> step_;
 };
 
 }  // namespace zs

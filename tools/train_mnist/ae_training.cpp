@@ -45,37 +45,15 @@ AeRun train_autoencoder(RunContext& ctx, const AeTrainOptions& o, const Safetens
   const LossKind loss = parse_loss(o.loss);
   Autoencoder model(be, o.z_dim, loss, o.batch, ctx.opt.seed);
   const char* loss_name = loss == LossKind::Bce ? "bce" : "mse";
-  // "command" names the model type: an ae-kmeans checkpoint resumes under ae and vice versa.
-  const std::map<std::string, std::string> model_meta = {
-      {"command", "ae"}, {"z_dim", std::to_string(o.z_dim)}, {"loss", loss_name}};
-  int first_epoch = 1;
-  if (!o.resume.empty()) {
-    int64_t step = 0;
-    first_epoch = 1 + restore_checkpoint(resume, o.resume, model.params(), &step, model_meta);
-    model.set_steps_taken(step);
-  }
-  TrainLoop loop(ctx, o.batch, o.epochs, first_epoch);
-  loop.run(
-      [&](const float* x, int n) {
-        model.train_step(x, n, AdamHyper{float(o.lr)});
-        return model.loss_per_sample();
-      },
-      [&](const float* x, int n) {
-        model.evaluate(x, n);
-        return model.loss_per_sample();
-      },
-      [&](int epoch) {
-        auto meta = model_meta;
-        meta["epochs_done"] = std::to_string(epoch);
-        save_checkpoint(ctx.out_path("model.safetensors"), model.params(), model.steps_taken(), meta);
-      });
+  TrainLoop loop(ctx, model, o.batch, o.epochs, resume, o.resume);
+  loop.run(o.lr);
 
   // Latents and reconstructions from the trained model.
   AeRun run;
   run.z_test = write_latents(loop, [&](const float* x, int n) { return model.encode(x, n); }, o.z_dim, &run.z_train);
   if (o.z_dim == 2) draw_latents(loop, run.z_test, "autoencoder latent space (test digits)", o.latent_range);
   draw_reconstructions(loop, [&](const float* x, int n) {
-    model.evaluate(x, n);
+    model.forward_loss(x, n);
     return model.reconstruction();
   });
   write_loss_outputs(loop);

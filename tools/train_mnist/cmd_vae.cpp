@@ -32,10 +32,10 @@ struct VaeOptions {
   std::string latent_range;
 };
 
-// Keys of eps drawn outside training: negative, so they never collide with a training step's.
+// Keys of eps drawn outside training: negative, so they never collide with a training step's (the
+// test set after epoch e uses -1000 - e: runtime/models/vae.h).
 constexpr int64_t kLatentKey = -1;
 constexpr int64_t kGenerateKey = -2;
-int64_t test_key(int epoch) { return -1000 - epoch; }
 
 void draw_generated(TrainLoop& loop, Vae& model, int z_dim) {
   RunContext& ctx = loop.ctx();
@@ -100,40 +100,16 @@ void run_vae(const VaeOptions& o) {
 
   RunContext ctx(o.common);
   Backend& be = *ctx.backend;
-  Vae model(be, o.z_dim, float(o.kl_weight), o.batch, o.common.seed);
+  Vae model(be, o.z_dim, o.kl_weight, sample, o.batch, o.common.seed);
   std::ostringstream beta;
   beta << o.kl_weight;
-  const std::map<std::string, std::string> model_meta = {
-      {"command", "vae"}, {"z_dim", std::to_string(o.z_dim)}, {"kl_weight", beta.str()}};
-  int first_epoch = 1;
-  if (!o.resume.empty()) {
-    int64_t step = 0;
-    first_epoch = 1 + restore_checkpoint(resume, o.resume, model.params(), &step, model_meta);
-    model.set_steps_taken(step);
-  }
-
-  TrainLoop loop(ctx, o.batch, o.epochs, first_epoch, {"loss", "recon", "kl"});
-  int eval_epoch = first_epoch;
-  loop.run(
-      [&](const float* x, int n) {
-        model.train_step(x, n, AdamHyper{float(o.lr)});
-        return model.loss_terms();
-      },
-      [&](const float* x, int n) {
-        model.evaluate(x, n, sample, test_key(eval_epoch));
-        return model.loss_terms();
-      },
-      [&](int epoch) {
-        eval_epoch = epoch + 1;
-        auto meta = model_meta;
-        meta["epochs_done"] = std::to_string(epoch);
-        save_checkpoint(ctx.out_path("model.safetensors"), model.params(), model.steps_taken(), meta);
-      });
+  TrainLoop loop(ctx, model, o.batch, o.epochs, resume, o.resume);
+  loop.run(o.lr);
 
   std::vector<float> z_test =
-      write_latents(loop, [&](const float* x, int n) { return model.encode(x, n, sample, kLatentKey); }, o.z_dim);
+      write_latents(loop, [&](const float* x, int n) { return model.encode(x, n, kLatentKey); }, o.z_dim);
   draw_reconstructions(loop, [&](const float* x, int n) {
-    model.evaluate(x, n, sample, kLatentKey);
+    model.evaluate_keyed(x, n, kLatentKey);
     return model.reconstruction();
   });
   draw_generated(loop, model, o.z_dim);

@@ -8,6 +8,7 @@
 #include "runtime/data/batching.h"
 #include "runtime/io/atomic_file.h"
 #include "runtime/io/npy.h"
+#include "runtime/train/trainer.h"
 #include "tools/train_mnist/figures.h"
 #include "tools/train_mnist/progress.h"
 
@@ -15,18 +16,14 @@ namespace zs::driver {
 
 using Clock = std::chrono::steady_clock;
 
-TrainLoop::TrainLoop(RunContext& ctx, int batch, int epochs, int first_epoch, std::vector<std::string> terms)
-    : ctx_(ctx), batch_(batch), epochs_(epochs), first_epoch_(first_epoch), terms_(std::move(terms)) {
+TrainLoop::TrainLoop(RunContext& ctx, Model& model, int batch, int epochs, const SafetensorsFile& resume,
+                     const std::string& resume_path)
+    : ctx_(ctx), model_(model), batch_(batch), epochs_(epochs), terms_(model.loss_terms()) {
+  if (!resume_path.empty()) first_epoch_ = 1 + restore_checkpoint(resume, resume_path, model);
   Backend& be = *ctx.backend;
   // Both splits go to backend memory once; each epoch's shuffle is a gather there.
-  const std::vector<float> train_host = pixels_to_float(ctx.data.train);
-  const std::vector<float> test_host = pixels_to_float(ctx.data.test);
-  train_x_ = Buffer(be, train_host.size());
-  shuffled_x_ = Buffer(be, train_host.size());
-  test_x_ = Buffer(be, test_host.size());
-  be.to_device(train_x_.data(), train_host.data(), train_host.size());
-  be.to_device(test_x_.data(), test_host.data(), test_host.size());
-  loss_host_.resize(size_t(batch) * terms_.size());
+  train_x_ = Buffer(be, pixels_to_float(ctx.data.train));
+  test_x_ = Buffer(be, pixels_to_float(ctx.data.test));
 }
 
 void TrainLoop::for_each_batch(bool test_split, const std::function<void(const float*, int, int)>& fn) {
@@ -38,65 +35,41 @@ void TrainLoop::for_each_batch(bool test_split, const std::function<void(const f
   }
 }
 
-std::vector<double> TrainLoop::mean_terms(const StepFn& fn, bool test_split) {
-  std::vector<double> sums(terms_.size(), 0.0);
-  int count = 0;
-  for_each_batch(test_split, [&](const float* x, int, int n) {
-    const float* losses = fn(x, n);
-    ctx_.backend->to_host(loss_host_.data(), losses, size_t(n) * terms_.size());
-    for (size_t t = 0; t < terms_.size(); ++t)
-      for (int i = 0; i < n; ++i) sums[t] += loss_host_[t * size_t(n) + size_t(i)];
-    count += n;
-  });
-  for (double& s : sums) s /= count;
-  return sums;
-}
-
-void TrainLoop::run(const StepFn& train, const StepFn& evaluate, const std::function<void(int)>& epoch_end) {
-  Backend& be = *ctx_.backend;
+void TrainLoop::run(double lr) {
   const int n_train = ctx_.data.train.count;
+  Trainer trainer(*ctx_.backend, model_, kPixels);
   Progress progress(ctx_.opt.quiet, epochs_, n_train, first_epoch_);
   for (int epoch = first_epoch_; epoch < first_epoch_ + epochs_; ++epoch) {
-    // The shuffle is a gather in backend memory (only the permutation is uploaded): batches are
-    // then contiguous slices of shuffled_x_.
-    const std::vector<int> perm = epoch_permutation(n_train, ctx_.opt.seed, epoch);
-    be.gather_rows(shuffled_x_.data(), train_x_.data(), n_train, perm, kPixels);
-
-    std::vector<double> sums(terms_.size(), 0.0);
-    int64_t done = 0;
+    const auto t0 = Clock::now();
     int step = 0;
-    auto t0 = Clock::now();
-    for (int first = 0; first < n_train; first += batch_, ++step) {
-      int n = std::min(batch_, n_train - first);
-      const float* losses = train(shuffled_x_.data() + int64_t(first) * kPixels, n);
-      be.to_host(loss_host_.data(), losses, size_t(n) * terms_.size());
-      for (size_t t = 0; t < terms_.size(); ++t)
-        for (int i = 0; i < n; ++i) sums[t] += loss_host_[t * size_t(n) + size_t(i)];
-      done += n;
-      if (!std::isfinite(sums[0])) {
+    const auto report = [&](int64_t done, const std::vector<double>& means) {
+      step = int((done + batch_ - 1) / batch_);
+      if (!std::isfinite(means[0])) {
         std::ostringstream msg;
-        msg << "training diverged: the loss is " << sums[0] << " at epoch " << epoch << ", step " << step + 1;
+        msg << "training diverged: the loss is " << means[0] << " at epoch " << epoch << " (seen by step " << step
+            << ")";
         if (epoch > first_epoch_)
           msg << "; the checkpoint of epoch " << epoch - 1 << " is kept in " << ctx_.out_path("model.safetensors");
         msg << "; lower --lr (or --kl-weight) and run again";
         throw UserError(msg.str());
       }
-      double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-      progress.batch(epoch, done, sums[0] / double(done), double(done) / std::max(secs, 1e-9));
-    }
-    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      progress.batch(epoch, done, means[0], double(done) / std::max(secs, 1e-9));
+    };
+    const std::vector<double> means =
+        trainer.train_epoch(train_x_.data(), n_train, batch_, ctx_.opt.seed, epoch, AdamHyper{float(lr)}, report);
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     train_seconds_ += secs;
-    images_trained_ += done;
-    for (double& s : sums) s /= double(done);
-    train_hist_.push_back(sums);
-    test_hist_.push_back(mean_terms(evaluate, true));
+    images_trained_ += n_train;
+    train_hist_.push_back(means);
+    test_hist_.push_back(trainer.evaluate(test_x_.data(), ctx_.data.test.count, batch_, epoch));
     if (!std::isfinite(test_hist_.back()[0]))
       throw UserError("the test loss is not finite after epoch " + std::to_string(epoch) + "; lower --lr and run again");
     std::ostringstream extra;
     extra.precision(5);
     extra << std::fixed << "test " << test_hist_.back()[0];
-    progress.epoch_done(epoch, sums[0], double(done) / std::max(secs, 1e-9), extra.str());
-    epoch_end(epoch);
+    progress.epoch_done(epoch, means[0], double(n_train) / std::max(secs, 1e-9), extra.str());
+    save_checkpoint(ctx_.out_path("model.safetensors"), model_, epoch);
   }
 }
 
@@ -126,33 +99,35 @@ nlohmann::json TrainLoop::metrics(const std::string& command) const {
   return m;
 }
 
-void save_checkpoint(const std::string& path, const ParamStore& ps, int64_t adam_step,
-                     const std::map<std::string, std::string>& metadata) {
-  auto meta = metadata;
-  meta["adam_step"] = std::to_string(adam_step);
+void save_checkpoint(const std::string& path, Model& model, int epochs_done) {
+  auto meta = model.checkpoint_metadata();
+  meta["epochs_done"] = std::to_string(epochs_done);
+  meta["adam_step"] = std::to_string(model.params().steps_taken());
   meta["format"] = "zspace-checkpoint-1";
-  save_safetensors(path, ps.to_host(true), meta);
+  save_safetensors(path, model.params().to_host(true), meta);
 }
 
-int restore_checkpoint(const SafetensorsFile& f, const std::string& path, ParamStore& ps, int64_t* adam_step,
-                       const std::map<std::string, std::string>& must_match) {
-  for (const auto& [key, want] : must_match) {
+int restore_checkpoint(const SafetensorsFile& f, const std::string& path, Model& model) {
+  for (const auto& [key, want] : model.checkpoint_metadata()) {
     auto it = f.metadata.find(key);
     std::string have = it == f.metadata.end() ? "(missing)" : it->second;
     if (have != want)
       throw UserError("--resume " + path + ": the checkpoint has " + key + " = " + have + " but this run asks for " + want +
                       "; pass the same options it was trained with, or start without --resume");
   }
+  ParamStore& ps = model.params();
   bool adam = ps.from_host(f.tensors, "--resume " + path, true);
+  int64_t adam_step = 0;
   int epochs_done = 0;
   try {
-    *adam_step = adam ? std::stoll(f.metadata.at("adam_step")) : 0;
+    adam_step = adam ? std::stoll(f.metadata.at("adam_step")) : 0;
     epochs_done = std::stoi(f.metadata.at("epochs_done"));
   } catch (const std::exception&) {
     throw UserError("--resume " + path + ": the checkpoint's metadata lacks a valid adam_step/epochs_done; "
                     "it was not written by train_mnist");
   }
-  if (*adam_step < 0 || epochs_done < 0) throw UserError("--resume " + path + ": negative step or epoch count in metadata");
+  if (adam_step < 0 || epochs_done < 0) throw UserError("--resume " + path + ": negative step or epoch count in metadata");
+  ps.set_steps_taken(adam_step);
   return epochs_done;
 }
 

@@ -1,8 +1,9 @@
-// The epoch loop shared by the training commands (ae, vae, ae-kmeans): the data set lives in backend
-// memory for the whole run; each epoch trains on a seeded shuffle in batches (the last one partial),
-// then evaluates on the test set. Loss terms are averaged per sample, the progress bar updated, NaN
-// or Inf stops the run (UserError naming epoch and step; the checkpoint of the last good epoch
-// stays), and a checkpoint is written after every epoch.
+// The driver's side of training (ae, vae, ae-kmeans), around the one Trainer (runtime/train): the
+// data set lives in backend memory for the whole run; each epoch is Trainer::train_epoch (a seeded
+// shuffle, batches, the loss summed on the device), then an evaluation on the test set. The
+// progress bar is updated at each of the trainer's reports, NaN or Inf stops the run (UserError
+// naming the epoch and the step it was seen by; the checkpoint of the last good epoch stays), and a
+// checkpoint is written after every epoch.
 #pragma once
 #include <functional>
 #include <map>
@@ -12,19 +13,21 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/io/safetensors.h"
-#include "runtime/nn/params.h"
+#include "runtime/models/model.h"
 #include "tools/train_mnist/common.h"
 
 namespace zs::driver {
 
-// A step returns the per-sample loss terms in backend memory, laid out [term][n].
-using StepFn = std::function<const float*(const float* x, int n)>;
-
 class TrainLoop {
  public:
-  TrainLoop(RunContext& ctx, int batch, int epochs, int first_epoch, std::vector<std::string> terms = {"loss"});
+  // Resumes from `resume` when it is not empty (path: its file name, for messages): parameters,
+  // Adam state and step counter, and the epoch count, after checking that its metadata matches
+  // the model's.
+  TrainLoop(RunContext& ctx, Model& model, int batch, int epochs, const SafetensorsFile& resume = {},
+            const std::string& resume_path = "");
 
-  void run(const StepFn& train, const StepFn& evaluate, const std::function<void(int epoch)>& epoch_end);
+  // Trains the epochs, writing model.safetensors after each.
+  void run(double lr);
 
   // Runs fn over a whole split in order (not shuffled), batch by batch.
   void for_each_batch(bool test_split, const std::function<void(const float* x, int first, int n)>& fn);
@@ -41,26 +44,23 @@ class TrainLoop {
   RunContext& ctx() { return ctx_; }
 
  private:
-  std::vector<double> mean_terms(const StepFn& fn, bool test_split);
-
   RunContext& ctx_;
-  int batch_, epochs_, first_epoch_;
+  Model& model_;
+  int batch_, epochs_, first_epoch_ = 1;
   std::vector<std::string> terms_;
-  Buffer train_x_, test_x_, shuffled_x_;
-  std::vector<float> loss_host_;
+  Buffer train_x_, test_x_;
   std::vector<std::vector<double>> train_hist_, test_hist_;
   int64_t images_trained_ = 0;
   double train_seconds_ = 0;
 };
 
 // Checkpoints: the model's parameters and Adam state in safetensors, with metadata "command",
-// "adam_step", "epochs_done" and the model options (which a resume must match).
-void save_checkpoint(const std::string& path, const ParamStore& ps, int64_t adam_step,
-                     const std::map<std::string, std::string>& metadata);
-// Restores parameters and Adam state; returns epochs_done. Throws UserError when the file was written
-// by another command or with other model options (`must_match` keys of the metadata).
-int restore_checkpoint(const SafetensorsFile& f, const std::string& path, ParamStore& ps, int64_t* adam_step,
-                       const std::map<std::string, std::string>& must_match);
+// "adam_step", "epochs_done" and the model options (Model::checkpoint_metadata, which a resume
+// must match).
+void save_checkpoint(const std::string& path, Model& model, int epochs_done);
+// Restores parameters, Adam state and step counter; returns epochs_done. Throws UserError when the
+// file was written by another command or with other model options.
+int restore_checkpoint(const SafetensorsFile& f, const std::string& path, Model& model);
 
 // loss.csv and loss.png.
 void write_loss_outputs(TrainLoop& loop);

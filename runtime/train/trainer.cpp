@@ -1,0 +1,72 @@
+#include "runtime/train/trainer.h"
+
+#include <algorithm>
+
+#include "runtime/data/batching.h"
+
+namespace zs {
+
+Trainer::Trainer(Backend& be, Model& model, int row_len)
+    : be_(be), model_(model), row_len_(row_len), terms_(model.loss_terms().size()), sums_(be, terms_) {
+  if (be.supports_capture()) staged_input_ = Buffer(be, size_t(model.max_batch()) * size_t(row_len));
+  reset_sums();
+}
+
+void Trainer::reset_sums() { be_.fill_zero(sums_.data(), terms_); }
+
+std::vector<double> Trainer::read_sums() {
+  std::vector<double> sums(terms_);
+  be_.to_host(sums.data(), sums_.data(), terms_);
+  return sums;
+}
+
+const float* Trainer::step(const float* x, int n, const AdamHyper& h) {
+  const auto work = [&, n, h](const float* input) {
+    step_terms_ = model_.forward_loss(input, n);
+    model_.backward(input, n);
+    model_.params().adam_update(be_, h);
+    be_.sum_loss_terms(sums_.data(), step_terms_, n, int(terms_));
+  };
+  if (!be_.supports_capture()) {
+    work(x);
+    return step_terms_;
+  }
+  // A captured graph reads its input from one fixed buffer; the copy is device to device.
+  be_.copy(staged_input_.data(), x, size_t(n) * size_t(row_len_));
+  graphs_.run(be_, n, h, [&] { work(staged_input_.data()); });
+  return step_terms_;
+}
+
+std::vector<double> Trainer::train_epoch(const float* data, int rows, int batch, uint64_t seed, int epoch,
+                                         const AdamHyper& h, const Report& report, int report_every) {
+  if (shuffled_.size() < size_t(rows) * size_t(row_len_)) shuffled_ = Buffer(be_, size_t(rows) * size_t(row_len_));
+  be_.gather_rows(shuffled_.data(), data, rows, epoch_permutation(rows, seed, epoch), row_len_);
+  reset_sums();
+  int64_t done = 0;
+  std::vector<double> means(terms_, 0.0);
+  int step_index = 0;
+  for (int first = 0; first < rows; first += batch, ++step_index) {
+    const int n = std::min(batch, rows - first);
+    step(shuffled_.data() + int64_t(first) * row_len_, n, h);
+    done += n;
+    if ((step_index + 1) % report_every == 0 || first + n >= rows) {
+      means = read_sums();
+      for (double& m : means) m /= double(done);
+      report(done, means);
+    }
+  }
+  return means;
+}
+
+std::vector<double> Trainer::evaluate(const float* data, int rows, int batch, int epoch) {
+  reset_sums();
+  for (int first = 0; first < rows; first += batch) {
+    const int n = std::min(batch, rows - first);
+    be_.sum_loss_terms(sums_.data(), model_.evaluate(data + int64_t(first) * row_len_, n, epoch), n, int(terms_));
+  }
+  std::vector<double> means = read_sums();
+  for (double& m : means) m /= double(rows);
+  return means;
+}
+
+}  // namespace zs
