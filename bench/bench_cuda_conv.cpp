@@ -55,21 +55,21 @@ const char* op_name(Op op) {
 using zs::bench_cuda::random_floats;
 using zs::bench_cuda::time_on_gpu;
 
-// Device floats: uninitialised (count) or uniformly random in [-1, 1) (count, seed).
-class DeviceBuffer : public zs::bench_cuda::DeviceFloats {
- public:
-  DeviceBuffer() = default;
-  explicit DeviceBuffer(size_t floats) : zs::bench_cuda::DeviceFloats(floats) {}
-  DeviceBuffer(int64_t floats, uint32_t seed) : zs::bench_cuda::DeviceFloats(random_floats(size_t(floats), seed)) {}
-};
+using zs::bench_cuda::DeviceBuffer;
+using zs::bench_cuda::kernel_memory;
+using zs::bench_cuda::random_device_floats;
 
 // Every tensor of one geometry, random.
 struct ConvTensors {
   explicit ConvTensors(const ConvGeom& g)
-      : x(g.x_size(), 1), w(g.w_size(), 2), b(g.k, 3), bias_c(g.c, 4), dy(g.y_size(), 5), y(size_t(g.y_size())),
-        dx(size_t(g.x_size())), dw(size_t(g.w_size())), db(size_t(g.k)),
-        workspace(zs::cuda::conv2d_backward_weight_workspace(g)) {}
-  DeviceBuffer x, w, b, bias_c, dy, y, dx, dw, db, workspace;
+      : x(random_device_floats(kernel_memory(), size_t(g.x_size()), 1)),
+        w(random_device_floats(kernel_memory(), size_t(g.w_size()), 2)),
+        b(random_device_floats(kernel_memory(), size_t(g.k), 3)),
+        bias_c(random_device_floats(kernel_memory(), size_t(g.c), 4)),
+        dy(random_device_floats(kernel_memory(), size_t(g.y_size()), 5)), y(kernel_memory(), size_t(g.y_size())),
+        dx(kernel_memory(), size_t(g.x_size())), dw(kernel_memory(), size_t(g.w_size())),
+        db(kernel_memory(), size_t(g.k)), workspace(kernel_memory(), zs::cuda::conv2d_backward_weight_workspace(g)) {}
+  DeviceBuffer<float> x, w, b, bias_c, dy, y, dx, dw, db, workspace;
 };
 
 void set_counters(benchmark::State& state, const ConvGeom& g, Op op) {
@@ -90,15 +90,15 @@ void bench_zs(benchmark::State& state, const ConvGeom& g, Op op, int version) {
   time_on_gpu(state, [&](cudaStream_t stream) {
     switch (op) {
       case Op::Forward:
-        zs::cuda::conv2d_forward(g, t.y.get(), t.x.get(), t.w.get(), t.b.get(), Act::LeakyRelu, stream, version);
+        zs::cuda::conv2d_forward(g, t.y.data(), t.x.data(), t.w.data(), t.b.data(), Act::LeakyRelu, stream, version);
         break;
       case Op::BackwardData:
-        zs::cuda::conv2d_backward_data(g, t.dx.get(), t.dy.get(), t.w.get(), t.bias_c.get(), Act::LeakyRelu, stream,
+        zs::cuda::conv2d_backward_data(g, t.dx.data(), t.dy.data(), t.w.data(), t.bias_c.data(), Act::LeakyRelu, stream,
                                        version);
         break;
       case Op::BackwardWeight:
-        zs::cuda::conv2d_backward_weight(g, t.dw.get(), t.db.get(), t.x.get(), t.dy.get(),
-                                         version == 1 ? nullptr : t.workspace.get(), stream, version);
+        zs::cuda::conv2d_backward_weight(g, t.dw.data(), t.db.data(), t.x.data(), t.dy.data(),
+                                         version == 1 ? nullptr : t.workspace.data(), stream, version);
         break;
     }
   });
@@ -158,7 +158,7 @@ class CudnnConv {
     CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(conv_desc_, x_desc_, w_desc_, &n, &c, &h, &w));
     if (h != g.p || w != g.q) throw std::runtime_error("cuDNN geometry does not reproduce TF 'same'");
     x_pad_ = padded_input();
-    dx_pad_ = DeviceBuffer(size_t(g.n) * g.c * hp_ * wp_);
+    dx_pad_ = DeviceBuffer<float>(kernel_memory(), size_t(g.n) * g.c * hp_ * wp_);
   }
   ~CudnnConv() {
     cudnnDestroyConvolutionDescriptor(conv_desc_);
@@ -216,19 +216,19 @@ class CudnnConv {
     CUDNN_CHECK(cudnnSetStream(handle_, stream));
     switch (op) {
       case Op::Forward:
-        CUDNN_CHECK(cudnnConvolutionForward(handle_, &one, x_desc_, x_pad_.get(), w_desc_, t.w.get(), conv_desc_,
-                                            fwd_algo_, workspace_.get(), workspace_.bytes(), &zero, y_desc_,
-                                            t.y.get()));
+        CUDNN_CHECK(cudnnConvolutionForward(handle_, &one, x_desc_, x_pad_.data(), w_desc_, t.w.data(), conv_desc_,
+                                            fwd_algo_, workspace_.data(), workspace_.bytes(), &zero, y_desc_,
+                                            t.y.data()));
         break;
       case Op::BackwardData:
-        CUDNN_CHECK(cudnnConvolutionBackwardData(handle_, &one, w_desc_, t.w.get(), y_desc_, t.dy.get(), conv_desc_,
-                                                 bwd_data_algo_, workspace_.get(), workspace_.bytes(), &zero, x_desc_,
-                                                 dx_pad_.get()));
+        CUDNN_CHECK(cudnnConvolutionBackwardData(handle_, &one, w_desc_, t.w.data(), y_desc_, t.dy.data(), conv_desc_,
+                                                 bwd_data_algo_, workspace_.data(), workspace_.bytes(), &zero, x_desc_,
+                                                 dx_pad_.data()));
         break;
       case Op::BackwardWeight:
-        CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle_, &one, x_desc_, x_pad_.get(), y_desc_, t.dy.get(),
-                                                   conv_desc_, bwd_filter_algo_, workspace_.get(), workspace_.bytes(),
-                                                   &zero, w_desc_, t.dw.get()));
+        CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle_, &one, x_desc_, x_pad_.data(), y_desc_, t.dy.data(),
+                                                   conv_desc_, bwd_filter_algo_, workspace_.data(), workspace_.bytes(),
+                                                   &zero, w_desc_, t.dw.data()));
         break;
     }
   }
@@ -242,19 +242,17 @@ class CudnnConv {
   }
   void use(cudnnMathType_t math, size_t workspace_bytes) {
     CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, math));
-    workspace_ = DeviceBuffer((workspace_bytes + sizeof(float) - 1) / sizeof(float));
+    workspace_ = DeviceBuffer<float>(kernel_memory(), (workspace_bytes + sizeof(float) - 1) / sizeof(float));
   }
   // Random x stored with the extra bottom/right rows and columns as zeros.
-  DeviceBuffer padded_input() const {
+  DeviceBuffer<float> padded_input() const {
     const std::vector<float> x = random_floats(g_.x_size(), 1);
     std::vector<float> padded(size_t(g_.n) * g_.c * hp_ * wp_, 0.f);
     for (int64_t plane = 0; plane < int64_t(g_.n) * g_.c; ++plane)
       for (int h = 0; h < g_.h; ++h)
         for (int w = 0; w < g_.w; ++w)
           padded[size_t((plane * hp_ + h) * wp_ + w)] = x[size_t((plane * g_.h + h) * g_.w + w)];
-    DeviceBuffer d(padded.size());
-    CUDA_CHECK(cudaMemcpy(d.get(), padded.data(), d.bytes(), cudaMemcpyHostToDevice));
-    return d;
+    return DeviceBuffer<float>(kernel_memory(), padded);
   }
 
   ConvGeom g_;
@@ -266,7 +264,7 @@ class CudnnConv {
   cudnnConvolutionFwdAlgo_t fwd_algo_{};
   cudnnConvolutionBwdDataAlgo_t bwd_data_algo_{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo_{};
-  DeviceBuffer x_pad_, dx_pad_, workspace_;
+  DeviceBuffer<float> x_pad_, dx_pad_, workspace_;
 };
 
 void bench_cudnn(benchmark::State& state, const ConvGeom& g, Op op, cudnnMathType_t math) {

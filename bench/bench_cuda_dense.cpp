@@ -43,12 +43,13 @@ constexpr int64_t kAdamParams = 420000;   // about the AE's parameter count
 
 using zs::bench_cuda::have_gpu;
 
-// Device operands, uniformly random in [lo, hi).
-class RandomDeviceFloats : public zs::bench_cuda::DeviceFloats {
- public:
-  explicit RandomDeviceFloats(std::size_t count, float lo = -0.1f, float hi = 0.1f, uint32_t seed = 1)
-      : zs::bench_cuda::DeviceFloats(zs::bench_cuda::random_floats(count, seed, lo, hi)) {}
-};
+using zs::bench_cuda::DeviceBuffer;
+using zs::bench_cuda::kernel_memory;
+
+// A device operand, uniformly random in [lo, hi).
+DeviceBuffer<float> random_operand(std::size_t count, float lo = -0.1f, float hi = 0.1f, uint32_t seed = 1) {
+  return zs::bench_cuda::random_device_floats(kernel_memory(), count, seed, lo, hi);
+}
 
 // cudaEvent time of op() with L2 flushed before each iteration, plus the flop / byte rates.
 template <class Op>
@@ -78,15 +79,16 @@ void BM_Gemm(benchmark::State& state) {
   if (!have_gpu()) return state.SkipWithError("no CUDA GPU");
   const Product& p = kProducts[state.range(0)];
   const int version = int(state.range(1));
-  RandomDeviceFloats a(std::size_t(p.m) * p.k), b(std::size_t(p.k) * p.n), c(std::size_t(p.m) * p.n);
-  RandomDeviceFloats workspace(std::max<std::size_t>(1, kns::gemm_workspace(p.m, p.n, p.k, version)));
+  DeviceBuffer<float> a = random_operand(std::size_t(p.m) * p.k), b = random_operand(std::size_t(p.k) * p.n),
+                      c = random_operand(std::size_t(p.m) * p.n);
+  DeviceBuffer<float> workspace = random_operand(std::max<std::size_t>(1, kns::gemm_workspace(p.m, p.n, p.k, version)));
   const kns::GemmEpilogue ep;
   const kns::GemmSplitPlan plan = kns::gemm_split_plan(p.m, p.n, p.k);
   state.SetLabel(std::string(p.name) + " v" + std::to_string(version) +
                  (version == 4 && plan.slices > 1 ? " split " + std::to_string(plan.slices) : ""));
   time_on_gpu(state, gemm_flop(p), gemm_bytes(p), [&] {
-    kns::gemm(c.get(), a.get(), b.get(), p.m, p.n, p.k, p.trans_a ? kns::Trans::Yes : kns::Trans::No,
-              p.trans_b ? kns::Trans::Yes : kns::Trans::No, ep, workspace.get(), nullptr, version);
+    kns::gemm(c.data(), a.data(), b.data(), p.m, p.n, p.k, p.trans_a ? kns::Trans::Yes : kns::Trans::No,
+              p.trans_b ? kns::Trans::Yes : kns::Trans::No, ep, workspace.data(), nullptr, version);
   });
 }
 BENCHMARK(BM_Gemm)->ArgsProduct({{0, 1, 2, 3, 4, 5}, {1, 2, 3, 4}})->UseManualTime()->Unit(benchmark::kMicrosecond);
@@ -97,7 +99,8 @@ BENCHMARK(BM_Gemm)->ArgsProduct({{0, 1, 2, 3, 4, 5}, {1, 2, 3, 4}})->UseManualTi
 void BM_CublasSgemm(benchmark::State& state) {
   if (!have_gpu()) return state.SkipWithError("no CUDA GPU");
   const Product& p = kProducts[state.range(0)];
-  RandomDeviceFloats a(std::size_t(p.m) * p.k), b(std::size_t(p.k) * p.n), c(std::size_t(p.m) * p.n);
+  DeviceBuffer<float> a = random_operand(std::size_t(p.m) * p.k), b = random_operand(std::size_t(p.k) * p.n),
+                      c = random_operand(std::size_t(p.m) * p.n);
   cublasHandle_t handle;
   if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) return state.SkipWithError("cublasCreate failed");
   const float one = 1.f, zero = 0.f;
@@ -106,8 +109,8 @@ void BM_CublasSgemm(benchmark::State& state) {
   cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
   time_on_gpu(state, gemm_flop(p), gemm_bytes(p), [&] {
     const cublasStatus_t s =
-        cublasSgemm(handle, p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, p.n, p.m,
-                    p.k, &one, b.get(), ldb, a.get(), lda, &zero, c.get(), p.n);
+        cublasSgemm(handle, p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, p.n, p.m, p.k,
+                    &one, b.data(), ldb, a.data(), lda, &zero, c.data(), p.n);
     if (s != CUBLAS_STATUS_SUCCESS) status = s;
   });
   cublasDestroy(handle);
@@ -128,15 +131,16 @@ void BM_DenseForward(benchmark::State& state) {
   if (!have_gpu()) return state.SkipWithError("no CUDA GPU");
   const Layer& l = kLayers[state.range(0)];
   const int version = int(state.range(1));
-  RandomDeviceFloats x(std::size_t(kBatch) * l.in), w(std::size_t(l.in) * l.out), b(std::size_t(l.out)),
-      y(std::size_t(kBatch) * l.out);
-  RandomDeviceFloats workspace(std::max<std::size_t>(1, kns::dense_workspace(kBatch, l.in, l.out, version)));
+  DeviceBuffer<float> x = random_operand(std::size_t(kBatch) * l.in), w = random_operand(std::size_t(l.in) * l.out),
+                      b = random_operand(std::size_t(l.out)), y = random_operand(std::size_t(kBatch) * l.out);
+  DeviceBuffer<float> workspace =
+      random_operand(std::max<std::size_t>(1, kns::dense_workspace(kBatch, l.in, l.out, version)));
   state.SetLabel(std::string(l.name) + " v" + std::to_string(version));
   const double flop = 2.0 * kBatch * l.in * l.out;
   const double bytes = 4.0 * (double(kBatch) * l.in + double(l.in) * l.out + l.out + double(kBatch) * l.out);
   time_on_gpu(state, flop, bytes, [&] {
-    kns::dense_forward(y.get(), x.get(), w.get(), b.get(), kBatch, l.in, l.out, zs::Act::None, workspace.get(), nullptr,
-                       version);
+    kns::dense_forward(y.data(), x.data(), w.data(), b.data(), kBatch, l.in, l.out, zs::Act::None, workspace.data(),
+                       nullptr, version);
   });
 }
 BENCHMARK(BM_DenseForward)->ArgsProduct({{0, 1}, {1, 2, 3, 4}})->UseManualTime()->Unit(benchmark::kMicrosecond);
@@ -146,16 +150,18 @@ void BM_DenseBackward(benchmark::State& state) {
   if (!have_gpu()) return state.SkipWithError("no CUDA GPU");
   const Layer& l = kLayers[state.range(0)];
   const int version = int(state.range(1));
-  RandomDeviceFloats x(std::size_t(kBatch) * l.in), w(std::size_t(l.in) * l.out), dy(std::size_t(kBatch) * l.out),
-      dx(std::size_t(kBatch) * l.in), dw(std::size_t(l.in) * l.out), db(std::size_t(l.out));
-  RandomDeviceFloats workspace(std::max<std::size_t>(1, kns::dense_workspace(kBatch, l.in, l.out, version)));
+  DeviceBuffer<float> x = random_operand(std::size_t(kBatch) * l.in), w = random_operand(std::size_t(l.in) * l.out),
+                      dy = random_operand(std::size_t(kBatch) * l.out), dx = random_operand(std::size_t(kBatch) * l.in),
+                      dw = random_operand(std::size_t(l.in) * l.out), db = random_operand(std::size_t(l.out));
+  DeviceBuffer<float> workspace =
+      random_operand(std::max<std::size_t>(1, kns::dense_workspace(kBatch, l.in, l.out, version)));
   state.SetLabel(std::string(l.name) + " v" + std::to_string(version));
   const double flop = 2 * 2.0 * kBatch * l.in * l.out + double(kBatch) * l.out;
   // reads x, w, dy (dy twice: dw and dx; db reads it a third time); writes dw, db, dx
   const double bytes = 4.0 * (double(kBatch) * l.in * 2 + double(l.in) * l.out * 2 + 3.0 * kBatch * l.out + l.out);
   time_on_gpu(state, flop, bytes, [&] {
-    kns::dense_backward(dx.get(), dw.get(), db.get(), dy.get(), x.get(), w.get(), kBatch, l.in, l.out,
-                        workspace.get(), nullptr, version);
+    kns::dense_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), kBatch, l.in, l.out,
+                        workspace.data(), nullptr, version);
   });
 }
 BENCHMARK(BM_DenseBackward)->ArgsProduct({{0, 1}, {1, 2, 3, 4}})->UseManualTime()->Unit(benchmark::kMicrosecond);
@@ -168,12 +174,13 @@ void BM_Loss(benchmark::State& state) {
   const bool bce = state.range(0) == 0;
   const int version = int(state.range(1));
   const std::size_t count = std::size_t(kBatch) * kImage;
-  RandomDeviceFloats pred(count, 0.f, 1.f, 1), target(count, 0.f, 1.f, 2), dpred(count), loss(kBatch);
+  DeviceBuffer<float> pred = random_operand(count, 0.f, 1.f, 1), target = random_operand(count, 0.f, 1.f, 2),
+                      dpred = random_operand(count), loss = random_operand(kBatch);
   state.SetLabel(std::string(bce ? "bce" : "mse") + " 128x784 v" + std::to_string(version));
   const double bytes = 4.0 * (3.0 * double(count) + kBatch);
   time_on_gpu(state, 0, bytes, [&] {
-    (bce ? kns::bce_loss : kns::mse_loss)(loss.get(), dpred.get(), pred.get(), target.get(), kBatch, kImage, nullptr,
-                                          version);
+    (bce ? kns::bce_loss : kns::mse_loss)(loss.data(), dpred.data(), pred.data(), target.data(), kBatch, kImage,
+                                          nullptr, version);
   });
 }
 BENCHMARK(BM_Loss)->ArgsProduct({{0, 1}, {1, 2}})->UseManualTime()->Unit(benchmark::kMicrosecond);
@@ -185,20 +192,17 @@ void BM_Adam(benchmark::State& state) {
   if (!have_gpu()) return state.SkipWithError("no CUDA GPU");
   const int version = int(state.range(0));
   const bool device_step = state.range(1) == 1;
-  RandomDeviceFloats p(kAdamParams), m(kAdamParams), v(kAdamParams, 0.f, 0.01f), g(kAdamParams);
-  int64_t* step = nullptr;
-  CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&step), sizeof(int64_t)));
-  const int64_t one = 1;
-  CUDA_CHECK(cudaMemcpy(step, &one, sizeof one, cudaMemcpyHostToDevice));
+  DeviceBuffer<float> p = random_operand(kAdamParams), m = random_operand(kAdamParams),
+                      v = random_operand(kAdamParams, 0.f, 0.01f), g = random_operand(kAdamParams);
+  DeviceBuffer<int64_t> step(kernel_memory(), std::vector<int64_t>{1});
   const zs::AdamHyper h;
   state.SetLabel(std::string(device_step ? "device step" : "host step") + " v" + std::to_string(version));
   time_on_gpu(state, 0, 28.0 * kAdamParams, [&] {   // reads p, m, v, g; writes p, m, v
     if (device_step)
-      kns::adam_step_device(p.get(), m.get(), v.get(), g.get(), kAdamParams, h, step, nullptr, version);
+      kns::adam_step_device(p.data(), m.data(), v.data(), g.data(), kAdamParams, h, step.data(), nullptr, version);
     else
-      kns::adam_step(p.get(), m.get(), v.get(), g.get(), kAdamParams, h, 1, nullptr, version);
+      kns::adam_step(p.data(), m.data(), v.data(), g.data(), kAdamParams, h, 1, nullptr, version);
   });
-  cudaFree(step);
 }
 BENCHMARK(BM_Adam)->ArgsProduct({{1, 2}, {0, 1}})->UseManualTime()->Unit(benchmark::kMicrosecond);
 

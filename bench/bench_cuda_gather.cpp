@@ -17,8 +17,8 @@
 
 namespace {
 
-using zs::bench_cuda::DeviceArray;
-using zs::bench_cuda::DeviceFloats;
+using zs::bench_cuda::DeviceBuffer;
+using zs::bench_cuda::kernel_memory;
 
 constexpr int64_t kRows = 60000;
 constexpr int kRowLen = 784;
@@ -36,11 +36,12 @@ double gather_bytes() { return 2.0 * sizeof(float) * double(kRows) * kRowLen + s
 void BM_GatherRowsGpu(benchmark::State& state) {
   if (!zs::bench_cuda::have_gpu()) return state.SkipWithError("no CUDA GPU");
   const int version = int(state.range(0));
-  const DeviceFloats src(zs::bench_cuda::random_floats(size_t(kRows) * kRowLen, 1)), dst(size_t(kRows) * kRowLen);
-  const DeviceArray<int32_t> perm(shuffled_rows());
+  const DeviceBuffer<float> src = zs::bench_cuda::random_device_floats(kernel_memory(), size_t(kRows) * kRowLen, 1),
+                            dst(kernel_memory(), size_t(kRows) * kRowLen);
+  const DeviceBuffer<int32_t> perm(kernel_memory(), shuffled_rows());
   state.SetLabel("60000x784 v" + std::to_string(version));
   zs::bench_cuda::time_on_gpu(state, [&](cudaStream_t stream) {
-    zs::cuda::gather_rows(dst.get(), src.get(), perm.get(), kRows, kRowLen, stream, version);
+    zs::cuda::gather_rows(dst.data(), src.data(), perm.data(), kRows, kRowLen, stream, version);
   });
   zs::bench_cuda::set_traffic_counters(state, 0, gather_bytes());
 }
@@ -49,10 +50,11 @@ BENCHMARK(BM_GatherRowsGpu)->DenseRange(1, zs::cuda::kGatherKernelVersions)->Use
 
 void BM_MemcpyD2DGpu(benchmark::State& state) {
   if (!zs::bench_cuda::have_gpu()) return state.SkipWithError("no CUDA GPU");
-  const DeviceFloats src(size_t(kRows) * kRowLen), dst(size_t(kRows) * kRowLen);
+  const DeviceBuffer<float> src(kernel_memory(), size_t(kRows) * kRowLen),
+      dst(kernel_memory(), size_t(kRows) * kRowLen);
   state.SetLabel("60000x784 cudaMemcpyAsync");
   zs::bench_cuda::time_on_gpu(state, [&](cudaStream_t stream) {
-    CUDA_CHECK(cudaMemcpyAsync(dst.get(), src.get(), dst.bytes(), cudaMemcpyDeviceToDevice, stream));
+    CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), dst.bytes(), cudaMemcpyDeviceToDevice, stream));
   });
   zs::bench_cuda::set_traffic_counters(state, 0, gather_bytes());
 }

@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,25 +46,21 @@ using zs::bench_cuda::have_gpu;
 using HostData = zs::bench_data::FashionPoints;
 const HostData& host_data() { return zs::bench_data::fashion_points("bench_cuda_kmeans"); }
 
-// Device array of T: uninitialised (count) or a copy of host memory (host, count).
-template <class T>
-class DeviceBuffer : public zs::bench_cuda::DeviceArray<T> {
- public:
-  explicit DeviceBuffer(size_t count) : zs::bench_cuda::DeviceArray<T>(count) {}
-  DeviceBuffer(const T* host, size_t count) : zs::bench_cuda::DeviceArray<T>(std::vector<T>(host, host + count)) {}
-};
+using zs::bench_cuda::DeviceBuffer;
+using zs::bench_cuda::kernel_memory;
 
 // The points and their norms on the device, and `centres` rows taken evenly from the points.
 struct DeviceProblem {
   DeviceBuffer<float> x, x_sqnorm, centers, c_sqnorm;
   explicit DeviceProblem(int centres)
-      : x(host_data().x.data(), size_t(kRows) * kDim), x_sqnorm(kRows), centers(size_t(centres) * kDim),
-        c_sqnorm(centres) {
+      : x(kernel_memory(), std::span<const float>(host_data().x.data(), size_t(kRows) * kDim)),
+        x_sqnorm(kernel_memory(), kRows), centers(kernel_memory(), size_t(centres) * kDim),
+        c_sqnorm(kernel_memory(), centres) {
     for (int j = 0; j < centres; ++j)
-      CUDA_CHECK(cudaMemcpy(centers.get() + size_t(j) * kDim, x.get() + size_t(j) * (kRows / centres) * kDim,
+      CUDA_CHECK(cudaMemcpy(centers.data() + size_t(j) * kDim, x.data() + size_t(j) * (kRows / centres) * kDim,
                             kDim * sizeof(float), cudaMemcpyDeviceToDevice));
-    kns::row_sqnorms(x_sqnorm.get(), x.get(), kRows, kDim, nullptr);
-    kns::row_sqnorms(c_sqnorm.get(), centers.get(), centres, kDim, nullptr);
+    kns::row_sqnorms(x_sqnorm.data(), x.data(), kRows, kDim, nullptr);
+    kns::row_sqnorms(c_sqnorm.data(), centers.data(), centres, kDim, nullptr);
     CUDA_CHECK(cudaDeviceSynchronize());
   }
 };
@@ -89,11 +86,11 @@ void BM_Assign(benchmark::State& state) {
   SKIP_WITHOUT_GPU(state);
   const int version = int(state.range(0)), k = int(state.range(1));
   DeviceProblem p(k);
-  DeviceBuffer<int32_t> labels(kRows);
-  DeviceBuffer<float> dist(kRows);
+  DeviceBuffer<int32_t> labels(kernel_memory(), kRows);
+  DeviceBuffer<float> dist(kernel_memory(), kRows);
   time_on_gpu(state, double(kRows) * k * kDim, [&] {
-    kns::kmeans_assign(labels.get(), dist.get(), p.x.get(), p.x_sqnorm.get(), p.centers.get(), p.c_sqnorm.get(), kRows,
-                       kDim, k, 1, nullptr, version);
+    kns::kmeans_assign(labels.data(), dist.data(), p.x.data(), p.x_sqnorm.data(), p.centers.data(), p.c_sqnorm.data(),
+                       kRows, kDim, k, 1, nullptr, version);
   });
 }
 BENCHMARK(BM_Assign)
@@ -106,11 +103,11 @@ void BM_AssignGroups(benchmark::State& state) {
   SKIP_WITHOUT_GPU(state);
   const int k = int(state.range(0)), groups = int(state.range(1));
   DeviceProblem p(k * groups);
-  DeviceBuffer<int32_t> labels(size_t(kRows) * groups);
-  DeviceBuffer<float> dist(size_t(kRows) * groups);
+  DeviceBuffer<int32_t> labels(kernel_memory(), size_t(kRows) * groups);
+  DeviceBuffer<float> dist(kernel_memory(), size_t(kRows) * groups);
   time_on_gpu(state, double(kRows) * k * groups * kDim, [&] {
-    kns::kmeans_assign(labels.get(), dist.get(), p.x.get(), p.x_sqnorm.get(), p.centers.get(), p.c_sqnorm.get(), kRows,
-                       kDim, k, groups, nullptr);
+    kns::kmeans_assign(labels.data(), dist.data(), p.x.data(), p.x_sqnorm.data(), p.centers.data(), p.c_sqnorm.data(),
+                       kRows, kDim, k, groups, nullptr);
   });
 }
 BENCHMARK(BM_AssignGroups)->Args({25, 10})->ArgNames({"k", "groups"})->UseManualTime()->Unit(benchmark::kMillisecond);
@@ -119,8 +116,8 @@ void BM_CublasArgmin(benchmark::State& state) {
   SKIP_WITHOUT_GPU(state);
   const int k = int(state.range(0));
   DeviceProblem p(k);
-  DeviceBuffer<float> dots(size_t(kRows) * k), dist(kRows);
-  DeviceBuffer<int32_t> labels(kRows);
+  DeviceBuffer<float> dots(kernel_memory(), size_t(kRows) * k), dist(kernel_memory(), kRows);
+  DeviceBuffer<int32_t> labels(kernel_memory(), kRows);
   cublasHandle_t handle;
   if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) {
     state.SkipWithError("cublasCreate failed");
@@ -129,9 +126,9 @@ void BM_CublasArgmin(benchmark::State& state) {
   const float one = 1.f, zero = 0.f;
   time_on_gpu(state, double(kRows) * k * kDim, [&] {
     // Row-major dots[n][k] = X C^T is column-major dots^T = C X^T: (k x d) (d x n).
-    cublasSgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, k, kRows, kDim, &one, p.centers.get(), kDim, p.x.get(), kDim, &zero,
-                dots.get(), k);
-    kns::kmeans_argmin_dots(labels.get(), dist.get(), dots.get(), p.x_sqnorm.get(), p.c_sqnorm.get(), kRows, k,
+    cublasSgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, k, kRows, kDim, &one, p.centers.data(), kDim, p.x.data(), kDim, &zero,
+                dots.data(), k);
+    kns::kmeans_argmin_dots(labels.data(), dist.data(), dots.data(), p.x_sqnorm.data(), p.c_sqnorm.data(), kRows, k,
                             nullptr);
   });
   cublasDestroy(handle);
@@ -142,12 +139,12 @@ void BM_LloydPass(benchmark::State& state) {
   SKIP_WITHOUT_GPU(state);
   const int k = int(state.range(0)), groups = int(state.range(1));
   DeviceProblem p(k * groups);
-  DeviceBuffer<int32_t> labels(size_t(kRows) * groups);
-  DeviceBuffer<float> dist(size_t(kRows) * groups), sums(size_t(k) * groups * kDim);
-  DeviceBuffer<int64_t> counts(size_t(k) * groups);
+  DeviceBuffer<int32_t> labels(kernel_memory(), size_t(kRows) * groups);
+  DeviceBuffer<float> dist(kernel_memory(), size_t(kRows) * groups), sums(kernel_memory(), size_t(k) * groups * kDim);
+  DeviceBuffer<int64_t> counts(kernel_memory(), size_t(k) * groups);
   time_on_gpu(state, double(kRows) * k * groups * kDim, [&] {
-    kns::kmeans_lloyd_pass(labels.get(), dist.get(), sums.get(), counts.get(), p.x.get(), p.x_sqnorm.get(),
-                           p.centers.get(), p.c_sqnorm.get(), kRows, kDim, k, groups, nullptr);
+    kns::kmeans_lloyd_pass(labels.data(), dist.data(), sums.data(), counts.data(), p.x.data(), p.x_sqnorm.data(),
+                           p.centers.data(), p.c_sqnorm.data(), kRows, kDim, k, groups, nullptr);
   });
 }
 BENCHMARK(BM_LloydPass)

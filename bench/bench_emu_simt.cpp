@@ -8,17 +8,15 @@
 #include <vector>
 
 #include "kernels/common.cuh"
+#include "runtime/backend/kernel_memory.h"
 #include "tests/simt_kernels.h"
 
 namespace {
 
 using zs::simt::Order;
 
-struct Device {
-  explicit Device(std::size_t n) { CUDA_CHECK(cudaMalloc(&ptr, n * sizeof(float))); }
-  ~Device() { cudaFree(ptr); }
-  float* ptr = nullptr;
-};
+using zs::DeviceBuffer;
+using zs::emu::kernel_memory;
 
 zs::simt::Settings settings_for(int order) {
   zs::simt::Settings s;
@@ -35,9 +33,9 @@ void set_label(benchmark::State& state, int order) {
 void BM_ThreadNoBarrier(benchmark::State& state) {
   const int block = int(state.range(0)), blocks = 256, n = block * blocks;
   zs::simt::ScopedSettings scoped(settings_for(int(state.range(1))));
-  Device x(n), y(n);
+  DeviceBuffer<float> x(kernel_memory(), size_t(n)), y(kernel_memory(), size_t(n));
   for (auto _ : state) {
-    LAUNCH(zs::simt_test::scale_kernel, blocks, block, 0, nullptr)(y.ptr, x.ptr, 2.f, n);
+    LAUNCH(zs::simt_test::scale_kernel, blocks, block, 0, nullptr)(y.data(), x.data(), 2.f, n);
     KERNEL_CHECK();
     CUDA_CHECK(cudaDeviceSynchronize());   // launches are queued: run this one now
   }
@@ -51,9 +49,9 @@ BENCHMARK(BM_ThreadNoBarrier)->ArgsProduct({{32, 256, 1024}, {0, 2}});
 void BM_Barrier(benchmark::State& state) {
   const int block = int(state.range(0)), blocks = 16, rounds = 16;
   zs::simt::ScopedSettings scoped(settings_for(int(state.range(1))));
-  Device out(1);
+  DeviceBuffer<int> out(kernel_memory(), 1);
   for (auto _ : state) {
-    LAUNCH(zs::simt_test::barrier_loop_kernel, blocks, block, 0, nullptr)(reinterpret_cast<int*>(out.ptr), rounds);
+    LAUNCH(zs::simt_test::barrier_loop_kernel, blocks, block, 0, nullptr)(out.data(), rounds);
     KERNEL_CHECK();
     CUDA_CHECK(cudaDeviceSynchronize());   // launches are queued: run this one now
   }
@@ -67,9 +65,9 @@ BENCHMARK(BM_Barrier)->ArgsProduct({{32, 256, 1024}, {0, 2}});
 void BM_Shuffle(benchmark::State& state) {
   const int block = int(state.range(0)), blocks = 16, rounds = 16;
   zs::simt::ScopedSettings scoped(settings_for(int(state.range(1))));
-  Device out(std::size_t(block) * blocks);
+  DeviceBuffer<int> out(kernel_memory(), std::size_t(block) * blocks);
   for (auto _ : state) {
-    LAUNCH(zs::simt_test::shuffle_loop_kernel, blocks, block, 0, nullptr)(reinterpret_cast<int*>(out.ptr), rounds);
+    LAUNCH(zs::simt_test::shuffle_loop_kernel, blocks, block, 0, nullptr)(out.data(), rounds);
     KERNEL_CHECK();
     CUDA_CHECK(cudaDeviceSynchronize());   // launches are queued: run this one now
   }

@@ -63,8 +63,9 @@ namespace kns = zs::cuda;
 
 std::vector<float> zeros(std::size_t count) { return std::vector<float>(count, 0.f); }
 
-using zs::bench_cuda::DeviceFloats;
+using zs::bench_cuda::DeviceBuffer;
 using zs::bench_cuda::have_gpu;
+using zs::bench_cuda::kernel_memory;
 
 // cudaEvent time of op() with L2 flushed before each iteration, plus the byte rate.
 template <class Op>
@@ -79,12 +80,13 @@ void BM_VaeLossGpu(benchmark::State& state) {
   const int zdim = kLatentDims[state.range(0)];
   const int version = int(state.range(1));
   const std::size_t count = std::size_t(kBatch) * kImage;
-  DeviceFloats pred(host_floats(count, 0.f, 1.f, 1)), target(host_floats(count, 0.f, 1.f, 2)),
-      ml(host_mu_logvar(kBatch, zdim)), dpred(zeros(count)), dml(zeros(std::size_t(kBatch) * 2 * zdim)),
-      losses(zeros(3 * kBatch));
+  DeviceBuffer<float> pred(kernel_memory(), host_floats(count, 0.f, 1.f, 1)),
+      target(kernel_memory(), host_floats(count, 0.f, 1.f, 2)), ml(kernel_memory(), host_mu_logvar(kBatch, zdim)),
+      dpred(kernel_memory(), zeros(count)), dml(kernel_memory(), zeros(std::size_t(kBatch) * 2 * zdim)),
+      losses(kernel_memory(), zeros(3 * kBatch));
   state.SetLabel("128x784 zdim " + std::to_string(zdim) + (version == 1 ? " v1 unfused" : " v2 fused"));
   time_on_gpu(state, loss_bytes(zdim), [&] {
-    kns::vae_loss(losses.get(), dpred.get(), dml.get(), pred.get(), target.get(), ml.get(), kBatch, kImage, zdim,
+    kns::vae_loss(losses.data(), dpred.data(), dml.data(), pred.data(), target.data(), ml.data(), kBatch, kImage, zdim,
                   kBeta, nullptr, version);
   });
 }
@@ -96,17 +98,18 @@ void BM_VaeReparamGpu(benchmark::State& state) {
   const int zdim = kLatentDims[state.range(0)];
   const bool forward = state.range(1) == 0;
   const std::size_t latents = std::size_t(kBatch) * zdim;
-  DeviceFloats ml(host_mu_logvar(kBatch, zdim)), z(zeros(latents)), eps(host_floats(latents, -2.f, 2.f, 5)),
-      dz(host_floats(latents, -1.f, 1.f, 6)), dml(zeros(2 * latents));
+  DeviceBuffer<float> ml(kernel_memory(), host_mu_logvar(kBatch, zdim)), z(kernel_memory(), zeros(latents)),
+      eps(kernel_memory(), host_floats(latents, -2.f, 2.f, 5)), dz(kernel_memory(), host_floats(latents, -1.f, 1.f, 6)),
+      dml(kernel_memory(), zeros(2 * latents));
   state.SetLabel(std::string(forward ? "forward" : "backward") + " 128 x zdim " + std::to_string(zdim));
   // forward: reads mu_logvar, writes z and eps; backward: reads dz, eps, log_var, updates d_mu_logvar.
   const double bytes = 4.0 * (forward ? 4.0 * latents : 6.0 * latents);
   int64_t step = 0;
   time_on_gpu(state, bytes, [&] {
     if (forward)
-      kns::vae_reparam_forward(z.get(), eps.get(), ml.get(), kBatch, zdim, 42, step++, true, nullptr);
+      kns::vae_reparam_forward(z.data(), eps.data(), ml.data(), kBatch, zdim, 42, step++, true, nullptr);
     else
-      kns::vae_reparam_backward(dml.get(), dz.get(), eps.get(), ml.get(), kBatch, zdim, nullptr);
+      kns::vae_reparam_backward(dml.data(), dz.data(), eps.data(), ml.data(), kBatch, zdim, nullptr);
   });
 }
 BENCHMARK(BM_VaeReparamGpu)->ArgsProduct({{0, 1}, {0, 1}})->UseManualTime()->Unit(benchmark::kMicrosecond);

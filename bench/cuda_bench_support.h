@@ -15,13 +15,13 @@
 #endif
 #include "kernels/common.cuh"
 #include "runtime/backend/kernel_backend.h"
+#include "runtime/backend/kernel_memory.h"
 
 #include <benchmark/benchmark.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <random>
-#include <utility>
 #include <vector>
 
 namespace zs::bench_cuda {
@@ -39,45 +39,26 @@ inline std::vector<float> random_floats(std::size_t count, uint32_t seed, float 
   return v;
 }
 
-// Move-only device array of T; freed on scope exit.
-template <class T>
-class DeviceArray {
- public:
-  DeviceArray() = default;
-  explicit DeviceArray(std::size_t count) : count_(count) {
-    if (count_) CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr_), bytes()));
-  }
-  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) {
-    if (count_) CUDA_CHECK(cudaMemcpy(ptr_, host.data(), bytes(), cudaMemcpyHostToDevice));
-  }
-  ~DeviceArray() {
-    if (ptr_) cudaFree(ptr_);
-  }
-  DeviceArray(DeviceArray&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), count_(std::exchange(o.count_, 0)) {}
-  DeviceArray& operator=(DeviceArray&& o) noexcept {
-    std::swap(ptr_, o.ptr_);
-    std::swap(count_, o.count_);
-    return *this;
-  }
-  T* get() const { return ptr_; }
-  std::size_t count() const { return count_; }
-  std::size_t bytes() const { return count_ * sizeof(T); }
+// Device memory is DeviceBuffer<T>(kernel_memory(), count or host vector) (runtime/backend/kernel_memory.h).
+using ::zs::DeviceBuffer;
+using ::zs::ZS_KNS::kernel_memory;
 
- private:
-  T* ptr_ = nullptr;
-  std::size_t count_ = 0;
-};
-using DeviceFloats = DeviceArray<float>;
+// `count` floats uniform in [lo, hi) from seed `seed`, on the device.
+inline DeviceBuffer<float> random_device_floats(DeviceMemory& memory, std::size_t count, uint32_t seed, float lo = -1.f,
+                                                float hi = 1.f) {
+  return DeviceBuffer<float>(memory, random_floats(count, seed, lo, hi));
+}
 
 // Evicts the L2 cache by writing a buffer twice its size (queued on `stream`).
 inline void flush_l2(cudaStream_t stream) {
-  static DeviceArray<unsigned char> buffer = [] {
+  static DeviceBuffer<unsigned char> buffer = [] {
     int device = 0, l2_bytes = 0;
     CUDA_CHECK(cudaGetDevice(&device));
     CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device));
-    return DeviceArray<unsigned char>(std::size_t(2) * std::size_t(l2_bytes > 0 ? l2_bytes : 1 << 20));
+    return DeviceBuffer<unsigned char>(kernel_memory(),
+                                       std::size_t(2) * std::size_t(l2_bytes > 0 ? l2_bytes : 1 << 20));
   }();
-  CUDA_CHECK(cudaMemsetAsync(buffer.get(), 0, buffer.bytes(), stream));
+  CUDA_CHECK(cudaMemsetAsync(buffer.data(), 0, buffer.bytes(), stream));
 }
 
 // Times op(stream) per iteration as described above; the benchmark must use UseManualTime().

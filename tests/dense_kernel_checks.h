@@ -38,6 +38,7 @@
 #include "kernels/dense.cuh"
 #include "kernels/gemm.cuh"
 #include "kernels/loss.cuh"
+#include "runtime/backend/kernel_memory.h"
 #include "kernel_runs.h"
 
 namespace zs::dense_checks {
@@ -49,34 +50,10 @@ inline constexpr double kDenormalAtol = 1e-30;
 
 // ---- device memory of the build under test (emulated or real) ----
 
-template <class T>
-class DeviceVector {
- public:
-  explicit DeviceVector(std::size_t count) : count_(count) {
-    CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr_), bytes()));
-  }
-  explicit DeviceVector(const std::vector<T>& host) : DeviceVector(host.size()) { upload(host); }
-  ~DeviceVector() { cudaFree(ptr_); }
-  DeviceVector(const DeviceVector&) = delete;
-  DeviceVector& operator=(const DeviceVector&) = delete;
-
-  T* get() const { return ptr_; }
-  std::size_t bytes() const { return count_ * sizeof(T); }
-  void upload(const std::vector<T>& host) {
-    REQUIRE(host.size() == count_);
-    CUDA_CHECK(cudaMemcpy(ptr_, host.data(), bytes(), cudaMemcpyHostToDevice));
-  }
-  std::vector<T> download() const {
-    CUDA_CHECK(cudaDeviceSynchronize());
-    std::vector<T> host(count_);
-    CUDA_CHECK(cudaMemcpy(host.data(), ptr_, bytes(), cudaMemcpyDeviceToHost));
-    return host;
-  }
-
- private:
-  T* ptr_ = nullptr;
-  std::size_t count_;
-};
+// DeviceBuffer<T>(kernel_memory(), count or host vector). Its download waits for the whole
+// device first, so a check may launch on any stream and then read the results.
+using kns::kernel_memory;
+using ::zs::DeviceBuffer;
 
 // ---- runs, oracles, comparison ----
 
@@ -249,15 +226,17 @@ inline void check_gemm(const Repeater& repeat, int version) {
                                   (tb ? " B^T" : " B") + " alpha " + std::to_string(var.alpha) + " beta " +
                                   std::to_string(var.beta) + (var.bias ? " +bias " : " ") + act_name(var.act);
       const Producer produce = [&]() -> Outputs {
-        DeviceVector<float> da(a), db(b), dbias(bias), dc(c0);
-        DeviceVector<float> workspace(std::max<std::size_t>(1, kns::gemm_workspace(s.m, s.n, s.k, version)));
+        DeviceBuffer<float> da(kernel_memory(), a), db(kernel_memory(), b), dbias(kernel_memory(), bias),
+            dc(kernel_memory(), c0);
+        DeviceBuffer<float> workspace(kernel_memory(),
+                                      std::max<std::size_t>(1, kns::gemm_workspace(s.m, s.n, s.k, version)));
         kns::GemmEpilogue ep;
         ep.alpha = var.alpha;
         ep.beta = var.beta;
-        ep.bias = var.bias ? dbias.get() : nullptr;
+        ep.bias = var.bias ? dbias.data() : nullptr;
         ep.act = var.act;
-        kns::gemm(dc.get(), da.get(), db.get(), s.m, s.n, s.k, ta ? kns::Trans::Yes : kns::Trans::No,
-                  tb ? kns::Trans::Yes : kns::Trans::No, ep, workspace.get(), nullptr, version);
+        kns::gemm(dc.data(), da.data(), db.data(), s.m, s.n, s.k, ta ? kns::Trans::Yes : kns::Trans::No,
+                  tb ? kns::Trans::Yes : kns::Trans::No, ep, workspace.data(), nullptr, version);
         return {dc.download()};
       };
       check_runs(repeat, produce, {e}, context);
@@ -318,10 +297,12 @@ inline void check_dense_forward(const Repeater& repeat, int version,
         e.magnitude[std::size_t(i) * c.out + j] = mag;
       }
     const Producer produce = [&]() -> Outputs {
-      DeviceVector<float> dx(x), dw(w), db(b), dy(std::vector<float>(e.ref.size(), NAN));
-      DeviceVector<float> workspace(std::max<std::size_t>(1, kns::dense_workspace(c.n, c.in, c.out, version)));
-      kns::dense_forward(dy.get(), dx.get(), dw.get(), c.bias ? db.get() : nullptr, c.n, c.in, c.out, c.act,
-                         workspace.get(), nullptr, version);
+      DeviceBuffer<float> dx(kernel_memory(), x), dw(kernel_memory(), w), db(kernel_memory(), b),
+          dy(kernel_memory(), std::vector<float>(e.ref.size(), NAN));
+      DeviceBuffer<float> workspace(kernel_memory(),
+                                    std::max<std::size_t>(1, kns::dense_workspace(c.n, c.in, c.out, version)));
+      kns::dense_forward(dy.data(), dx.data(), dw.data(), c.bias ? db.data() : nullptr, c.n, c.in, c.out, c.act,
+                         workspace.data(), nullptr, version);
       return {dy.download()};
     };
     check_runs(repeat, produce, {e}, dense_context("dense_forward", version, c));
@@ -365,12 +346,14 @@ inline void check_dense_backward(const Repeater& repeat, int version,
     if (want_dx) expected.push_back(e_dx);
 
     const Producer produce = [&]() -> Outputs {
-      DeviceVector<float> d_x(x), d_w(w), d_dy(dy);
-      DeviceVector<float> d_dw(std::vector<float>(e_dw.ref.size(), NAN)), d_db(std::vector<float>(e_db.ref.size(), NAN)),
-          d_dx(std::vector<float>(e_dx.ref.size(), NAN));
-      DeviceVector<float> workspace(std::max<std::size_t>(1, kns::dense_workspace(c.n, c.in, c.out, version)));
-      kns::dense_backward(want_dx ? d_dx.get() : nullptr, d_dw.get(), want_db ? d_db.get() : nullptr, d_dy.get(),
-                          d_x.get(), want_dx ? d_w.get() : nullptr, c.n, c.in, c.out, workspace.get(), nullptr,
+      DeviceBuffer<float> d_x(kernel_memory(), x), d_w(kernel_memory(), w), d_dy(kernel_memory(), dy);
+      DeviceBuffer<float> d_dw(kernel_memory(), std::vector<float>(e_dw.ref.size(), NAN)),
+          d_db(kernel_memory(), std::vector<float>(e_db.ref.size(), NAN)),
+          d_dx(kernel_memory(), std::vector<float>(e_dx.ref.size(), NAN));
+      DeviceBuffer<float> workspace(kernel_memory(),
+                                    std::max<std::size_t>(1, kns::dense_workspace(c.n, c.in, c.out, version)));
+      kns::dense_backward(want_dx ? d_dx.data() : nullptr, d_dw.data(), want_db ? d_db.data() : nullptr, d_dy.data(),
+                          d_x.data(), want_dx ? d_w.data() : nullptr, c.n, c.in, c.out, workspace.data(), nullptr,
                           version);
       Outputs out{d_dw.download()};
       if (want_db) out.push_back(d_db.download());
@@ -432,10 +415,11 @@ inline void check_losses(const Repeater& repeat, int version, const std::vector<
         std::vector<Expected> expected{e_loss};
         if (with_grad) expected.push_back(e_grad);
         const Producer produce = [&]() -> Outputs {
-          DeviceVector<float> d_pred(pred), d_target(target), d_loss(std::vector<float>(std::size_t(s.n), NAN)),
-              d_grad(std::vector<float>(pred.size(), NAN));
-          (bce ? kns::bce_loss : kns::mse_loss)(d_loss.get(), with_grad ? d_grad.get() : nullptr, d_pred.get(),
-                                                d_target.get(), s.n, s.dim, nullptr, version);
+          DeviceBuffer<float> d_pred(kernel_memory(), pred), d_target(kernel_memory(), target),
+              d_loss(kernel_memory(), std::vector<float>(std::size_t(s.n), NAN)),
+              d_grad(kernel_memory(), std::vector<float>(pred.size(), NAN));
+          (bce ? kns::bce_loss : kns::mse_loss)(d_loss.data(), with_grad ? d_grad.data() : nullptr, d_pred.data(),
+                                                d_target.data(), s.n, s.dim, nullptr, version);
           Outputs out{d_loss.download()};
           if (with_grad) out.push_back(d_grad.download());
           return out;
@@ -507,9 +491,9 @@ inline void check_adam_with(const Repeater& repeat, const AdamLauncher& step_ker
           return padded;
         };
         const Producer produce = [&]() -> Outputs {
-          DeviceVector<float> dp(pad(p0, offset[0])), dm(pad(m0, offset[1])), dv(pad(v0, offset[2])),
-              dg(pad(g, offset[3]));
-          step_kernel(dp.get() + offset[0], dm.get() + offset[1], dv.get() + offset[2], dg.get() + offset[3], count,
+          DeviceBuffer<float> dp(kernel_memory(), pad(p0, offset[0])), dm(kernel_memory(), pad(m0, offset[1])),
+              dv(kernel_memory(), pad(v0, offset[2])), dg(kernel_memory(), pad(g, offset[3]));
+          step_kernel(dp.data() + offset[0], dm.data() + offset[1], dv.data() + offset[2], dg.data() + offset[3], count,
                       h, step);
           Outputs out{dp.download(), dm.download(), dv.download()};
           for (std::size_t o = 0; o < out.size(); ++o) out[o].erase(out[o].begin(), out[o].begin() + offset[o]);
@@ -552,9 +536,9 @@ inline void check_adam_device_step(const Repeater& repeat, int version,
   check_adam_with(
       repeat,
       [version](float* p, float* m, float* v, const float* g, int64_t count, const AdamHyper& h, int64_t step) {
-        DeviceVector<int64_t> d_step(std::vector<int64_t>{step - 1});
-        kns::adam_advance_step(d_step.get(), nullptr);
-        kns::adam_step_device(p, m, v, g, count, h, d_step.get(), nullptr, version);
+        DeviceBuffer<int64_t> d_step(kernel_memory(), std::vector<int64_t>{step - 1});
+        kns::adam_advance_step(d_step.data(), nullptr);
+        kns::adam_step_device(p, m, v, g, count, h, d_step.data(), nullptr, version);
         const std::vector<int64_t> after = d_step.download();
         REQUIRE(after[0] == step);   // the kernel reads the step, never changes it
       },

@@ -65,15 +65,16 @@ inline std::vector<float> gather_source(const GatherCase& c, uint32_t seed) {
 // Runs version `version` on the device; returns dst (NaN-initialised, so a skipped element shows).
 inline std::vector<float> gather_on_device(int version, const GatherCase& c, const std::vector<float>& src,
                                            const std::vector<int32_t>& idx) {
-  using DeviceFloats = zs::dense_checks::DeviceVector<float>;
+  using zs::dense_checks::kernel_memory;
   const size_t dst_count = size_t(c.rows * c.row_len);
-  DeviceFloats d_src(src.size() + size_t(c.src_misalign)), d_dst(dst_count + size_t(c.dst_misalign));
+  zs::DeviceBuffer<float> d_src(kernel_memory(), src.size() + size_t(c.src_misalign)),
+      d_dst(kernel_memory(), dst_count + size_t(c.dst_misalign));
   std::vector<float> src_padded(size_t(c.src_misalign), 0.f);
   src_padded.insert(src_padded.end(), src.begin(), src.end());
   d_src.upload(src_padded);
   d_dst.upload(std::vector<float>(dst_count + size_t(c.dst_misalign), std::nanf("")));
-  zs::dense_checks::DeviceVector<int32_t> d_idx(idx);
-  kns::gather_rows(d_dst.get() + c.dst_misalign, d_src.get() + c.src_misalign, d_idx.get(), c.rows, c.row_len,
+  zs::dense_checks::DeviceBuffer<int32_t> d_idx(kernel_memory(), idx);
+  kns::gather_rows(d_dst.data() + c.dst_misalign, d_src.data() + c.src_misalign, d_idx.data(), c.rows, c.row_len,
                    nullptr, version);
   std::vector<float> out = d_dst.download();
   return {out.begin() + c.dst_misalign, out.end()};

@@ -1,6 +1,6 @@
 // Checks of the KMeans kernels (kernels/kmeans.cu) against the CPU twin (kernels/cpu/kmeans.h),
 // shared by tests/test_emu_kmeans.cpp (the emulator, zs::emu) and tests/test_cuda_kmeans.cpp (a
-// GPU, zs::cuda). The includer picks the build as for dense_kernel_checks.h (whose DeviceVector
+// GPU, zs::cuda). The includer picks the build as for dense_kernel_checks.h (whose device memory
 // this reuses): it defines ZS_KNS (cuda) before including this, or leaves it to
 // kernels/common.cuh (emu).
 //
@@ -44,7 +44,8 @@
 namespace zs::kmeans_checks {
 
 namespace kns = ::zs::ZS_KNS;
-using ::zs::dense_checks::DeviceVector;
+using ::zs::dense_checks::DeviceBuffer;
+using ::zs::dense_checks::kernel_memory;
 
 inline constexpr double kU = 0x1p-24;
 inline constexpr double kDoubleU = 0x1p-53;
@@ -217,8 +218,8 @@ inline void check_row_sqnorms(const Repeater& repeat) {
     const std::vector<float> x = uniform_floats(std::size_t(c.n) * c.d, uint32_t(c.n * 31 + c.d), -3.f, 3.f);
     const std::vector<float> ref = twin_sqnorms(x, c.d);
     const Producer produce = [&]() -> Outputs {
-      DeviceVector<float> dx(x), out(std::vector<float>(ref.size(), NAN));
-      kns::row_sqnorms(out.get(), dx.get(), c.n, c.d, nullptr);
+      DeviceBuffer<float> dx(kernel_memory(), x), out(kernel_memory(), std::vector<float>(ref.size(), NAN));
+      kns::row_sqnorms(out.data(), dx.data(), c.n, c.d, nullptr);
       return {to_values(out.download())};
     };
     const std::string context = "row_sqnorms n " + std::to_string(c.n) + " d " + std::to_string(c.d);
@@ -248,10 +249,11 @@ inline void check_assign(const Repeater& repeat, int version) {
     for (const bool with_dist : {true, false}) {
       if (!with_dist && c.groups == 1) continue;   // once per multi-group case is enough
       const Producer produce = [&]() -> Outputs {
-        DeviceVector<float> dx(x), dxs(x_sq), dc(centers), dcs(c_sq), dist(std::vector<float>(ref_dist.size(), NAN));
-        DeviceVector<int32_t> labels(std::vector<int32_t>(ref_labels.size(), -7));
-        kns::kmeans_assign(labels.get(), with_dist ? dist.get() : nullptr, dx.get(), dxs.get(), dc.get(), dcs.get(),
-                           c.n, c.d, c.k, c.groups, nullptr, version);
+        DeviceBuffer<float> dx(kernel_memory(), x), dxs(kernel_memory(), x_sq), dc(kernel_memory(), centers),
+            dcs(kernel_memory(), c_sq), dist(kernel_memory(), std::vector<float>(ref_dist.size(), NAN));
+        DeviceBuffer<int32_t> labels(kernel_memory(), std::vector<int32_t>(ref_labels.size(), -7));
+        kns::kmeans_assign(labels.data(), with_dist ? dist.data() : nullptr, dx.data(), dxs.data(), dc.data(),
+                           dcs.data(), c.n, c.d, c.k, c.groups, nullptr, version);
         return {to_values(labels.download()), to_values(dist.download())};
       };
       const std::string context = assign_context("kmeans_assign", version, c) + (with_dist ? "" : " (no min_dist)");
@@ -282,10 +284,11 @@ inline void check_assign_ties(const Repeater& repeat, int version) {
   std::copy(one.begin(), one.end(), x.begin());   // point 0 is the centre
   const std::vector<float> x_sq = twin_sqnorms(x, d), c_sq = twin_sqnorms(centers, d);
   const Producer produce = [&]() -> Outputs {
-    DeviceVector<float> dx(x), dxs(x_sq), dc(centers), dcs(c_sq), dist(std::size_t(groups * n));
-    DeviceVector<int32_t> labels(std::size_t(groups * n));
-    kns::kmeans_assign(labels.get(), dist.get(), dx.get(), dxs.get(), dc.get(), dcs.get(), n, d, k, groups, nullptr,
-                       version);
+    DeviceBuffer<float> dx(kernel_memory(), x), dxs(kernel_memory(), x_sq), dc(kernel_memory(), centers),
+        dcs(kernel_memory(), c_sq), dist(kernel_memory(), std::size_t(groups * n));
+    DeviceBuffer<int32_t> labels(kernel_memory(), std::size_t(groups * n));
+    kns::kmeans_assign(labels.data(), dist.data(), dx.data(), dxs.data(), dc.data(), dcs.data(), n, d, k, groups,
+                       nullptr, version);
     return {to_values(labels.download()), to_values(dist.download())};
   };
   const std::string context = "kmeans_assign v" + std::to_string(version) + " all centres equal";
@@ -356,10 +359,10 @@ inline void check_centroid_sums(const Repeater& repeat) {
           magnitude[(std::size_t(g) * c.k + labels[std::size_t(g * c.n + i)]) * c.d + f] += std::fabs(x[std::size_t(i * c.d + f)]);
     }
     const Producer produce = [&]() -> Outputs {
-      DeviceVector<float> dx(x), sums(std::vector<float>(ref.size(), NAN));
-      DeviceVector<int32_t> dl(labels);
-      DeviceVector<int64_t> counts(std::vector<int64_t>(ref_counts.size(), -1));
-      kns::kmeans_centroid_sums(sums.get(), counts.get(), dx.get(), dl.get(), c.n, c.d, c.k, c.groups, nullptr);
+      DeviceBuffer<float> dx(kernel_memory(), x), sums(kernel_memory(), std::vector<float>(ref.size(), NAN));
+      DeviceBuffer<int32_t> dl(kernel_memory(), labels);
+      DeviceBuffer<int64_t> counts(kernel_memory(), std::vector<int64_t>(ref_counts.size(), -1));
+      kns::kmeans_centroid_sums(sums.data(), counts.data(), dx.data(), dl.data(), c.n, c.d, c.k, c.groups, nullptr);
       return {to_values(sums.download()), to_values(counts.download())};
     };
     const std::string context = "kmeans_centroid_sums n " + std::to_string(c.n) + " d " + std::to_string(c.d) + " k " +
@@ -390,11 +393,12 @@ inline void check_lloyd_pass(const Repeater& repeat, int version) {
     cpu::kmeans_lloyd_pass(ref_labels.data(), ref_dist.data(), ref_sums.data(), ref_counts.data(), x.data(),
                            x_sq.data(), centers.data(), c_sq.data(), c.n, c.d, c.k, c.groups);
     const Producer produce = [&]() -> Outputs {
-      DeviceVector<float> dx(x), dxs(x_sq), dc(centers), dcs(c_sq), dist(lab_count), sums(sum_count);
-      DeviceVector<int32_t> labels(lab_count);
-      DeviceVector<int64_t> counts(ref_counts.size());
-      kns::kmeans_lloyd_pass(labels.get(), dist.get(), sums.get(), counts.get(), dx.get(), dxs.get(), dc.get(),
-                             dcs.get(), c.n, c.d, c.k, c.groups, nullptr, version);
+      DeviceBuffer<float> dx(kernel_memory(), x), dxs(kernel_memory(), x_sq), dc(kernel_memory(), centers),
+          dcs(kernel_memory(), c_sq), dist(kernel_memory(), lab_count), sums(kernel_memory(), sum_count);
+      DeviceBuffer<int32_t> labels(kernel_memory(), lab_count);
+      DeviceBuffer<int64_t> counts(kernel_memory(), ref_counts.size());
+      kns::kmeans_lloyd_pass(labels.data(), dist.data(), sums.data(), counts.data(), dx.data(), dxs.data(), dc.data(),
+                             dcs.data(), c.n, c.d, c.k, c.groups, nullptr, version);
       return {to_values(labels.download()), to_values(dist.download()), to_values(sums.download()),
               to_values(counts.download())};
     };
@@ -467,11 +471,12 @@ inline void check_pp_candidates(const Repeater& repeat) {
           pot_scale[cand] += rtol * m + c.n * kDoubleU * ref_dist[cand * c.n + i];
         }
       const Producer produce = [&]() -> Outputs {
-        DeviceVector<float> dx(x), dxs(x_sq), dcl(closest), dist(std::vector<float>(ref_dist.size(), NAN));
-        DeviceVector<int32_t> did(ids);
-        DeviceVector<double> pot(std::vector<double>(width, NAN));
-        kns::kmeans_pp_candidates(dist.get(), pot.get(), dx.get(), dxs.get(), with_closest ? dcl.get() : nullptr,
-                                  did.get(), c.n, c.d, c.t, c.groups, nullptr);
+        DeviceBuffer<float> dx(kernel_memory(), x), dxs(kernel_memory(), x_sq), dcl(kernel_memory(), closest),
+            dist(kernel_memory(), std::vector<float>(ref_dist.size(), NAN));
+        DeviceBuffer<int32_t> did(kernel_memory(), ids);
+        DeviceBuffer<double> pot(kernel_memory(), std::vector<double>(width, NAN));
+        kns::kmeans_pp_candidates(dist.data(), pot.data(), dx.data(), dxs.data(), with_closest ? dcl.data() : nullptr,
+                                  did.data(), c.n, c.d, c.t, c.groups, nullptr);
         return {to_values(dist.download()), pot.download()};
       };
       const std::string context = "kmeans_pp_candidates n " + std::to_string(c.n) + " d " + std::to_string(c.d) +
@@ -512,10 +517,10 @@ inline void check_pp_sample(const Repeater& repeat) {
     std::vector<int32_t> ref(u.size());
     cpu::kmeans_pp_sample(ref.data(), w.data(), u.data(), c.n, c.t, c.groups);
     const Producer produce = [&]() -> Outputs {
-      DeviceVector<float> dw(w);
-      DeviceVector<double> du(u);
-      DeviceVector<int32_t> ids(std::vector<int32_t>(ref.size(), -1));
-      kns::kmeans_pp_sample(ids.get(), dw.get(), du.get(), c.n, c.t, c.groups, nullptr);
+      DeviceBuffer<float> dw(kernel_memory(), w);
+      DeviceBuffer<double> du(kernel_memory(), u);
+      DeviceBuffer<int32_t> ids(kernel_memory(), std::vector<int32_t>(ref.size(), -1));
+      kns::kmeans_pp_sample(ids.data(), dw.data(), du.data(), c.n, c.t, c.groups, nullptr);
       return {to_values(ids.download())};
     };
     const std::string context = "kmeans_pp_sample n " + std::to_string(c.n) + " t " + std::to_string(c.t) +
@@ -549,10 +554,12 @@ inline void check_minibatch_update(const Repeater& repeat, TwinBits twin_bits) {
     std::vector<double> ref_counts = counts0;
     cpu::kmeans_minibatch_update(ref.data(), ref_counts.data(), old.data(), xb.data(), labels.data(), c.b, c.d, c.k);
     const Producer produce = [&]() -> Outputs {
-      DeviceVector<float> dxb(xb), dold(old), dnew(std::vector<float>(ref.size(), NAN));
-      DeviceVector<double> dcounts(counts0);
-      DeviceVector<int32_t> dl(labels);
-      kns::kmeans_minibatch_update(dnew.get(), dcounts.get(), dold.get(), dxb.get(), dl.get(), c.b, c.d, c.k, nullptr);
+      DeviceBuffer<float> dxb(kernel_memory(), xb), dold(kernel_memory(), old),
+          dnew(kernel_memory(), std::vector<float>(ref.size(), NAN));
+      DeviceBuffer<double> dcounts(kernel_memory(), counts0);
+      DeviceBuffer<int32_t> dl(kernel_memory(), labels);
+      kns::kmeans_minibatch_update(dnew.data(), dcounts.data(), dold.data(), dxb.data(), dl.data(), c.b, c.d, c.k,
+                                   nullptr);
       return {to_values(dnew.download()), dcounts.download()};
     };
     const std::string context = "kmeans_minibatch_update b " + std::to_string(c.b) + " d " + std::to_string(c.d) +
@@ -587,9 +594,10 @@ inline void check_argmin_dots(const Repeater& repeat) {
     cpu::kmeans_assign(ref_labels.data(), ref_dist.data(), x.data(), x_sq.data(), centers.data(), c_sq.data(), c.n,
                        c.d, c.k);
     const Producer produce = [&]() -> Outputs {
-      DeviceVector<float> dd(dots), dxs(x_sq), dcs(c_sq), dist(ref_dist.size());
-      DeviceVector<int32_t> labels(ref_labels.size());
-      kns::kmeans_argmin_dots(labels.get(), dist.get(), dd.get(), dxs.get(), dcs.get(), c.n, c.k, nullptr);
+      DeviceBuffer<float> dd(kernel_memory(), dots), dxs(kernel_memory(), x_sq), dcs(kernel_memory(), c_sq),
+          dist(kernel_memory(), ref_dist.size());
+      DeviceBuffer<int32_t> labels(kernel_memory(), ref_labels.size());
+      kns::kmeans_argmin_dots(labels.data(), dist.data(), dd.data(), dxs.data(), dcs.data(), c.n, c.k, nullptr);
       return {to_values(labels.download()), to_values(dist.download())};
     };
     const std::string context = assign_context("kmeans_argmin_dots", 1, c);
@@ -623,11 +631,12 @@ inline void check_inertia(const Repeater& repeat) {
     std::vector<double> ref(std::size_t(c.groups));
     cpu::kmeans_inertia(ref.data(), x.data(), centers.data(), labels.data(), c.n, c.d, c.k, c.groups);
     const Producer produce = [&]() -> Outputs {
-      DeviceVector<float> dx(x), dc(centers);
-      DeviceVector<int32_t> dl(labels);
-      DeviceVector<double> out(std::vector<double>(ref.size(), NAN));
-      DeviceVector<double> workspace(kns::kmeans_inertia_workspace(c.groups));
-      kns::kmeans_inertia(out.get(), dx.get(), dc.get(), dl.get(), c.n, c.d, c.k, c.groups, workspace.get(), nullptr);
+      DeviceBuffer<float> dx(kernel_memory(), x), dc(kernel_memory(), centers);
+      DeviceBuffer<int32_t> dl(kernel_memory(), labels);
+      DeviceBuffer<double> out(kernel_memory(), std::vector<double>(ref.size(), NAN));
+      DeviceBuffer<double> workspace(kernel_memory(), kns::kmeans_inertia_workspace(c.groups));
+      kns::kmeans_inertia(out.data(), dx.data(), dc.data(), dl.data(), c.n, c.d, c.k, c.groups, workspace.data(),
+                          nullptr);
       return {out.download()};
     };
     const std::string context = assign_context("kmeans_inertia", 1, c);
@@ -641,23 +650,25 @@ inline void check_inertia(const Repeater& repeat) {
 // ---- bad arguments: std::invalid_argument before any launch ----
 
 inline void check_bad_arguments() {
-  DeviceVector<float> f(64);
-  DeviceVector<int32_t> l(64);
-  DeviceVector<int64_t> cnt(8);
-  DeviceVector<double> dbl(8);
-  float* p = f.get();
-  CHECK_THROWS_AS(kns::kmeans_assign(l.get(), p, p, p, p, p, 4, 2, 2, 1, nullptr, 0), std::invalid_argument);
-  CHECK_THROWS_AS(kns::kmeans_assign(l.get(), p, p, p, p, p, 4, 2, 2, 1, nullptr, kns::kKMeansAssignKernelVersions + 1),
-                  std::invalid_argument);
-  CHECK_THROWS_AS(kns::kmeans_assign(l.get(), p, p, p, p, p, 4, 2, 0, 1, nullptr), std::invalid_argument);
-  CHECK_THROWS_AS(kns::kmeans_assign(l.get(), p, p, p, p, p, 0, 2, 2, 1, nullptr), std::invalid_argument);
+  DeviceBuffer<float> f(kernel_memory(), 64);
+  DeviceBuffer<int32_t> l(kernel_memory(), 64);
+  DeviceBuffer<int64_t> cnt(kernel_memory(), 8);
+  DeviceBuffer<double> dbl(kernel_memory(), 8);
+  float* p = f.data();
+  CHECK_THROWS_AS(kns::kmeans_assign(l.data(), p, p, p, p, p, 4, 2, 2, 1, nullptr, 0), std::invalid_argument);
+  CHECK_THROWS_AS(
+      kns::kmeans_assign(l.data(), p, p, p, p, p, 4, 2, 2, 1, nullptr, kns::kKMeansAssignKernelVersions + 1),
+      std::invalid_argument);
+  CHECK_THROWS_AS(kns::kmeans_assign(l.data(), p, p, p, p, p, 4, 2, 0, 1, nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(kns::kmeans_assign(l.data(), p, p, p, p, p, 0, 2, 2, 1, nullptr), std::invalid_argument);
   CHECK_THROWS_AS(kns::kmeans_assign(nullptr, p, p, p, p, p, 4, 2, 2, 1, nullptr), std::invalid_argument);
-  CHECK_THROWS_AS(kns::kmeans_centroid_sums(p, cnt.get(), p, l.get(), 4, 0, 2, 1, nullptr), std::invalid_argument);
-  CHECK_THROWS_AS(kns::kmeans_pp_candidates(p, dbl.get(), p, p, nullptr, l.get(), 4, 2, 2, 0, nullptr),
+  CHECK_THROWS_AS(kns::kmeans_centroid_sums(p, cnt.data(), p, l.data(), 4, 0, 2, 1, nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(kns::kmeans_pp_candidates(p, dbl.data(), p, p, nullptr, l.data(), 4, 2, 2, 0, nullptr),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::kmeans_pp_sample(l.get(), p, nullptr, 4, 2, 1, nullptr), std::invalid_argument);
-  CHECK_THROWS_AS(kns::kmeans_minibatch_update(p, dbl.get(), p, p, l.get(), 4, 2, 2, nullptr), std::invalid_argument);
-  CHECK_THROWS_AS(kns::kmeans_inertia(dbl.get(), p, p, l.get(), 4, 2, 2, -1, dbl.get(), nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(kns::kmeans_pp_sample(l.data(), p, nullptr, 4, 2, 1, nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(kns::kmeans_minibatch_update(p, dbl.data(), p, p, l.data(), 4, 2, 2, nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(kns::kmeans_inertia(dbl.data(), p, p, l.data(), 4, 2, 2, -1, dbl.data(), nullptr),
+                  std::invalid_argument);
 }
 
 }  // namespace zs::kmeans_checks

@@ -1,4 +1,4 @@
-// Helpers of the emulator tests (tests/test_emu_simt.cpp): device arrays, the thread orders
+// Helpers of the emulator tests (tests/test_emu_simt.cpp): device memory, the thread orders
 // every kernel runs in, and a tolerance comparison that reports the worst element.
 // Compiled for the emulator: kernels/common.cuh maps the CUDA API onto runtime/simt.
 #pragma once
@@ -10,37 +10,30 @@
 #include <vector>
 
 #include "kernels/common.cuh"
+#include "runtime/backend/kernel_memory.h"
 
 namespace zs::simt_test {
 
-// Owns `count` elements of emulated device memory.
+// Device memory is DeviceBuffer<T>(kernel_memory(), count or host vector): emulated device
+// memory, allocated by the emulator's cudaMalloc, so the device heap's guards watch it.
+using ::zs::DeviceBuffer;
+using ::zs::emu::kernel_memory;
+
+// Every byte of `buffer` = value (cudaMemset), e.g. 0 for an output a kernel accumulates into.
 template <class T>
-class DeviceArray {
- public:
-  explicit DeviceArray(std::size_t count) : count_(count) { CUDA_CHECK(cudaMalloc(&ptr_, bytes())); }
-  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) { upload(host); }
-  ~DeviceArray() { cudaFree(ptr_); }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
+void fill_bytes(DeviceBuffer<T>& buffer, int value) {
+  CUDA_CHECK(cudaMemset(buffer.data(), value, buffer.bytes()));
+}
 
-  T* get() const { return ptr_; }
-  std::size_t size() const { return count_; }
-  std::size_t bytes() const { return count_ * sizeof(T); }
-  void upload(const std::vector<T>& host) {
-    REQUIRE(host.size() == count_);
-    CUDA_CHECK(cudaMemcpy(ptr_, host.data(), bytes(), cudaMemcpyHostToDevice));
-  }
-  std::vector<T> download() const {
-    std::vector<T> host(count_);
-    CUDA_CHECK(cudaMemcpy(host.data(), ptr_, bytes(), cudaMemcpyDeviceToHost));
-    return host;
-  }
-  void fill_bytes(int value) { CUDA_CHECK(cudaMemset(ptr_, value, bytes())); }
-
- private:
-  T* ptr_ = nullptr;
-  std::size_t count_;
-};
+// `buffer` read by one synchronous cudaMemcpy, which waits for the legacy stream (and the blocking
+// streams it orders against) only, unlike DeviceBuffer::download(), which first waits for the
+// whole device. For the tests of what a synchronous copy does and does not wait for.
+template <class T>
+std::vector<T> legacy_stream_copy(const DeviceBuffer<T>& buffer) {
+  std::vector<T> host(buffer.size());
+  CUDA_CHECK(cudaMemcpy(host.data(), buffer.data(), buffer.bytes(), cudaMemcpyDeviceToHost));
+  return host;
+}
 
 // Forward, reverse and two random orders, strict mode on, one OS thread unless asked.
 inline std::vector<zs::simt::Settings> all_orders(int threads = 1) {

@@ -10,6 +10,7 @@
 #define ZS_KNS cuda
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -20,42 +21,18 @@
 #include "kernel_runs.h"
 #include "kernels/common.cuh"
 #include "kernels/conv2d.cuh"
+#include "runtime/backend/kernel_memory.h"
 
 using namespace zs::conv_test;
 using zs::ConvGeom;
 
 namespace {
 
-// Device memory for one test; starts as NaN so anything a kernel forgets to write fails.
-class DeviceVec {
- public:
-  explicit DeviceVec(size_t count) : count_(count) {
-    CUDA_CHECK(cudaMalloc(&ptr_, bytes()));
-    upload(Vec(count, std::nanf("")));
-  }
-  explicit DeviceVec(const Vec& host) : count_(host.size()) {
-    CUDA_CHECK(cudaMalloc(&ptr_, bytes()));
-    upload(host);
-  }
-  ~DeviceVec() { cudaFree(ptr_); }
-  DeviceVec(const DeviceVec&) = delete;
-  DeviceVec& operator=(const DeviceVec&) = delete;
-  float* get() const { return ptr_; }
-  size_t bytes() const { return (count_ > 0 ? count_ : 1) * sizeof(float); }
-  void upload(const Vec& host) {
-    if (count_) CUDA_CHECK(cudaMemcpy(ptr_, host.data(), count_ * sizeof(float), cudaMemcpyHostToDevice));
-  }
-  Vec download() const {
-    Vec host(count_);
-    CUDA_CHECK(cudaDeviceSynchronize());
-    if (count_) CUDA_CHECK(cudaMemcpy(host.data(), ptr_, count_ * sizeof(float), cudaMemcpyDeviceToHost));
-    return host;
-  }
+using zs::DeviceBuffer;
+using zs::cuda::kernel_memory;
 
- private:
-  float* ptr_ = nullptr;
-  size_t count_;
-};
+// An output buffer that starts as NaN, so anything a kernel forgets to write fails the comparison.
+DeviceBuffer<float> nan_floats(size_t count) { return DeviceBuffer<float>(kernel_memory(), Vec(count, std::nanf(""))); }
 
 // The emulator test's geometries plus the blog's layers at batch 16.
 std::vector<GeomCase> cuda_geometries() {
@@ -87,15 +64,15 @@ TEST_CASE("cuda conv2d_forward: every version matches the CPU twin", "[cuda][con
   for (const GeomCase& c : cuda_geometries()) {
     const ConvGeom& g = c.g;
     const ConvData d = make_data(g, seed += 10);
-    DeviceVec x(d.x), w(d.w), b(d.b);
+    DeviceBuffer<float> x(kernel_memory(), d.x), w(kernel_memory(), d.w), b(kernel_memory(), d.b);
     for (const Epilogue& e : epilogues(true)) {
       const Vec ref = cpu_forward(g, d, e.bias, e.act);
       for (int version = 1; version <= zs::cuda::kConvForwardKernelVersions; ++version) {
         check_twice(
             label("conv2d_forward", version, c, &e),
             [&] {
-              DeviceVec y(size_t(g.y_size()));
-              zs::cuda::conv2d_forward(g, y.get(), x.get(), w.get(), e.bias ? b.get() : nullptr, e.act, nullptr,
+              DeviceBuffer<float> y = nan_floats(size_t(g.y_size()));
+              zs::cuda::conv2d_forward(g, y.data(), x.data(), w.data(), e.bias ? b.data() : nullptr, e.act, nullptr,
                                        version);
               return y.download();
             },
@@ -111,15 +88,15 @@ TEST_CASE("cuda conv2d_backward_data: every version matches the CPU twin", "[cud
   for (const GeomCase& c : cuda_geometries()) {
     const ConvGeom& g = c.g;
     const ConvData d = make_data(g, seed += 10);
-    DeviceVec dy(d.dy), w(d.w), bias(d.bias_c);
+    DeviceBuffer<float> dy(kernel_memory(), d.dy), w(kernel_memory(), d.w), bias(kernel_memory(), d.bias_c);
     for (const Epilogue& e : epilogues(true)) {
       const Vec ref = cpu_backward_data(g, d, e.bias, e.act);
       for (int version = 1; version <= zs::cuda::kConvBackwardDataKernelVersions; ++version) {
         check_twice(
             label("conv2d_backward_data", version, c, &e),
             [&] {
-              DeviceVec dx(size_t(g.x_size()));
-              zs::cuda::conv2d_backward_data(g, dx.get(), dy.get(), w.get(), e.bias ? bias.get() : nullptr, e.act,
+              DeviceBuffer<float> dx = nan_floats(size_t(g.x_size()));
+              zs::cuda::conv2d_backward_data(g, dx.data(), dy.data(), w.data(), e.bias ? bias.data() : nullptr, e.act,
                                              nullptr, version);
               return dx.download();
             },
@@ -138,14 +115,15 @@ TEST_CASE("cuda conv2d_backward_weight: every version matches the CPU twin", "[c
     const WeightGrads ref = cpu_backward_weight(g, d);
     Vec ref_both = ref.dw;
     ref_both.insert(ref_both.end(), ref.db.begin(), ref.db.end());
-    DeviceVec x(d.x), dy(d.dy);
+    DeviceBuffer<float> x(kernel_memory(), d.x), dy(kernel_memory(), d.dy);
     for (int version = 1; version <= zs::cuda::kConvBackwardWeightKernelVersions; ++version) {
       const size_t workspace_floats = zs::cuda::conv2d_backward_weight_workspace(g, version);
-      DeviceVec workspace(workspace_floats);
+      // max(floats, 1) as this test always allocated; the kernel is handed nullptr when it needs none.
+      DeviceBuffer<float> workspace = nan_floats(std::max<size_t>(workspace_floats, 1));
       auto run = [&](bool with_db) {
-        DeviceVec dw(size_t(g.w_size())), db(size_t(g.k));
-        zs::cuda::conv2d_backward_weight(g, dw.get(), with_db ? db.get() : nullptr, x.get(), dy.get(),
-                                         workspace_floats ? workspace.get() : nullptr, nullptr, version);
+        DeviceBuffer<float> dw = nan_floats(size_t(g.w_size())), db = nan_floats(size_t(g.k));
+        zs::cuda::conv2d_backward_weight(g, dw.data(), with_db ? db.data() : nullptr, x.data(), dy.data(),
+                                         workspace_floats ? workspace.data() : nullptr, nullptr, version);
         Vec out = dw.download();
         if (with_db) {
           const Vec dbh = db.download();
@@ -172,14 +150,14 @@ TEST_CASE("cuda bias_grad_nchw: every version matches the CPU twin", "[cuda][con
     const Vec dy = random_vec(int64_t(s.n) * s.c * s.hw, seed += 10);
     Vec ref(size_t(s.c));
     zs::cpu::bias_grad_nchw(ref.data(), dy.data(), s.n, s.c, s.hw);
-    DeviceVec ddy(dy);
+    DeviceBuffer<float> ddy(kernel_memory(), dy);
     for (int version = 1; version <= zs::cuda::kBiasGradKernelVersions; ++version) {
       check_twice(
           "bias_grad_nchw v" + std::to_string(version) + " n" + std::to_string(s.n) + " c" + std::to_string(s.c) +
               " hw" + std::to_string(s.hw),
           [&] {
-            DeviceVec db(size_t(s.c));
-            zs::cuda::bias_grad_nchw(db.get(), ddy.get(), s.n, s.c, s.hw, nullptr, version);
+            DeviceBuffer<float> db = nan_floats(size_t(s.c));
+            zs::cuda::bias_grad_nchw(db.data(), ddy.data(), s.n, s.c, s.hw, nullptr, version);
             return db.download();
           },
           ref, sum_tolerance(int64_t(s.n) * s.hw));

@@ -79,26 +79,31 @@ TEST_CASE("cuda graph: a captured dense + loss + Adam step replays like direct l
   const zs::AdamHyper h;
 
   struct Model {
-    DeviceVector<float> w, b, mw, vw, mb, vb, dw, db, y, dy, loss;
-    DeviceVector<int64_t> step;
+    DeviceBuffer<float> w, b, mw, vw, mb, vb, dw, db, y, dy, loss;
+    DeviceBuffer<int64_t> step;
     Model(const std::vector<float>& w0, const std::vector<float>& b0, int n, int out)
-        : w(w0), b(b0), mw(std::vector<float>(w0.size(), 0.f)), vw(std::vector<float>(w0.size(), 0.f)),
-          mb(std::vector<float>(b0.size(), 0.f)), vb(std::vector<float>(b0.size(), 0.f)), dw(w0.size()),
-          db(b0.size()), y(std::size_t(n) * out), dy(std::size_t(n) * out), loss(std::size_t(n)),
-          step(std::vector<int64_t>{0}) {}
+        : w(kernel_memory(), w0), b(kernel_memory(), b0), mw(kernel_memory(), std::vector<float>(w0.size(), 0.f)),
+          vw(kernel_memory(), std::vector<float>(w0.size(), 0.f)),
+          mb(kernel_memory(), std::vector<float>(b0.size(), 0.f)),
+          vb(kernel_memory(), std::vector<float>(b0.size(), 0.f)), dw(kernel_memory(), w0.size()),
+          db(kernel_memory(), b0.size()), y(kernel_memory(), std::size_t(n) * out),
+          dy(kernel_memory(), std::size_t(n) * out), loss(kernel_memory(), std::size_t(n)),
+          step(kernel_memory(), std::vector<int64_t>{0}) {}
   };
-  DeviceVector<float> d_x(x), d_target(target);
-  DeviceVector<float> workspace(std::max<std::size_t>(1, kns::dense_workspace(n, in, out)));
+  DeviceBuffer<float> d_x(kernel_memory(), x), d_target(kernel_memory(), target);
+  DeviceBuffer<float> workspace(kernel_memory(), std::max<std::size_t>(1, kns::dense_workspace(n, in, out)));
   cudaStream_t stream = nullptr;
   CUDA_CHECK(cudaStreamCreate(&stream));
   const auto train_step = [&](Model& md) {
-    kns::dense_forward(md.y.get(), d_x.get(), md.w.get(), md.b.get(), n, in, out, zs::Act::None, workspace.get(), stream);
-    kns::mse_loss(md.loss.get(), md.dy.get(), md.y.get(), d_target.get(), n, out, stream);
-    kns::dense_backward(nullptr, md.dw.get(), md.db.get(), md.dy.get(), d_x.get(), nullptr, n, in, out, workspace.get(), stream);
-    kns::adam_advance_step(md.step.get(), stream);
-    kns::adam_step_device(md.w.get(), md.mw.get(), md.vw.get(), md.dw.get(), int64_t(w0.size()), h, md.step.get(),
+    kns::dense_forward(md.y.data(), d_x.data(), md.w.data(), md.b.data(), n, in, out, zs::Act::None, workspace.data(),
+                       stream);
+    kns::mse_loss(md.loss.data(), md.dy.data(), md.y.data(), d_target.data(), n, out, stream);
+    kns::dense_backward(nullptr, md.dw.data(), md.db.data(), md.dy.data(), d_x.data(), nullptr, n, in, out,
+                        workspace.data(), stream);
+    kns::adam_advance_step(md.step.data(), stream);
+    kns::adam_step_device(md.w.data(), md.mw.data(), md.vw.data(), md.dw.data(), int64_t(w0.size()), h, md.step.data(),
                           stream);
-    kns::adam_step_device(md.b.get(), md.mb.get(), md.vb.get(), md.db.get(), int64_t(b0.size()), h, md.step.get(),
+    kns::adam_step_device(md.b.data(), md.mb.data(), md.vb.data(), md.db.data(), int64_t(b0.size()), h, md.step.data(),
                           stream);
   };
 

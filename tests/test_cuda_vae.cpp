@@ -61,23 +61,25 @@ TEST_CASE("cuda vae: a captured graph (advance step, reparameterize) draws conse
   const int n = 128, zdim = 16, replays = 3;
   const uint64_t seed = 2024;
   const std::vector<float> ml = make_mu_logvar(n, zdim, 900);
-  DeviceVector<float> d_ml(ml), z(std::size_t(n) * zdim), eps(std::size_t(n) * zdim);
-  DeviceVector<float> z_direct(std::size_t(n) * zdim), eps_direct(std::size_t(n) * zdim);
-  DeviceVector<int64_t> step(std::vector<int64_t>{0});
+  DeviceBuffer<float> d_ml(kernel_memory(), ml), z(kernel_memory(), std::size_t(n) * zdim),
+      eps(kernel_memory(), std::size_t(n) * zdim);
+  DeviceBuffer<float> z_direct(kernel_memory(), std::size_t(n) * zdim),
+      eps_direct(kernel_memory(), std::size_t(n) * zdim);
+  DeviceBuffer<int64_t> step(kernel_memory(), std::vector<int64_t>{0});
   cudaStream_t stream = nullptr;
   CUDA_CHECK(cudaStreamCreate(&stream));
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
   CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-  kns::adam_advance_step(step.get(), stream);   // recorded, not run
-  kns::vae_reparam_forward_device(z.get(), eps.get(), d_ml.get(), n, zdim, seed, step.get(), true, stream);
+  kns::adam_advance_step(step.data(), stream);   // recorded, not run
+  kns::vae_reparam_forward_device(z.data(), eps.data(), d_ml.data(), n, zdim, seed, step.data(), true, stream);
   CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
   CUDA_CHECK(cudaGraphInstantiateWithFlags(&exec, graph, 0));
   std::vector<float> previous_eps;
   for (int r = 1; r <= replays; ++r) {
     CUDA_CHECK(cudaGraphLaunch(exec, stream));
     CUDA_CHECK(cudaStreamSynchronize(stream));
-    kns::vae_reparam_forward(z_direct.get(), eps_direct.get(), d_ml.get(), n, zdim, seed, r, true, stream);
+    kns::vae_reparam_forward(z_direct.data(), eps_direct.data(), d_ml.data(), n, zdim, seed, r, true, stream);
     const std::vector<float> got_eps = eps.download();
     INFO("replay " << r << " vs a direct launch at step " << r);
     CHECK(step.download()[0] == r);

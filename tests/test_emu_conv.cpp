@@ -21,10 +21,11 @@
 using namespace zs::conv_test;
 using zs::Act;
 using zs::ConvGeom;
+using zs::DeviceBuffer;
+using zs::emu::kernel_memory;
 using zs::simt::Order;
 using zs::simt::ScopedSettings;
 using zs::simt::Settings;
-using zs::simt_test::DeviceArray;
 
 namespace {
 
@@ -41,7 +42,7 @@ std::vector<Settings> three_orders() {
   return orders;
 }
 
-void fill_nan(DeviceArray<float>& a) { a.upload(Vec(a.size(), std::nanf(""))); }
+void fill_nan(DeviceBuffer<float>& a) { a.upload(Vec(a.size(), std::nanf(""))); }
 
 // Runs `launch` once per thread order; checks the first result against ref and the others
 // against the first, bit for bit. `launch` returns what the kernel wrote.
@@ -75,16 +76,16 @@ TEST_CASE("emu conv2d_forward: every version matches the CPU twin in every threa
   for (const GeomCase& c : test_geometries()) {
     const ConvGeom& g = c.g;
     const ConvData d = make_data(g, seed += 10);
-    DeviceArray<float> x(d.x), w(d.w), b(d.b);
+    DeviceBuffer<float> x(kernel_memory(), d.x), w(kernel_memory(), d.w), b(kernel_memory(), d.b);
     for (const Epilogue& e : epilogues(c.small)) {
       const Vec ref = cpu_forward(g, d, e.bias, e.act);
       for (int version = 1; version <= zs::emu::kConvForwardKernelVersions; ++version) {
         check_in_every_order(
             label("conv2d_forward", version, c, &e),
             [&] {
-              DeviceArray<float> y(size_t(g.y_size()));
+              DeviceBuffer<float> y(kernel_memory(), size_t(g.y_size()));
               fill_nan(y);
-              zs::emu::conv2d_forward(g, y.get(), x.get(), w.get(), e.bias ? b.get() : nullptr, e.act, nullptr,
+              zs::emu::conv2d_forward(g, y.data(), x.data(), w.data(), e.bias ? b.data() : nullptr, e.act, nullptr,
                                       version);
               return y.download();
             },
@@ -99,16 +100,16 @@ TEST_CASE("emu conv2d_backward_data: every version matches the CPU twin in every
   for (const GeomCase& c : test_geometries()) {
     const ConvGeom& g = c.g;
     const ConvData d = make_data(g, seed += 10);
-    DeviceArray<float> dy(d.dy), w(d.w), bias(d.bias_c);
+    DeviceBuffer<float> dy(kernel_memory(), d.dy), w(kernel_memory(), d.w), bias(kernel_memory(), d.bias_c);
     for (const Epilogue& e : epilogues(c.small)) {
       const Vec ref = cpu_backward_data(g, d, e.bias, e.act);
       for (int version = 1; version <= zs::emu::kConvBackwardDataKernelVersions; ++version) {
         check_in_every_order(
             label("conv2d_backward_data", version, c, &e),
             [&] {
-              DeviceArray<float> dx(size_t(g.x_size()));
+              DeviceBuffer<float> dx(kernel_memory(), size_t(g.x_size()));
               fill_nan(dx);
-              zs::emu::conv2d_backward_data(g, dx.get(), dy.get(), w.get(), e.bias ? bias.get() : nullptr, e.act,
+              zs::emu::conv2d_backward_data(g, dx.data(), dy.data(), w.data(), e.bias ? bias.data() : nullptr, e.act,
                                             nullptr, version);
               return dx.download();
             },
@@ -124,17 +125,18 @@ TEST_CASE("emu conv2d_backward_weight: every version matches the CPU twin in eve
     const ConvGeom& g = c.g;
     const ConvData d = make_data(g, seed += 10);
     const WeightGrads ref = cpu_backward_weight(g, d);
-    DeviceArray<float> x(d.x), dy(d.dy);
+    DeviceBuffer<float> x(kernel_memory(), d.x), dy(kernel_memory(), d.dy);
     for (int version = 1; version <= zs::emu::kConvBackwardWeightKernelVersions; ++version) {
       const size_t workspace_floats = zs::emu::conv2d_backward_weight_workspace(g, version);
       // dw and db in one vector, so one comparison covers both and the orders compare both.
       auto run = [&](bool with_db) {
-        DeviceArray<float> dw(size_t(g.w_size())), db(size_t(g.k)), workspace(workspace_floats > 0 ? workspace_floats : 1);
+        DeviceBuffer<float> dw(kernel_memory(), size_t(g.w_size())), db(kernel_memory(), size_t(g.k)),
+            workspace(kernel_memory(), workspace_floats > 0 ? workspace_floats : 1);
         fill_nan(dw);
         fill_nan(db);
         fill_nan(workspace);
-        zs::emu::conv2d_backward_weight(g, dw.get(), with_db ? db.get() : nullptr, x.get(), dy.get(),
-                                        workspace_floats > 0 ? workspace.get() : nullptr, nullptr, version);
+        zs::emu::conv2d_backward_weight(g, dw.data(), with_db ? db.data() : nullptr, x.data(), dy.data(),
+                                        workspace_floats > 0 ? workspace.data() : nullptr, nullptr, version);
         Vec out = dw.download();
         if (with_db) {
           const Vec dbh = db.download();
@@ -167,15 +169,15 @@ TEST_CASE("emu bias_grad_nchw: every version matches the CPU twin in every threa
     const Vec dy = random_vec(int64_t(s.n) * s.c * s.hw, seed += 10);
     Vec ref(size_t(s.c));
     zs::cpu::bias_grad_nchw(ref.data(), dy.data(), s.n, s.c, s.hw);
-    DeviceArray<float> ddy(dy);
+    DeviceBuffer<float> ddy(kernel_memory(), dy);
     for (int version = 1; version <= zs::emu::kBiasGradKernelVersions; ++version) {
       check_in_every_order(
           "bias_grad_nchw v" + std::to_string(version) + " n" + std::to_string(s.n) + " c" + std::to_string(s.c) +
               " hw" + std::to_string(s.hw),
           [&] {
-            DeviceArray<float> db(size_t(s.c));
+            DeviceBuffer<float> db(kernel_memory(), size_t(s.c));
             fill_nan(db);
-            zs::emu::bias_grad_nchw(db.get(), ddy.get(), s.n, s.c, s.hw, nullptr, version);
+            zs::emu::bias_grad_nchw(db.data(), ddy.data(), s.n, s.c, s.hw, nullptr, version);
             return db.download();
           },
           ref, sum_tolerance(int64_t(s.n) * s.hw));
@@ -187,18 +189,18 @@ namespace {
 
 // `host` uploaded `offset` floats into a fresh allocation (offset 1: 4 bytes past a 16-byte boundary).
 struct Placed {
-  Placed(const Vec& host, int offset) : offset(offset), array(host.size() + size_t(offset)) {
+  Placed(const Vec& host, int offset) : offset(offset), array(kernel_memory(), host.size() + size_t(offset)) {
     Vec padded(size_t(offset), 0.f);
     padded.insert(padded.end(), host.begin(), host.end());
     array.upload(padded);
   }
-  float* get() const { return array.get() + offset; }
+  float* data() const { return array.data() + offset; }
   Vec download() const {
     const Vec all = array.download();
     return Vec(all.begin() + offset, all.end());
   }
   int offset;
-  DeviceArray<float> array;
+  DeviceBuffer<float> array;
 };
 
 }  // namespace
@@ -224,7 +226,7 @@ TEST_CASE("emu conv: each pointer misaligned alone takes the scalar path and giv
           "conv2d_forward v" + std::to_string(version) + ", misaligned: " + which,
           [&] {
             Placed y(nan_y, offset(0)), x(d.x, offset(1)), w(d.w, offset(2)), b(d.b, offset(3));
-            zs::emu::conv2d_forward(g, y.get(), x.get(), w.get(), b.get(), Act::LeakyRelu, nullptr, version);
+            zs::emu::conv2d_forward(g, y.data(), x.data(), w.data(), b.data(), Act::LeakyRelu, nullptr, version);
             return y.download();
           },
           ref_y, sum_tolerance(forward_terms(g)));
@@ -233,7 +235,8 @@ TEST_CASE("emu conv: each pointer misaligned alone takes the scalar path and giv
           "conv2d_backward_data v" + std::to_string(version) + ", misaligned: " + which,
           [&] {
             Placed dx(nan_x, offset(0)), dy(d.dy, offset(1)), w(d.w, offset(2)), bias(d.bias_c, offset(3));
-            zs::emu::conv2d_backward_data(g, dx.get(), dy.get(), w.get(), bias.get(), Act::Sigmoid, nullptr, version);
+            zs::emu::conv2d_backward_data(g, dx.data(), dy.data(), w.data(), bias.data(), Act::Sigmoid, nullptr,
+                                          version);
             return dx.download();
           },
           ref_dx, sum_tolerance(backward_data_terms(g)));
@@ -243,7 +246,7 @@ TEST_CASE("emu conv: each pointer misaligned alone takes the scalar path and giv
           "bias_grad_nchw v" + std::to_string(version) + ", misaligned: " + which,
           [&] {
             Placed db(Vec(size_t(g.k), std::nanf("")), offset(0)), dy(d.dy, offset(1));
-            zs::emu::bias_grad_nchw(db.get(), dy.get(), g.n, g.k, g.p * g.q, nullptr, version);
+            zs::emu::bias_grad_nchw(db.data(), dy.data(), g.n, g.k, g.p * g.q, nullptr, version);
             return db.download();
           },
           ref_db, sum_tolerance(backward_weight_terms(g)));
@@ -252,30 +255,32 @@ TEST_CASE("emu conv: each pointer misaligned alone takes the scalar path and giv
 
 TEST_CASE("emu conv entries reject bad arguments with a clear message", "[emu][conv]") {
   const ConvGeom g = ConvGeom::same(2, 3, 8, 8, 4, 3, 2);
-  DeviceArray<float> x(size_t(g.x_size())), w(size_t(g.w_size())), y(size_t(g.y_size()));
-  CHECK_THROWS_AS(zs::emu::conv2d_forward(g, y.get(), x.get(), w.get(), nullptr, Act::None, nullptr, 0),
+  DeviceBuffer<float> x(kernel_memory(), size_t(g.x_size())), w(kernel_memory(), size_t(g.w_size())),
+      y(kernel_memory(), size_t(g.y_size()));
+  CHECK_THROWS_AS(zs::emu::conv2d_forward(g, y.data(), x.data(), w.data(), nullptr, Act::None, nullptr, 0),
                   std::invalid_argument);
-  CHECK_THROWS_AS(zs::emu::conv2d_forward(g, y.get(), x.get(), w.get(), nullptr, Act::None, nullptr,
+  CHECK_THROWS_AS(zs::emu::conv2d_forward(g, y.data(), x.data(), w.data(), nullptr, Act::None, nullptr,
                                           zs::emu::kConvForwardKernelVersions + 1),
                   std::invalid_argument);
-  CHECK_THROWS_AS(zs::emu::conv2d_forward(g, nullptr, x.get(), w.get(), nullptr, Act::None, nullptr),
+  CHECK_THROWS_AS(zs::emu::conv2d_forward(g, nullptr, x.data(), w.data(), nullptr, Act::None, nullptr),
                   std::invalid_argument);
-  CHECK_THROWS_AS(zs::emu::conv2d_backward_data(g, x.get(), y.get(), w.get(), nullptr, Act(7), nullptr),
+  CHECK_THROWS_AS(zs::emu::conv2d_backward_data(g, x.data(), y.data(), w.data(), nullptr, Act(7), nullptr),
                   std::invalid_argument);
   ConvGeom bad = g;
   bad.p = 0;
-  CHECK_THROWS_AS(zs::emu::conv2d_forward(bad, y.get(), x.get(), w.get(), nullptr, Act::None, nullptr),
+  CHECK_THROWS_AS(zs::emu::conv2d_forward(bad, y.data(), x.data(), w.data(), nullptr, Act::None, nullptr),
                   std::invalid_argument);
   // Version 2 of backward-weight splits this geometry's pixels and needs scratch; version 1 does not.
   const ConvGeom big = ConvGeom::same(4, 2, 28, 28, 8, 3, 1);
   CHECK(zs::emu::conv2d_backward_weight_workspace(big, 1) == 0);
   REQUIRE(zs::emu::conv2d_backward_weight_workspace(big, 2) > 0);
-  DeviceArray<float> bx(size_t(big.x_size())), bdy(size_t(big.y_size())), bdw(size_t(big.w_size()));
+  DeviceBuffer<float> bx(kernel_memory(), size_t(big.x_size())), bdy(kernel_memory(), size_t(big.y_size())),
+      bdw(kernel_memory(), size_t(big.w_size()));
   try {
-    zs::emu::conv2d_backward_weight(big, bdw.get(), nullptr, bx.get(), bdy.get(), nullptr, nullptr, 2);
+    zs::emu::conv2d_backward_weight(big, bdw.data(), nullptr, bx.data(), bdy.data(), nullptr, nullptr, 2);
     FAIL("a null workspace was accepted");
   } catch (const std::invalid_argument& e) {
     CHECK(std::string(e.what()).find("workspace") != std::string::npos);
   }
-  CHECK_THROWS_AS(zs::emu::bias_grad_nchw(y.get(), x.get(), 0, 3, 4, nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(zs::emu::bias_grad_nchw(y.data(), x.data(), 0, 3, 4, nullptr), std::invalid_argument);
 }

@@ -59,28 +59,36 @@ TEST_CASE("emu dense: backward dw, db and dx, with dx or db skipped, matches the
 }
 
 TEST_CASE("emu gemm/dense: bad arguments are rejected before any launch", "[emu][dense]") {
-  DeviceVector<float> a(std::vector<float>(64, 1.f)), b(std::vector<float>(64, 1.f)), c(std::vector<float>(64, 0.f));
+  DeviceBuffer<float> a(kernel_memory(), std::vector<float>(64, 1.f)), b(kernel_memory(), std::vector<float>(64, 1.f)),
+      c(kernel_memory(), std::vector<float>(64, 0.f));
   const kns::GemmEpilogue ep;
-  CHECK_THROWS_AS(kns::gemm(c.get(), a.get(), b.get(), 2, 2, 2, kns::Trans::No, kns::Trans::No, ep, nullptr, nullptr, 0),
+  CHECK_THROWS_AS(
+      kns::gemm(c.data(), a.data(), b.data(), 2, 2, 2, kns::Trans::No, kns::Trans::No, ep, nullptr, nullptr, 0),
+      std::invalid_argument);
+  CHECK_THROWS_AS(
+      kns::gemm(c.data(), a.data(), b.data(), 2, 2, 2, kns::Trans::No, kns::Trans::No, ep, nullptr, nullptr, 5),
+      std::invalid_argument);
+  CHECK_THROWS_AS(
+      kns::gemm(c.data(), a.data(), b.data(), 0, 2, 2, kns::Trans::No, kns::Trans::No, ep, nullptr, nullptr),
+      std::invalid_argument);
+  CHECK_THROWS_AS(kns::gemm(nullptr, a.data(), b.data(), 2, 2, 2, kns::Trans::No, kns::Trans::No, ep, nullptr, nullptr),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::gemm(c.get(), a.get(), b.get(), 2, 2, 2, kns::Trans::No, kns::Trans::No, ep, nullptr, nullptr, 5),
-                  std::invalid_argument);
-  CHECK_THROWS_AS(kns::gemm(c.get(), a.get(), b.get(), 0, 2, 2, kns::Trans::No, kns::Trans::No, ep, nullptr, nullptr),
-                  std::invalid_argument);
-  CHECK_THROWS_AS(kns::gemm(nullptr, a.get(), b.get(), 2, 2, 2, kns::Trans::No, kns::Trans::No, ep, nullptr, nullptr),
-                  std::invalid_argument);
-  CHECK_THROWS_AS(kns::gemm(a.get(), a.get(), b.get(), 2, 2, 2, kns::Trans::No, kns::Trans::No, ep, nullptr, nullptr),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(
+      kns::gemm(a.data(), a.data(), b.data(), 2, 2, 2, kns::Trans::No, kns::Trans::No, ep, nullptr, nullptr),
+      std::invalid_argument);
   kns::GemmEpilogue bad_act;
   bad_act.act = static_cast<zs::Act>(7);
-  CHECK_THROWS_AS(kns::gemm(c.get(), a.get(), b.get(), 2, 2, 2, kns::Trans::No, kns::Trans::No, bad_act, nullptr, nullptr),
+  CHECK_THROWS_AS(
+      kns::gemm(c.data(), a.data(), b.data(), 2, 2, 2, kns::Trans::No, kns::Trans::No, bad_act, nullptr, nullptr),
+      std::invalid_argument);
+  CHECK_THROWS_AS(kns::dense_forward(c.data(), a.data(), nullptr, nullptr, 2, 2, 2, zs::Act::None, nullptr, nullptr),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::dense_forward(c.get(), a.get(), nullptr, nullptr, 2, 2, 2, zs::Act::None, nullptr, nullptr),
+  CHECK_THROWS_AS(kns::dense_forward(c.data(), a.data(), b.data(), nullptr, 2, -1, 2, zs::Act::None, nullptr, nullptr),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::dense_forward(c.get(), a.get(), b.get(), nullptr, 2, -1, 2, zs::Act::None, nullptr, nullptr),
-                  std::invalid_argument);
-  CHECK_THROWS_AS(kns::dense_backward(c.get(), b.get(), nullptr, a.get(), a.get(), nullptr, 2, 2, 2, nullptr, nullptr),
-                  std::invalid_argument);   // dx wanted without w
-  CHECK_THROWS_AS(kns::dense_backward(nullptr, nullptr, nullptr, a.get(), a.get(), nullptr, 2, 2, 2, nullptr, nullptr),
-                  std::invalid_argument);   // no dw
+  CHECK_THROWS_AS(
+      kns::dense_backward(c.data(), b.data(), nullptr, a.data(), a.data(), nullptr, 2, 2, 2, nullptr, nullptr),
+      std::invalid_argument);   // dx wanted without w
+  CHECK_THROWS_AS(
+      kns::dense_backward(nullptr, nullptr, nullptr, a.data(), a.data(), nullptr, 2, 2, 2, nullptr, nullptr),
+      std::invalid_argument);   // no dw
 }

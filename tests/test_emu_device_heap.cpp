@@ -105,8 +105,8 @@ TEST_CASE("device heap: a kernel reading one element past a buffer faults, even 
     INFO("n = " << n << " floats");
     const unsigned block = 4;   // so the faulting thread has a nonzero blockIdx for n > 4
     const ChildOutcome child = run_in_child([&] {
-      DeviceArray<float> x(iota_floats(n)), y(static_cast<std::size_t>(n));
-      launch_read_past_end(y.get(), x.get(), n, block);
+      DeviceBuffer<float> x(kernel_memory(), iota_floats(n)), y(kernel_memory(), static_cast<std::size_t>(n));
+      launch_read_past_end(y.data(), x.data(), n, block);
       return 0;
     });
     INFO("child stderr:\n" << child.err);
@@ -123,8 +123,8 @@ TEST_CASE("device heap: a kernel reading one element past a buffer faults, even 
     CHECK(section(child.err, "made at:", "accessed by").find("cudaMalloc") != std::string::npos);
 
     // The fix reads the same elements but x[n]: no fault, right results.
-    DeviceArray<float> x(iota_floats(n)), y(static_cast<std::size_t>(n));
-    launch_read_next(y.get(), x.get(), n);
+    DeviceBuffer<float> x(kernel_memory(), iota_floats(n)), y(kernel_memory(), static_cast<std::size_t>(n));
+    launch_read_next(y.data(), x.data(), n);
     const std::vector<float> got = y.download();
     for (int i = 0; i < n; ++i) CHECK(got[std::size_t(i)] == (i + 1 < n ? float(i + 1) + 0.5f : 0.f));
   }
@@ -137,8 +137,8 @@ TEST_CASE("device heap: faults on the emulator's worker threads are reported too
     s.threads = 2;
     zs::simt::ScopedSettings scoped(s);
     const int n = 29;
-    DeviceArray<float> x(iota_floats(n)), y(static_cast<std::size_t>(n));
-    launch_read_past_end(y.get(), x.get(), n, 4);
+    DeviceBuffer<float> x(kernel_memory(), iota_floats(n)), y(kernel_memory(), static_cast<std::size_t>(n));
+    launch_read_past_end(y.data(), x.data(), n, 4);
     return 0;
   });
   INFO("child stderr:\n" << child.err);
@@ -151,8 +151,8 @@ TEST_CASE("device heap: faults on the emulator's worker threads are reported too
 TEST_CASE("device heap: reading in front of a page-sized buffer hits its front guard", "[emu][simt][heap]") {
   const ChildOutcome child = run_in_child([] {
     const int n = 1024;   // 4096 bytes: no slack in front, the guard page is right there
-    DeviceArray<float> x(iota_floats(n)), y(static_cast<std::size_t>(n));
-    launch_read_before_start(y.get(), x.get(), n);
+    DeviceBuffer<float> x(kernel_memory(), iota_floats(n)), y(kernel_memory(), static_cast<std::size_t>(n));
+    launch_read_before_start(y.data(), x.data(), n);
     return 0;
   });
   INFO("child stderr:\n" << child.err);
@@ -167,9 +167,9 @@ TEST_CASE("device heap: a kernel reading a buffer after cudaFree faults, naming 
           "[emu][simt][heap]") {
   const ChildOutcome child = run_in_child([] {
     float* x = heap_test_origin(64);
-    DeviceArray<float> y(64);
+    DeviceBuffer<float> y(kernel_memory(), 64);
     heap_test_free_site(x);
-    launch_read_next(y.get(), x, 64);   // a stale pointer, as a replayed graph would hold
+    launch_read_next(y.data(), x, 64);   // a stale pointer, as a replayed graph would hold
     return 0;
   });
   INFO("child stderr:\n" << child.err);
@@ -223,22 +223,22 @@ TEST_CASE("device heap: copies and memsets touching freed memory fail and report
 
 TEST_CASE("device heap: overruns and host pointers are refused without a report", "[emu][simt][heap]") {
   const ChildOutcome child = run_in_child([] {
-    DeviceArray<float> x(8);
+    DeviceBuffer<float> x(kernel_memory(), 8);
     std::vector<float> host(9, 1.f);
     int failures = 0;
-    failures += cudaMemcpy(x.get(), host.data(), 36, cudaMemcpyHostToDevice) != cudaErrorInvalidValue;
+    failures += cudaMemcpy(x.data(), host.data(), 36, cudaMemcpyHostToDevice) != cudaErrorInvalidValue;
     failures += cudaMemcpy(host.data(), host.data(), 4, cudaMemcpyDeviceToHost) != cudaErrorInvalidValue;
-    failures += cudaMemset(x.get() - 1, 0, 4) != cudaErrorInvalidValue;
+    failures += cudaMemset(x.data() - 1, 0, 4) != cudaErrorInvalidValue;
     return failures;
   });
   CHECK(child.exited(0));
   CHECK(child.err.empty());
 
-  DeviceArray<float> x(8);
+  DeviceBuffer<float> x(kernel_memory(), 8);
   std::vector<float> host(8);
-  CHECK(device_heap::describe(x.get(), 32).empty());
-  CHECK(device_heap::describe(x.get() + 4, 20).find("20 bytes at") == 0);
-  CHECK(device_heap::describe(x.get() + 4, 20).find("(offset 16) lie past the end of the allocation of 32 bytes") !=
+  CHECK(device_heap::describe(x.data(), 32).empty());
+  CHECK(device_heap::describe(x.data() + 4, 20).find("20 bytes at") == 0);
+  CHECK(device_heap::describe(x.data() + 4, 20).find("(offset 16) lie past the end of the allocation of 32 bytes") !=
         std::string::npos);
   CHECK(device_heap::describe(host.data(), 32).find("not device memory") != std::string::npos);
 }
@@ -262,7 +262,7 @@ TEST_CASE("device heap: host code touching freed memory faults with its backtrac
 
 TEST_CASE("device heap: faults elsewhere go to the handler that was there before", "[emu][simt][heap]") {
   const ChildOutcome child = run_in_child([] {
-    DeviceArray<float> x(4);   // installs the heap's handler over Catch2's (and AddressSanitizer's)
+    DeviceBuffer<float> x(kernel_memory(), 4);   // installs the heap's handler over Catch2's (and AddressSanitizer's)
     void* page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return *static_cast<volatile int*>(page);
   });
@@ -280,38 +280,39 @@ TEST_CASE("device heap: correct kernels and copies on buffers of every size see 
   for (int n = 1; n <= 40; ++n) {
     INFO("n = " << n << " floats");
     const std::vector<float> values = iota_floats(n);
-    DeviceArray<float> x(static_cast<std::size_t>(n)), y(static_cast<std::size_t>(n)), z(static_cast<std::size_t>(n));
+    DeviceBuffer<float> x(kernel_memory(), static_cast<std::size_t>(n)),
+        y(kernel_memory(), static_cast<std::size_t>(n)), z(kernel_memory(), static_cast<std::size_t>(n));
     // Fresh device memory reads as NaN.
     for (float v : x.download()) CHECK(std::isnan(v));
     x.upload(values);
     // Aligned to the largest power of two dividing the size (cudaMalloc's 256 where it can).
     const std::size_t bytes = std::size_t(n) * sizeof(float);
     const std::size_t alignment = std::min<std::size_t>(bytes & (~bytes + 1), 256);
-    CHECK(reinterpret_cast<std::uintptr_t>(x.get()) % alignment == 0);
-    CHECK(device_heap::contains(x.get(), bytes));
-    CHECK_FALSE(device_heap::contains(x.get(), bytes + 1));
+    CHECK(reinterpret_cast<std::uintptr_t>(x.data()) % alignment == 0);
+    CHECK(device_heap::contains(x.data(), bytes));
+    CHECK_FALSE(device_heap::contains(x.data(), bytes + 1));
 
-    launch_read_next(y.get(), x.get(), n);   // reads up to the last element, flush against the guard
+    launch_read_next(y.data(), x.data(), n);   // reads up to the last element, flush against the guard
     const std::vector<float> got = y.download();
     for (int i = 0; i < n; ++i) CHECK(got[std::size_t(i)] == (i + 1 < n ? values[std::size_t(i) + 1] : 0.f));
-    CHECK(cudaMemcpy(z.get(), x.get(), bytes, cudaMemcpyDeviceToDevice) == cudaSuccess);
+    CHECK(cudaMemcpy(z.data(), x.data(), bytes, cudaMemcpyDeviceToDevice) == cudaSuccess);
     CHECK(z.download() == values);
-    CHECK(cudaMemset(z.get() + n - 1, 0, 4) == cudaSuccess);
+    CHECK(cudaMemset(z.data() + n - 1, 0, 4) == cudaSuccess);
     CHECK(z.download()[std::size_t(n) - 1] == 0.f);
 
     if (n % 4 == 0) {   // float4 loads, the last one ending at the guard page
-      CHECK(reinterpret_cast<std::uintptr_t>(x.get()) % 16 == 0);
+      CHECK(reinterpret_cast<std::uintptr_t>(x.data()) % 16 == 0);
       const int count = n / 4;
-      LAUNCH(vector_copy_kernel, 1, count, 0, nullptr)(reinterpret_cast<float4*>(y.get()),
-                                                        reinterpret_cast<const float4*>(x.get()), count);
+      LAUNCH(vector_copy_kernel, 1, count, 0, nullptr)
+      (reinterpret_cast<float4*>(y.data()), reinterpret_cast<const float4*>(x.data()), count);
       CHECK(y.download() == values);
     }
   }
   // Byte buffers of every size up to a page and beyond.
   for (std::size_t bytes : {1, 2, 3, 5, 7, 8, 13, 255, 256, 257, 4095, 4096, 4097}) {
     INFO(bytes << " bytes");
-    DeviceArray<unsigned char> b(bytes);
-    b.fill_bytes(0x5A);
+    DeviceBuffer<unsigned char> b(kernel_memory(), bytes);
+    fill_bytes(b, 0x5A);
     for (unsigned char c : b.download()) CHECK(c == 0x5A);
   }
 }
@@ -323,7 +324,7 @@ TEST_CASE("device heap: memory accounting and the emulated memory cap", "[emu][s
   CHECK(total == device_heap::limit());
   if (!std::getenv("ZS_EMU_DEVICE_MEM_MIB")) CHECK(total == std::size_t(2) << 30);   // the GTX 960's
   {
-    DeviceArray<float> a(250);   // 1000 bytes, charged as 1024
+    DeviceBuffer<float> a(kernel_memory(), 250);   // 1000 bytes, charged as 1024
     CHECK(device_heap::bytes_in_use() == before + 1024);
     std::size_t free_now = 0;
     REQUIRE(cudaMemGetInfo(&free_now, &total) == cudaSuccess);
@@ -359,6 +360,6 @@ TEST_CASE("device heap: the quarantine is capped, so many frees never run out of
   INFO("mappings before " << maps_before << ", after " << maps_after);
   CHECK(maps_after < maps_before + 16384 + 64);
   CHECK(device_heap::touches_freed(last, 4));   // the newest ones stay quarantined
-  DeviceArray<float> still_works(1000);
-  still_works.fill_bytes(0);
+  DeviceBuffer<float> still_works(kernel_memory(), 1000);
+  fill_bytes(still_works, 0);
 }

@@ -45,10 +45,11 @@ TEST_CASE("emu adam: the device step gives the host step's exact bits", "[emu][a
   const std::vector<float> p0 = random_floats(count, 1), g = random_floats(count, 2);
   const std::vector<float> m0 = random_floats(count, 3, -0.1f, 0.1f), v0 = random_floats(count, 4, 0.f, 0.01f);
   for (const int64_t step : {int64_t(1), int64_t(7), int64_t(123456)}) {
-    DeviceVector<float> p1(p0), m1(m0), v1(v0), p2(p0), m2(m0), v2(v0), dg(g);
-    DeviceVector<int64_t> d_step(std::vector<int64_t>{step});
-    kns::adam_step(p1.get(), m1.get(), v1.get(), dg.get(), count, h, step, nullptr);
-    kns::adam_step_device(p2.get(), m2.get(), v2.get(), dg.get(), count, h, d_step.get(), nullptr);
+    DeviceBuffer<float> p1(kernel_memory(), p0), m1(kernel_memory(), m0), v1(kernel_memory(), v0),
+        p2(kernel_memory(), p0), m2(kernel_memory(), m0), v2(kernel_memory(), v0), dg(kernel_memory(), g);
+    DeviceBuffer<int64_t> d_step(kernel_memory(), std::vector<int64_t>{step});
+    kns::adam_step(p1.data(), m1.data(), v1.data(), dg.data(), count, h, step, nullptr);
+    kns::adam_step_device(p2.data(), m2.data(), v2.data(), dg.data(), count, h, d_step.data(), nullptr);
     INFO("step " << step);
     CHECK(same_bits(p1.download(), p2.download()));
     CHECK(same_bits(m1.download(), m2.download()));
@@ -57,15 +58,16 @@ TEST_CASE("emu adam: the device step gives the host step's exact bits", "[emu][a
 }
 
 TEST_CASE("emu losses/adam: bad arguments are rejected before any launch", "[emu][loss][adam]") {
-  DeviceVector<float> a(std::vector<float>(16, 0.5f)), b(std::vector<float>(16, 0.5f)), c(std::vector<float>(16, 0.f));
-  CHECK_THROWS_AS(kns::bce_loss(c.get(), nullptr, a.get(), b.get(), 0, 4, nullptr), std::invalid_argument);
-  CHECK_THROWS_AS(kns::bce_loss(c.get(), nullptr, nullptr, b.get(), 2, 4, nullptr), std::invalid_argument);
-  CHECK_THROWS_AS(kns::mse_loss(c.get(), nullptr, a.get(), b.get(), 2, 4, nullptr, 3), std::invalid_argument);
+  DeviceBuffer<float> a(kernel_memory(), std::vector<float>(16, 0.5f)),
+      b(kernel_memory(), std::vector<float>(16, 0.5f)), c(kernel_memory(), std::vector<float>(16, 0.f));
+  CHECK_THROWS_AS(kns::bce_loss(c.data(), nullptr, a.data(), b.data(), 0, 4, nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(kns::bce_loss(c.data(), nullptr, nullptr, b.data(), 2, 4, nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(kns::mse_loss(c.data(), nullptr, a.data(), b.data(), 2, 4, nullptr, 3), std::invalid_argument);
   const zs::AdamHyper h;
-  CHECK_THROWS_AS(kns::adam_step(a.get(), b.get(), c.get(), a.get(), 16, h, 0, nullptr), std::invalid_argument);
-  CHECK_THROWS_AS(kns::adam_step(a.get(), b.get(), c.get(), a.get(), -1, h, 1, nullptr), std::invalid_argument);
-  CHECK_THROWS_AS(kns::adam_step(nullptr, b.get(), c.get(), a.get(), 16, h, 1, nullptr), std::invalid_argument);
-  CHECK_THROWS_AS(kns::adam_step_device(a.get(), b.get(), c.get(), a.get(), 16, h, nullptr, nullptr),
+  CHECK_THROWS_AS(kns::adam_step(a.data(), b.data(), c.data(), a.data(), 16, h, 0, nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(kns::adam_step(a.data(), b.data(), c.data(), a.data(), -1, h, 1, nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(kns::adam_step(nullptr, b.data(), c.data(), a.data(), 16, h, 1, nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(kns::adam_step_device(a.data(), b.data(), c.data(), a.data(), 16, h, nullptr, nullptr),
                   std::invalid_argument);
   CHECK_THROWS_AS(kns::adam_advance_step(nullptr, nullptr), std::invalid_argument);
 }

@@ -72,9 +72,9 @@ template <bool kSkipSecondBarrier>
 std::vector<float> run_matmul(const Settings& settings, const std::vector<float>& a, const std::vector<float>& b,
                               int m, int n, int k) {
   ScopedSettings scoped(settings);
-  DeviceArray<float> da(a), db(b), dc(std::size_t(m) * n);
+  DeviceBuffer<float> da(kernel_memory(), a), db(kernel_memory(), b), dc(kernel_memory(), std::size_t(m) * n);
   const dim3 block(kTile, kTile), grid((n + kTile - 1) / kTile, (m + kTile - 1) / kTile);
-  LAUNCH((tiled_matmul_kernel<kSkipSecondBarrier>), grid, block, 0, nullptr)(dc.get(), da.get(), db.get(), m, n, k);
+  LAUNCH((tiled_matmul_kernel<kSkipSecondBarrier>), grid, block, 0, nullptr)(dc.data(), da.data(), db.data(), m, n, k);
   KERNEL_CHECK();
   return dc.download();
 }
@@ -88,8 +88,8 @@ TEST_CASE("simt: threads run in the configured order", "[emu][simt]") {
   constexpr int kThreads = 64;
   auto ranks_in = [&](const Settings& s) {
     ScopedSettings scoped(s);
-    DeviceArray<int> rank(kThreads), counter(std::vector<int>{0});
-    LAUNCH(arrival_order_kernel, 1, kThreads, 0, nullptr)(rank.get(), counter.get());
+    DeviceBuffer<int> rank(kernel_memory(), kThreads), counter(kernel_memory(), std::vector<int>{0});
+    LAUNCH(arrival_order_kernel, 1, kThreads, 0, nullptr)(rank.data(), counter.data());
     KERNEL_CHECK();
     return rank.download();
   };
@@ -114,8 +114,8 @@ TEST_CASE("simt: threads run in the configured order", "[emu][simt]") {
   constexpr int kBlocks = 16;
   auto block_ranks_in = [&](const Settings& s) {
     ScopedSettings scoped(s);
-    DeviceArray<int> rank(kBlocks), counter(std::vector<int>{0});
-    LAUNCH(arrival_order_kernel, kBlocks, 1, 0, nullptr)(rank.get(), counter.get());
+    DeviceBuffer<int> rank(kernel_memory(), kBlocks), counter(kernel_memory(), std::vector<int>{0});
+    LAUNCH(arrival_order_kernel, kBlocks, 1, 0, nullptr)(rank.data(), counter.data());
     KERNEL_CHECK();
     return rank.download();
   };
@@ -134,8 +134,8 @@ TEST_CASE("simt: built-in variables come from the running thread", "[emu][simt]"
   for (const Settings& s : all_orders()) {
     INFO(describe(s));
     ScopedSettings scoped(s);
-    DeviceArray<int> out(std::size_t(threads) * blocks * 4);
-    LAUNCH(builtins_kernel, grid, block, 0, nullptr)(out.get());
+    DeviceBuffer<int> out(kernel_memory(), std::size_t(threads) * blocks * 4);
+    LAUNCH(builtins_kernel, grid, block, 0, nullptr)(out.data());
     KERNEL_CHECK();
     const std::vector<int> o = out.download();
     int bad = 0;
@@ -180,8 +180,8 @@ TEST_CASE("simt: block reduction with warp shuffles", "[emu][simt]") {
   for (const Settings& s : all_orders()) {
     INFO(describe(s));
     ScopedSettings scoped(s);
-    DeviceArray<float> dx(x), sums(blocks);
-    LAUNCH(block_sum_kernel, blocks, kReduceBlock, 0, nullptr)(sums.get(), dx.get(), count);
+    DeviceBuffer<float> dx(kernel_memory(), x), sums(kernel_memory(), blocks);
+    LAUNCH(block_sum_kernel, blocks, kReduceBlock, 0, nullptr)(sums.data(), dx.data(), count);
     KERNEL_CHECK();
     CHECK(sums.download() == ref);
   }
@@ -199,8 +199,8 @@ TEST_CASE("simt: warp scan with __shfl_up_sync and segmented __shfl_sync", "[emu
   for (const Settings& s : all_orders()) {
     INFO(describe(s));
     ScopedSettings scoped(s);
-    DeviceArray<int> dx(x), scan(n), broadcast(n);
-    LAUNCH(warp_scan_kernel, blocks, block, 0, nullptr)(scan.get(), broadcast.get(), dx.get());
+    DeviceBuffer<int> dx(kernel_memory(), x), scan(kernel_memory(), n), broadcast(kernel_memory(), n);
+    LAUNCH(warp_scan_kernel, blocks, block, 0, nullptr)(scan.data(), broadcast.data(), dx.data());
     KERNEL_CHECK();
     CHECK(scan.download() == scan_ref);
     CHECK(broadcast.download() == broadcast_ref);
@@ -212,8 +212,8 @@ TEST_CASE("simt: ballot, any, all, __syncthreads_count/and/or", "[emu][simt]") {
   for (const Settings& s : all_orders()) {
     INFO(describe(s));
     ScopedSettings scoped(s);
-    DeviceArray<unsigned> out(std::size_t(blocks) * block * 8);
-    LAUNCH(vote_kernel, blocks, block, 0, nullptr)(out.get());
+    DeviceBuffer<unsigned> out(kernel_memory(), std::size_t(blocks) * block * 8);
+    LAUNCH(vote_kernel, blocks, block, 0, nullptr)(out.data());
     KERNEL_CHECK();
     const std::vector<unsigned> o = out.download();
     int block_count = 0;
@@ -246,8 +246,8 @@ TEST_CASE("simt: dynamic shared memory is per block", "[emu][simt]") {
     for (const Settings& s : all_orders(threads)) {
       INFO(describe(s));
       ScopedSettings scoped(s);
-      DeviceArray<float> dx(x), y(n);
-      LAUNCH(reverse_in_block_kernel, blocks, block, block * sizeof(float), nullptr)(y.get(), dx.get());
+      DeviceBuffer<float> dx(kernel_memory(), x), y(kernel_memory(), n);
+      LAUNCH(reverse_in_block_kernel, blocks, block, block * sizeof(float), nullptr)(y.data(), dx.data());
       KERNEL_CHECK();
       CHECK(y.download() == ref);
     }
@@ -272,9 +272,9 @@ TEST_CASE("simt: atomics", "[emu][simt]") {
       init.max_value = -1;
       init.min_value = 1 << 30;
       init.exchange_slot = -1;
-      DeviceArray<int> dv(values);
-      DeviceArray<AtomicResults> r(std::vector<AtomicResults>{init});
-      LAUNCH(atomics_kernel, (count + 127) / 128, 128, 0, nullptr)(r.get(), dv.get(), count);
+      DeviceBuffer<int> dv(kernel_memory(), values);
+      DeviceBuffer<AtomicResults> r(kernel_memory(), std::vector<AtomicResults>{init});
+      LAUNCH(atomics_kernel, (count + 127) / 128, 128, 0, nullptr)(r.data(), dv.data(), count);
       KERNEL_CHECK();
       const AtomicResults got = r.download()[0];
       for (int bin = 0; bin < 16; ++bin) CHECK(got.histogram[bin] == want.histogram[bin]);
@@ -314,9 +314,9 @@ TEST_CASE("simt: (b) a warp-synchronous reduction without __syncwarp is wrong in
   int wrong_orders = 0;
   for (const Settings& s : all_orders()) {
     ScopedSettings scoped(s);
-    DeviceArray<float> dx(x), fixed(blocks), buggy(blocks);
-    LAUNCH(warp_tail_sum_kernel<true>, blocks, 64, 0, nullptr)(fixed.get(), dx.get());
-    LAUNCH(warp_tail_sum_kernel<false>, blocks, 64, 0, nullptr)(buggy.get(), dx.get());
+    DeviceBuffer<float> dx(kernel_memory(), x), fixed(kernel_memory(), blocks), buggy(kernel_memory(), blocks);
+    LAUNCH(warp_tail_sum_kernel<true>, blocks, 64, 0, nullptr)(fixed.data(), dx.data());
+    LAUNCH(warp_tail_sum_kernel<false>, blocks, 64, 0, nullptr)(buggy.data(), dx.data());
     KERNEL_CHECK();
     INFO(describe(s));
     CHECK(fixed.download() == ref);   // with __syncwarp: right in every order
@@ -326,8 +326,8 @@ TEST_CASE("simt: (b) a warp-synchronous reduction without __syncwarp is wrong in
 }
 
 TEST_CASE("simt: (c) strict mode reports a divergent barrier with its file:line", "[emu][simt]") {
-  DeviceArray<int> out(32);
-  const std::string msg = kernel_error_of([&] { LAUNCH(divergent_barrier_kernel, 1, 32, 0, nullptr)(out.get()); });
+  DeviceBuffer<int> out(kernel_memory(), 32);
+  const std::string msg = kernel_error_of([&] { LAUNCH(divergent_barrier_kernel, 1, 32, 0, nullptr)(out.data()); });
   INFO(msg);
   CHECK(msg.find("different __syncthreads") != std::string::npos);
   CHECK(msg.find(site(kDivergentBarrierLineLow)) != std::string::npos);
@@ -337,7 +337,7 @@ TEST_CASE("simt: (c) strict mode reports a divergent barrier with its file:line"
 
   // Without strict mode the barrier counts arrivals, as pre-Volta hardware does.
   ScopedSettings scoped(lenient());
-  LAUNCH(divergent_barrier_kernel, 1, 32, 0, nullptr)(out.get());
+  LAUNCH(divergent_barrier_kernel, 1, 32, 0, nullptr)(out.data());
   std::vector<int> want(32);
   std::iota(want.begin(), want.end(), 0);
   CHECK(out.download() == want);
@@ -346,9 +346,10 @@ TEST_CASE("simt: (c) strict mode reports a divergent barrier with its file:line"
 TEST_CASE("simt: (c) strict mode reports a barrier after some threads exited", "[emu][simt]") {
   const int count = 100, block = 64, blocks = 2;
   const auto x = random_floats(count, 6);
-  DeviceArray<float> dx(x), y(count);
-  const std::string msg =
-      kernel_error_of([&] { LAUNCH(barrier_after_exit_kernel, blocks, block, 0, nullptr)(y.get(), dx.get(), count); });
+  DeviceBuffer<float> dx(kernel_memory(), x), y(kernel_memory(), count);
+  const std::string msg = kernel_error_of([&] {
+    LAUNCH(barrier_after_exit_kernel, blocks, block, 0, nullptr)(y.data(), dx.data(), count);
+  });
   INFO(msg);
   CHECK(msg.find(site(kBarrierAfterExitLine)) != std::string::npos);
   CHECK(msg.find("28 of 64 threads exited") != std::string::npos);
@@ -356,12 +357,13 @@ TEST_CASE("simt: (c) strict mode reports a barrier after some threads exited", "
 
   // Blocks running on two OS threads report the same way, on the launching thread.
   ScopedSettings two_threads(all_orders(2)[0]);
-  const std::string msg2 =
-      kernel_error_of([&] { LAUNCH(barrier_after_exit_kernel, blocks, block, 0, nullptr)(y.get(), dx.get(), count); });
+  const std::string msg2 = kernel_error_of([&] {
+    LAUNCH(barrier_after_exit_kernel, blocks, block, 0, nullptr)(y.data(), dx.data(), count);
+  });
   CHECK(msg2.find(site(kBarrierAfterExitLine)) != std::string::npos);
 
   ScopedSettings scoped(lenient());   // tolerated: exited threads leave the barrier's count
-  LAUNCH(barrier_after_exit_kernel, blocks, block, 0, nullptr)(y.get(), dx.get(), count);
+  LAUNCH(barrier_after_exit_kernel, blocks, block, 0, nullptr)(y.data(), dx.data(), count);
   KERNEL_CHECK();
   std::vector<float> ref(count);
   for (int i = 0; i < count; ++i) ref[i] = x[i] + x[i / block * block];
@@ -369,40 +371,40 @@ TEST_CASE("simt: (c) strict mode reports a barrier after some threads exited", "
 }
 
 TEST_CASE("simt: (d) strict mode reports a shuffle that names an exited lane", "[emu][simt]") {
-  DeviceArray<int> out(32);
-  out.fill_bytes(0);
+  DeviceBuffer<int> out(kernel_memory(), 32);
+  fill_bytes(out, 0);
   const auto orders = all_orders();
   // Forward order: lanes 0..15 shuffle before lanes 16..31 have run (and exited); reverse: after.
   for (const auto& [s, why] : {std::pair{orders[0], "is not in the mask"}, std::pair{orders[1], "has exited"}}) {
     ScopedSettings scoped(s);
-    std::string msg = kernel_error_of([&] { LAUNCH(shuffle_exited_lane_kernel, 1, 32, 0, nullptr)(out.get()); });
+    std::string msg = kernel_error_of([&] { LAUNCH(shuffle_exited_lane_kernel, 1, 32, 0, nullptr)(out.data()); });
     INFO(describe(s) << ": " << msg);
     CHECK(msg.find(site(kShuffleExitedLaneLine)) != std::string::npos);
     CHECK(msg.find("__shfl_down_sync with mask 0x0000ffff reads lane 16, which " + std::string(why)) !=
           std::string::npos);
 
     // A full mask after lanes exited: caught when the lanes arrive, or when the others exit.
-    msg = kernel_error_of([&] { LAUNCH(mask_with_exited_lanes_kernel, 1, 32, 0, nullptr)(out.get()); });
+    msg = kernel_error_of([&] { LAUNCH(mask_with_exited_lanes_kernel, 1, 32, 0, nullptr)(out.data()); });
     CHECK(msg.find(site(kMaskWithExitedLanesLine)) != std::string::npos);
     CHECK(msg.find("exited") != std::string::npos);
 
-    msg = kernel_error_of([&] { LAUNCH(mask_without_self_kernel, 1, 32, 0, nullptr)(out.get()); });
+    msg = kernel_error_of([&] { LAUNCH(mask_without_self_kernel, 1, 32, 0, nullptr)(out.data()); });
     CHECK(msg.find(site(kMaskWithoutSelfLine)) != std::string::npos);
     CHECK(msg.find("does not name the calling lane") != std::string::npos);
   }
 
   // Without strict mode the undefined read yields the poison pattern (-1 for an int).
   ScopedSettings scoped(lenient());
-  LAUNCH(shuffle_exited_lane_kernel, 1, 32, 0, nullptr)(out.get());
+  LAUNCH(shuffle_exited_lane_kernel, 1, 32, 0, nullptr)(out.data());
   const std::vector<int> o = out.download();
   for (int lane = 0; lane < 16; ++lane) CHECK(o[lane] == (lane < 8 ? 2 * lane + 8 : lane - 1));
 }
 
 TEST_CASE("simt: a warp op whose lanes never all arrive is reported as a deadlock", "[emu][simt]") {
-  DeviceArray<int> out(32);
+  DeviceBuffer<int> out(kernel_memory(), 32);
   for (const Settings& s : {all_orders()[0], lenient()}) {
     ScopedSettings scoped(s);
-    const std::string msg = kernel_error_of([&] { LAUNCH(warp_op_deadlock_kernel, 1, 32, 0, nullptr)(out.get()); });
+    const std::string msg = kernel_error_of([&] { LAUNCH(warp_op_deadlock_kernel, 1, 32, 0, nullptr)(out.data()); });
     INFO(msg);
     CHECK(msg.find("deadlock") != std::string::npos);
     CHECK(msg.find("__shfl_sync") != std::string::npos);
@@ -413,9 +415,9 @@ TEST_CASE("simt: a warp op whose lanes never all arrive is reported as a deadloc
 
 TEST_CASE("simt: (e) unwritten shared and device memory read as poison", "[emu][simt]") {
   const int block = 64;
-  DeviceArray<float> y(block);
+  DeviceBuffer<float> y(kernel_memory(), block);
   for (int repeat = 0; repeat < 2; ++repeat) {   // re-poisoned for every block, not just the first
-    LAUNCH(read_unwritten_shared_kernel, 1, block, block * sizeof(float), nullptr)(y.get());
+    LAUNCH(read_unwritten_shared_kernel, 1, block, block * sizeof(float), nullptr)(y.data());
     KERNEL_CHECK();
     const std::vector<float> o = y.download();
     for (int t = 0; t < block; ++t) {
@@ -426,22 +428,22 @@ TEST_CASE("simt: (e) unwritten shared and device memory read as poison", "[emu][
         CHECK(std::bit_cast<uint32_t>(o[t]) == 0xffffffffu);   // NaN
     }
   }
-  DeviceArray<float> fresh(4);
+  DeviceBuffer<float> fresh(kernel_memory(), 4);
   for (float v : fresh.download()) CHECK(std::bit_cast<uint32_t>(v) == 0xffffffffu);
 }
 
 TEST_CASE("simt: (e') static shared memory no thread wrote reads as poison in every block", "[emu][simt]") {
   const int blocks = 5, n = blocks * kStaticSharedBlock;
-  DeviceArray<float> y(n);
-  DeviceArray<double> y_double(n);
-  DeviceArray<int> y_int(n);
+  DeviceBuffer<float> y(kernel_memory(), n);
+  DeviceBuffer<double> y_double(kernel_memory(), n);
+  DeviceBuffer<int> y_int(kernel_memory(), n);
   // One OS thread runs the blocks one after the other (the stale values of a previous block would
   // be there), then two OS threads; launched twice, so the second launch follows the first.
   for (const int threads : {1, 2})
     for (int launch = 0; launch < 2; ++launch) {
       ScopedSettings scoped(all_orders(threads)[std::size_t(launch) % 4]);
-      LAUNCH(read_unwritten_static_shared_kernel, blocks, kStaticSharedBlock, 0, nullptr)(y.get(), y_double.get(),
-                                                                                       y_int.get());
+      LAUNCH(read_unwritten_static_shared_kernel, blocks, kStaticSharedBlock, 0, nullptr)
+      (y.data(), y_double.data(), y_int.data());
       KERNEL_CHECK();
       const std::vector<float> f = y.download();
       const std::vector<double> d = y_double.download();
@@ -464,20 +466,21 @@ TEST_CASE("simt: (e') static shared memory no thread wrote reads as poison in ev
 }
 
 TEST_CASE("simt: an exception in device code fails the launch", "[emu][simt]") {
-  DeviceArray<int> out(32);
-  const std::string msg = kernel_error_of([&] { LAUNCH(trap_kernel, 1, 32, 0, nullptr)(out.get()); });
+  DeviceBuffer<int> out(kernel_memory(), 32);
+  const std::string msg = kernel_error_of([&] { LAUNCH(trap_kernel, 1, 32, 0, nullptr)(out.data()); });
   CHECK(msg.find("thread (3,0,0) threw: __trap() called") != std::string::npos);
   // The emulator is usable afterwards.
-  DeviceArray<float> x(std::vector<float>(32, 1.5f)), y(32);
-  LAUNCH(scale_kernel, 1, 32, 0, nullptr)(y.get(), x.get(), 2.f, 32);
+  DeviceBuffer<float> x(kernel_memory(), std::vector<float>(32, 1.5f)), y(kernel_memory(), 32);
+  LAUNCH(scale_kernel, 1, 32, 0, nullptr)(y.data(), x.data(), 2.f, 32);
   KERNEL_CHECK();
   CHECK(y.download() == std::vector<float>(32, 3.f));
 }
 
 TEST_CASE("simt: (f) a float4 access at a misaligned address fails the kernel, naming the line", "[emu][simt]") {
-  DeviceArray<float> x(std::vector<float>(4 * 32 + 4, 1.f)), y(4 * 32);
+  DeviceBuffer<float> x(kernel_memory(), std::vector<float>(4 * 32 + 4, 1.f)), y(kernel_memory(), 4 * 32);
   const std::string msg =
-      kernel_error_of([&] { LAUNCH(misaligned_float4_kernel, 1, 32, 0, nullptr)(y.get(), x.get()); });
+      kernel_error_of([&] { LAUNCH(misaligned_float4_kernel, 1, 32, 0, nullptr)
+                            (y.data(), x.data()); });
   CHECK(msg.find("load_float4 at") != std::string::npos);
   CHECK(msg.find(site(kMisalignedLoadLine)) != std::string::npos);
   CHECK(msg.find("4 bytes past a 16-byte boundary") != std::string::npos);
@@ -488,8 +491,8 @@ __global__ void nested_launch_kernel(int* out) { LAUNCH(arrival_order_kernel, 1,
 }  // namespace
 
 TEST_CASE("simt: a launch from device code is refused", "[emu][simt]") {
-  DeviceArray<int> out(1);
-  const std::string msg = kernel_error_of([&] { LAUNCH(nested_launch_kernel, 1, 1, 0, nullptr)(out.get()); });
+  DeviceBuffer<int> out(kernel_memory(), 1);
+  const std::string msg = kernel_error_of([&] { LAUNCH(nested_launch_kernel, 1, 1, 0, nullptr)(out.data()); });
   CHECK(msg.find("launched from device code") != std::string::npos);
 }
 
@@ -502,10 +505,10 @@ TEST_CASE("simt: intrinsics outside a kernel are refused", "[emu][simt]") {
 
 TEST_CASE("simt: an invalid launch configuration sets cudaGetLastError and runs nothing", "[emu][simt]") {
   REQUIRE(cudaGetLastError() == cudaSuccess);
-  DeviceArray<float> x(std::vector<float>(2048, 1.f)), y(2048);
-  y.fill_bytes(0);
+  DeviceBuffer<float> x(kernel_memory(), std::vector<float>(2048, 1.f)), y(kernel_memory(), 2048);
+  fill_bytes(y, 0);
   auto launch = [&](dim3 grid, dim3 block, std::size_t smem) {
-    LAUNCH(scale_kernel, grid, block, smem, nullptr)(y.get(), x.get(), 2.f, 2048);
+    LAUNCH(scale_kernel, grid, block, smem, nullptr)(y.data(), x.data(), 2.f, 2048);
     return cudaGetLastError();
   };
   CHECK(launch(1, 1025, 0) == cudaErrorInvalidConfiguration);
@@ -517,7 +520,7 @@ TEST_CASE("simt: an invalid launch configuration sets cudaGetLastError and runs 
   for (float v : y.download()) CHECK(v == 0.f);   // nothing ran
 
   // The error stays until read, like CUDA's; KERNEL_CHECK turns it into an exception.
-  LAUNCH(scale_kernel, 1, 2048, 0, nullptr)(y.get(), x.get(), 2.f, 2048);
+  LAUNCH(scale_kernel, 1, 2048, 0, nullptr)(y.data(), x.data(), 2.f, 2048);
   CHECK(cudaPeekAtLastError() == cudaErrorInvalidConfiguration);
   CHECK_THROWS_WITH([] { KERNEL_CHECK(); }(), Catch::Contains("cudaErrorInvalidConfiguration"));
   CHECK(cudaGetLastError() == cudaSuccess);
@@ -550,10 +553,10 @@ TEST_CASE("simt: CUDA_CHECK reports the expression, function, file:line and the 
 
 TEST_CASE("simt: device memory is checked like a GPU's", "[emu][simt]") {
   std::vector<float> host(8, 1.f);
-  DeviceArray<float> d(8);
+  DeviceBuffer<float> d(kernel_memory(), 8);
   CHECK(cudaMemcpy(host.data(), host.data(), 32, cudaMemcpyHostToDevice) == cudaErrorInvalidValue);   // not device
-  CHECK(cudaMemcpy(d.get(), host.data(), 36, cudaMemcpyHostToDevice) == cudaErrorInvalidValue);       // overrun
-  CHECK(cudaMemcpy(d.get() + 1, host.data(), 28, cudaMemcpyHostToDevice) == cudaSuccess);
+  CHECK(cudaMemcpy(d.data(), host.data(), 36, cudaMemcpyHostToDevice) == cudaErrorInvalidValue);      // overrun
+  CHECK(cudaMemcpy(d.data() + 1, host.data(), 28, cudaMemcpyHostToDevice) == cudaSuccess);
   CHECK(cudaMemset(host.data(), 0, 32) == cudaErrorInvalidValue);
   CHECK(cudaFree(host.data()) == cudaErrorInvalidValue);
   CHECK(cudaGetLastError() == cudaErrorInvalidValue);
@@ -623,18 +626,20 @@ void check_activation(zs::Act act, int version, int64_t count, ActOffsets o, con
     padded.insert(padded.end(), v.begin(), v.end());
     return padded;
   };
-  const auto tail = [&](const DeviceArray<float>& a, int offset) {
+  const auto tail = [&](const DeviceBuffer<float>& a, int offset) {
     std::vector<float> v = a.download();
     return std::vector<float>(v.begin() + offset, v.end());
   };
-  DeviceArray<float> x_dev(at(x, o.in)), dy_dev(at(dy, o.in)), y(n + std::size_t(o.out)), y_in(n + std::size_t(o.y)),
-      dx(n + std::size_t(o.out));
-  zs::emu::activation_forward(act, y.get() + o.out, x_dev.get() + o.in, count, nullptr, version);
+  DeviceBuffer<float> x_dev(kernel_memory(), at(x, o.in)), dy_dev(kernel_memory(), at(dy, o.in)),
+      y(kernel_memory(), n + std::size_t(o.out)), y_in(kernel_memory(), n + std::size_t(o.y)),
+      dx(kernel_memory(), n + std::size_t(o.out));
+  zs::emu::activation_forward(act, y.data() + o.out, x_dev.data() + o.in, count, nullptr, version);
   require_close(tail(y, o.out), y_ref, 1e-6, 1e-6, "activation_forward");
   y_in.upload(at(tail(y, o.out), o.y));
-  zs::emu::activation_backward(act, dx.get() + o.out, dy_dev.get() + o.in, y_in.get() + o.y, count, nullptr, version);
+  zs::emu::activation_backward(act, dx.data() + o.out, dy_dev.data() + o.in, y_in.data() + o.y, count, nullptr,
+                               version);
   require_close(tail(dx, o.out), dx_ref, 1e-6, 1e-6, "activation_backward");
-  zs::emu::activation_forward(act, x_dev.get() + o.in, x_dev.get() + o.in, count, nullptr, version);   // y aliases x
+  zs::emu::activation_forward(act, x_dev.data() + o.in, x_dev.data() + o.in, count, nullptr, version);   // y aliases x
   require_close(tail(x_dev, o.in), y_ref, 1e-6, 1e-6, "activation_forward in place");
 }
 

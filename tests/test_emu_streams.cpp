@@ -51,13 +51,13 @@ struct Event {
 std::vector<float> producer_consumer(bool wait) {
   std::vector<float> x(kCount);
   for (int i = 0; i < kCount; ++i) x[i] = float(i) - 7.f;
-  DeviceArray<float> dx(x), dy(kCount), dz(kCount);
+  DeviceBuffer<float> dx(kernel_memory(), x), dy(kernel_memory(), kCount), dz(kernel_memory(), kCount);
   Stream a, b;
   Event written;
-  LAUNCH(scale_kernel, 1, kCount, 0, a.s)(dy.get(), dx.get(), 2.f, kCount);
+  LAUNCH(scale_kernel, 1, kCount, 0, a.s)(dy.data(), dx.data(), 2.f, kCount);
   CUDA_CHECK(cudaEventRecord(written.e, a.s));
   if (wait) CUDA_CHECK(cudaStreamWaitEvent(b.s, written.e, 0));
-  LAUNCH(scale_kernel, 1, kCount, 0, b.s)(dz.get(), dy.get(), 3.f, kCount);
+  LAUNCH(scale_kernel, 1, kCount, 0, b.s)(dz.data(), dy.data(), 3.f, kCount);
   CUDA_CHECK(cudaStreamSynchronize(b.s));
   CUDA_CHECK(cudaStreamSynchronize(a.s));
   return dz.download();
@@ -66,12 +66,12 @@ std::vector<float> producer_consumer(bool wait) {
 }  // namespace
 
 TEST_CASE("streams: launches are queued and run at a synchronisation point", "[emu][streams]") {
-  DeviceArray<float> dx(std::vector<float>(kCount, 1.5f)), dy(kCount);
-  dy.fill_bytes(0);
+  DeviceBuffer<float> dx(kernel_memory(), std::vector<float>(kCount, 1.5f)), dy(kernel_memory(), kCount);
+  fill_bytes(dy, 0);
   Stream s;
-  LAUNCH(scale_kernel, 1, kCount, 0, s.s)(dy.get(), dx.get(), 2.f, kCount);
+  LAUNCH(scale_kernel, 1, kCount, 0, s.s)(dy.data(), dx.data(), 2.f, kCount);
   // A synchronous copy waits for the legacy stream only, not for this non-blocking one.
-  CHECK(dy.download() == std::vector<float>(kCount, 0.f));
+  CHECK(legacy_stream_copy(dy) == std::vector<float>(kCount, 0.f));
   CUDA_CHECK(cudaStreamSynchronize(s.s));
   CHECK(cudaStreamQuery(s.s) == cudaSuccess);
   CHECK(dy.download() == std::vector<float>(kCount, 3.f));
@@ -98,11 +98,11 @@ TEST_CASE("streams: the legacy stream orders against blocking streams, not non-b
     ScopedSettings scoped(s);
     INFO(describe(s));
     for (unsigned flags : {unsigned(cudaStreamDefault), unsigned(cudaStreamNonBlocking)}) {
-      DeviceArray<float> dx(std::vector<float>(kCount, 1.f)), dy(kCount);
+      DeviceBuffer<float> dx(kernel_memory(), std::vector<float>(kCount, 1.f)), dy(kernel_memory(), kCount);
       Stream side(flags);
-      LAUNCH(scale_kernel, 1, kCount, 0, side.s)(dy.get(), dx.get(), 4.f, kCount);
+      LAUNCH(scale_kernel, 1, kCount, 0, side.s)(dy.data(), dx.data(), 4.f, kCount);
       // A synchronous copy runs on the legacy stream: after earlier work of blocking streams only.
-      const std::vector<float> got = dy.download();
+      const std::vector<float> got = legacy_stream_copy(dy);
       if (flags == cudaStreamDefault)
         CHECK(got == std::vector<float>(kCount, 4.f));
       else
@@ -114,18 +114,18 @@ TEST_CASE("streams: the legacy stream orders against blocking streams, not non-b
 }
 
 TEST_CASE("streams: (planted) a host read before synchronising sees poison, not the data", "[emu][streams]") {
-  DeviceArray<float> dx(std::vector<float>(kCount, 2.5f));
+  DeviceBuffer<float> dx(kernel_memory(), std::vector<float>(kCount, 2.5f));
   Stream s;
   std::vector<float> host(kCount, 0.f);
-  CUDA_CHECK(cudaMemcpyAsync(host.data(), dx.get(), kCount * sizeof(float), cudaMemcpyDeviceToHost, s.s));
+  CUDA_CHECK(cudaMemcpyAsync(host.data(), dx.data(), kCount * sizeof(float), cudaMemcpyDeviceToHost, s.s));
   CHECK(all_poison(host));   // read too early: the copy has not run
   CUDA_CHECK(cudaStreamSynchronize(s.s));
   CHECK(host == std::vector<float>(kCount, 2.5f));
 
   // A host-to-device copy reads its source when the stream gets to it, as from pinned memory.
   std::vector<float> src(kCount, 1.f);
-  DeviceArray<float> dy(kCount);
-  CUDA_CHECK(cudaMemcpyAsync(dy.get(), src.data(), kCount * sizeof(float), cudaMemcpyHostToDevice, s.s));
+  DeviceBuffer<float> dy(kernel_memory(), kCount);
+  CUDA_CHECK(cudaMemcpyAsync(dy.data(), src.data(), kCount * sizeof(float), cudaMemcpyHostToDevice, s.s));
   std::fill(src.begin(), src.end(), 9.f);   // reused before the copy ran
   CUDA_CHECK(cudaStreamSynchronize(s.s));
   CHECK(dy.download() == std::vector<float>(kCount, 9.f));
@@ -136,9 +136,9 @@ TEST_CASE("streams: events order streams, time work and can be queried", "[emu][
   Event start, stop, never;
   CHECK(cudaEventQuery(never.e) == cudaSuccess);        // never recorded: complete
   CHECK(cudaEventSynchronize(never.e) == cudaSuccess);
-  DeviceArray<float> dx(std::vector<float>(kCount, 1.f)), dy(kCount);
+  DeviceBuffer<float> dx(kernel_memory(), std::vector<float>(kCount, 1.f)), dy(kernel_memory(), kCount);
   CUDA_CHECK(cudaEventRecord(start.e, a.s));
-  LAUNCH(scale_kernel, 1, kCount, 0, a.s)(dy.get(), dx.get(), 2.f, kCount);
+  LAUNCH(scale_kernel, 1, kCount, 0, a.s)(dy.data(), dx.data(), 2.f, kCount);
   CUDA_CHECK(cudaEventRecord(stop.e, a.s));
   float ms = -1.f;
   CHECK(cudaEventElapsedTime(&ms, start.e, stop.e) == cudaErrorNotReady);
@@ -155,8 +155,8 @@ TEST_CASE("streams: capture records work, graphs replay it with the captured val
   for (const Settings& s : all_orders()) {
     ScopedSettings scoped(s);
     INFO(describe(s));
-    DeviceArray<float> dx(std::vector<float>(kCount, 1.f)), dy(kCount);
-    dy.fill_bytes(0);
+    DeviceBuffer<float> dx(kernel_memory(), std::vector<float>(kCount, 1.f)), dy(kernel_memory(), kCount);
+    fill_bytes(dy, 0);
     Stream st;
     cudaGraph_t graph = nullptr;
     cudaGraphExec_t exec = nullptr;
@@ -165,11 +165,11 @@ TEST_CASE("streams: capture records work, graphs replay it with the captured val
     CUDA_CHECK(cudaStreamIsCapturing(st.s, &status));
     CHECK(status == cudaStreamCaptureStatusActive);
     float factor = 3.f;
-    LAUNCH(scale_kernel, 1, kCount, 0, st.s)(dy.get(), dx.get(), factor, kCount);   // y = 3 x
-    CUDA_CHECK(cudaMemcpyAsync(dx.get(), dy.get(), kCount * sizeof(float), cudaMemcpyDeviceToDevice, st.s));
+    LAUNCH(scale_kernel, 1, kCount, 0, st.s)(dy.data(), dx.data(), factor, kCount);   // y = 3 x
+    CUDA_CHECK(cudaMemcpyAsync(dx.data(), dy.data(), kCount * sizeof(float), cudaMemcpyDeviceToDevice, st.s));
     factor = 100.f;   // the graph keeps the value it captured
     CUDA_CHECK(cudaStreamEndCapture(st.s, &graph));
-    CHECK(dy.download() == std::vector<float>(kCount, 0.f));   // recorded, not run
+    CHECK(legacy_stream_copy(dy) == std::vector<float>(kCount, 0.f));   // recorded, not run
     CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
     for (int i = 0; i < 3; ++i) CUDA_CHECK(cudaGraphLaunch(exec, st.s));
     CUDA_CHECK(cudaStreamSynchronize(st.s));
@@ -181,7 +181,7 @@ TEST_CASE("streams: capture records work, graphs replay it with the captured val
     cudaStream_t dead = nullptr;
     CUDA_CHECK(cudaStreamCreateWithFlags(&dead, cudaStreamNonBlocking));
     CUDA_CHECK(cudaStreamDestroy(dead));
-    LAUNCH(scale_kernel, 1, kCount, 0, dead)(dy.get(), dx.get(), 1.f, kCount);
+    LAUNCH(scale_kernel, 1, kCount, 0, dead)(dy.data(), dx.data(), 1.f, kCount);
     CHECK(cudaGetLastError() == cudaErrorInvalidResourceHandle);
     CHECK(cudaStreamSynchronize(dead) == cudaErrorInvalidResourceHandle);
     cudaGetLastError();
@@ -189,7 +189,7 @@ TEST_CASE("streams: capture records work, graphs replay it with the captured val
 }
 
 TEST_CASE("streams: what capture forbids fails and invalidates the capture", "[emu][streams]") {
-  DeviceArray<float> d(kCount);
+  DeviceBuffer<float> d(kernel_memory(), kCount);
   Stream st;
   cudaGraph_t graph = nullptr;
   auto capture_with = [&](auto&& forbidden) {
@@ -208,15 +208,14 @@ TEST_CASE("streams: what capture forbids fails and invalidates the capture", "[e
   CHECK(alloc == cudaErrorStreamCaptureUnsupported);
   CHECK(alloc_end == cudaErrorStreamCaptureInvalidated);
   std::vector<float> host(kCount);
-  auto [copy, copy_end] = capture_with([&] {
-    return cudaMemcpy(host.data(), d.get(), kCount * sizeof(float), cudaMemcpyDeviceToHost);
-  });
+  auto [copy, copy_end] =
+      capture_with([&] { return cudaMemcpy(host.data(), d.data(), kCount * sizeof(float), cudaMemcpyDeviceToHost); });
   CHECK(copy == cudaErrorStreamCaptureUnsupported);
   CHECK(copy_end == cudaErrorStreamCaptureInvalidated);
   // Capturing a blocking stream: legacy-stream work would have to wait for it.
   Stream blocking(cudaStreamDefault);
   CUDA_CHECK(cudaStreamBeginCapture(blocking.s, cudaStreamCaptureModeRelaxed));
-  CHECK(cudaMemset(d.get(), 0, 16) == cudaErrorStreamCaptureImplicit);
+  CHECK(cudaMemset(d.data(), 0, 16) == cudaErrorStreamCaptureImplicit);
   CHECK(cudaStreamEndCapture(blocking.s, &graph) == cudaErrorStreamCaptureInvalidated);
   cudaGetLastError();
 }
@@ -224,14 +223,14 @@ TEST_CASE("streams: what capture forbids fails and invalidates the capture", "[e
 TEST_CASE("streams: (planted) a graph replay through a freed buffer aborts naming the allocation", "[emu][streams]") {
   const ChildOutcome child = run_in_child([] {
     float* dy = nullptr;
-    DeviceArray<float> dx(std::vector<float>(kCount, 1.f));
+    DeviceBuffer<float> dx(kernel_memory(), std::vector<float>(kCount, 1.f));
     CUDA_CHECK(cudaMalloc(&dy, kCount * sizeof(float)));
     Stream st;
     cudaGraph_t graph = nullptr;
     cudaGraphExec_t exec = nullptr;
     CUDA_CHECK(cudaStreamBeginCapture(st.s, cudaStreamCaptureModeThreadLocal));
     CUDA_CHECK(cudaMemsetAsync(dy, 0, kCount * sizeof(float), st.s));
-    LAUNCH(scale_kernel, 1, kCount, 0, st.s)(dy, dx.get(), 2.f, kCount);
+    LAUNCH(scale_kernel, 1, kCount, 0, st.s)(dy, dx.data(), 2.f, kCount);
     CUDA_CHECK(cudaStreamEndCapture(st.s, &graph));
     CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
     CUDA_CHECK(cudaFree(dy));   // the graph still holds the pointer
@@ -250,18 +249,19 @@ TEST_CASE("streams: correct multi-stream code gives identical results in every i
   auto run = [] {
     std::vector<float> x(kCount);
     for (int i = 0; i < kCount; ++i) x[i] = 0.25f * float(i);
-    DeviceArray<float> dx(kCount), da(kCount), db(kCount), dsum(kCount);
+    DeviceBuffer<float> dx(kernel_memory(), kCount), da(kernel_memory(), kCount), db(kernel_memory(), kCount),
+        dsum(kernel_memory(), kCount);
     Stream s1, s2;
     Event uploaded, b_done;
-    CUDA_CHECK(cudaMemcpyAsync(dx.get(), x.data(), kCount * sizeof(float), cudaMemcpyHostToDevice, s1.s));
+    CUDA_CHECK(cudaMemcpyAsync(dx.data(), x.data(), kCount * sizeof(float), cudaMemcpyHostToDevice, s1.s));
     CUDA_CHECK(cudaEventRecord(uploaded.e, s1.s));
     CUDA_CHECK(cudaStreamWaitEvent(s2.s, uploaded.e, 0));
-    LAUNCH(scale_kernel, 1, kCount, 0, s1.s)(da.get(), dx.get(), 2.f, kCount);
-    LAUNCH(scale_kernel, 1, kCount, 0, s2.s)(db.get(), dx.get(), -0.5f, kCount);
+    LAUNCH(scale_kernel, 1, kCount, 0, s1.s)(da.data(), dx.data(), 2.f, kCount);
+    LAUNCH(scale_kernel, 1, kCount, 0, s2.s)(db.data(), dx.data(), -0.5f, kCount);
     CUDA_CHECK(cudaEventRecord(b_done.e, s2.s));
     CUDA_CHECK(cudaStreamWaitEvent(s1.s, b_done.e, 0));
-    CUDA_CHECK(cudaMemcpyAsync(dsum.get(), da.get(), kCount * sizeof(float), cudaMemcpyDeviceToDevice, s1.s));
-    LAUNCH(scale_kernel, 1, kCount, 0, s1.s)(da.get(), db.get(), 1.f, kCount);   // a := b
+    CUDA_CHECK(cudaMemcpyAsync(dsum.data(), da.data(), kCount * sizeof(float), cudaMemcpyDeviceToDevice, s1.s));
+    LAUNCH(scale_kernel, 1, kCount, 0, s1.s)(da.data(), db.data(), 1.f, kCount);   // a := b
     CUDA_CHECK(cudaDeviceSynchronize());
     std::vector<float> out = dsum.download(), bcopy = da.download();
     out.insert(out.end(), bcopy.begin(), bcopy.end());

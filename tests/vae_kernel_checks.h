@@ -136,8 +136,8 @@ inline void check_philox_words(const Repeater& repeat) {
       for (int w = 0; w < 4; ++w) ref[std::size_t(4 * e + w)] = r.w[w];
     }
     const Producer produce = [&]() -> Outputs {
-      DeviceVector<uint32_t> words(std::size_t(4 * count));
-      kns::vae_philox_words(words.get(), count, k.seed, k.step, nullptr);
+      DeviceBuffer<uint32_t> words(kernel_memory(), std::size_t(4 * count));
+      kns::vae_philox_words(words.data(), count, k.seed, k.step, nullptr);
       const std::vector<uint32_t> got = words.download();
       std::vector<float> as_floats(got.size());   // bits carried unchanged
       std::memcpy(as_floats.data(), got.data(), got.size() * sizeof(uint32_t));
@@ -191,9 +191,10 @@ inline void check_reparam_forward(const Repeater& repeat, TwinBits twin_bits,
         std::vector<Checked> outputs;
         reparam_oracle(ml, s.n, s.zdim, k, sample, twin_bits, outputs);
         const Producer produce = [&]() -> Outputs {
-          DeviceVector<float> d_ml(ml), z(std::vector<float>(std::size_t(s.n) * s.zdim, NAN)),
-              eps(std::vector<float>(std::size_t(s.n) * s.zdim, NAN));
-          kns::vae_reparam_forward(z.get(), eps.get(), d_ml.get(), s.n, s.zdim, k.seed, k.step, sample, nullptr);
+          DeviceBuffer<float> d_ml(kernel_memory(), ml),
+              z(kernel_memory(), std::vector<float>(std::size_t(s.n) * s.zdim, NAN)),
+              eps(kernel_memory(), std::vector<float>(std::size_t(s.n) * s.zdim, NAN));
+          kns::vae_reparam_forward(z.data(), eps.data(), d_ml.data(), s.n, s.zdim, k.seed, k.step, sample, nullptr);
           return {z.download(), eps.download()};
         };
         check_vae_runs(repeat, produce, outputs,
@@ -218,17 +219,19 @@ inline void check_reparam_device_step(const Repeater& repeat, TwinBits twin_bits
     // The same launch with the host step, whose bits the device-step launches must equal.
     Outputs host_step;
     {
-      DeviceVector<float> d_ml(ml), z(std::size_t(n) * zdim), eps(std::size_t(n) * zdim);
-      kns::vae_reparam_forward(z.get(), eps.get(), d_ml.get(), n, zdim, k.seed, k.step, true, nullptr);
+      DeviceBuffer<float> d_ml(kernel_memory(), ml), z(kernel_memory(), std::size_t(n) * zdim),
+          eps(kernel_memory(), std::size_t(n) * zdim);
+      kns::vae_reparam_forward(z.data(), eps.data(), d_ml.data(), n, zdim, k.seed, k.step, true, nullptr);
       host_step = {z.download(), eps.download()};
     }
     const Producer produce = [&]() -> Outputs {
-      DeviceVector<float> d_ml(ml), z(std::size_t(n) * zdim), eps(std::size_t(n) * zdim);
-      DeviceVector<int64_t> step(std::vector<int64_t>{k.step});
-      kns::vae_reparam_forward_device(z.get(), eps.get(), d_ml.get(), n, zdim, k.seed, step.get(), true, nullptr);
+      DeviceBuffer<float> d_ml(kernel_memory(), ml), z(kernel_memory(), std::size_t(n) * zdim),
+          eps(kernel_memory(), std::size_t(n) * zdim);
+      DeviceBuffer<int64_t> step(kernel_memory(), std::vector<int64_t>{k.step});
+      kns::vae_reparam_forward_device(z.data(), eps.data(), d_ml.data(), n, zdim, k.seed, step.data(), true, nullptr);
       Outputs out{z.download(), eps.download()};
-      kns::adam_advance_step(step.get(), nullptr);
-      kns::vae_reparam_forward_device(z.get(), eps.get(), d_ml.get(), n, zdim, k.seed, step.get(), true, nullptr);
+      kns::adam_advance_step(step.data(), nullptr);
+      kns::vae_reparam_forward_device(z.data(), eps.data(), d_ml.data(), n, zdim, k.seed, step.data(), true, nullptr);
       out.push_back(z.download());
       out.push_back(eps.download());
       return out;
@@ -265,8 +268,9 @@ inline void check_reparam_backward(const Repeater& repeat, TwinBits twin_bits,
         e.magnitude[lv_at] = std::fabs(d0[lv_at]) + std::fabs(g * ep * 0.5 * std::exp(0.5 * lv));
       }
     const Producer produce = [&]() -> Outputs {
-      DeviceVector<float> grad(d0), d_dz(dz), d_eps(eps), d_ml(ml);
-      kns::vae_reparam_backward(grad.get(), d_dz.get(), d_eps.get(), d_ml.get(), s.n, s.zdim, nullptr);
+      DeviceBuffer<float> grad(kernel_memory(), d0), d_dz(kernel_memory(), dz), d_eps(kernel_memory(), eps),
+          d_ml(kernel_memory(), ml);
+      kns::vae_reparam_backward(grad.data(), d_dz.data(), d_eps.data(), d_ml.data(), s.n, s.zdim, nullptr);
       return {grad.download()};
     };
     check_vae_runs(repeat, produce, {{e, twin_bits == TwinBits::Yes}},
@@ -331,10 +335,12 @@ inline void check_vae_loss(const Repeater& repeat, int version, TwinBits twin_bi
     if (want_dlatent) outputs.push_back({e_dml, exact});
 
     const Producer produce = [&]() -> Outputs {
-      DeviceVector<float> d_pred(pred), d_target(target), d_ml(ml), d_losses(std::vector<float>(3 * n, NAN)),
-          d_dpred(std::vector<float>(pred.size(), NAN)), d_dml(std::vector<float>(ml.size(), NAN));
-      kns::vae_loss(d_losses.get(), want_dpred ? d_dpred.get() : nullptr, want_dlatent ? d_dml.get() : nullptr,
-                    d_pred.get(), d_target.get(), d_ml.get(), c.n, c.dim, c.zdim, c.beta, nullptr, version);
+      DeviceBuffer<float> d_pred(kernel_memory(), pred), d_target(kernel_memory(), target), d_ml(kernel_memory(), ml),
+          d_losses(kernel_memory(), std::vector<float>(3 * n, NAN)),
+          d_dpred(kernel_memory(), std::vector<float>(pred.size(), NAN)),
+          d_dml(kernel_memory(), std::vector<float>(ml.size(), NAN));
+      kns::vae_loss(d_losses.data(), want_dpred ? d_dpred.data() : nullptr, want_dlatent ? d_dml.data() : nullptr,
+                    d_pred.data(), d_target.data(), d_ml.data(), c.n, c.dim, c.zdim, c.beta, nullptr, version);
       const std::vector<float> l = d_losses.download();
       Outputs out{{l.begin(), l.begin() + c.n}, {l.begin() + c.n, l.begin() + 2 * c.n}, {l.begin() + 2 * c.n, l.end()}};
       if (want_dpred) out.push_back(d_dpred.download());
@@ -351,26 +357,27 @@ inline void check_vae_loss(const Repeater& repeat, int version, TwinBits twin_bi
 // ---- argument checks (before any launch) ----
 
 inline void check_vae_bad_arguments() {
-  DeviceVector<float> a(std::vector<float>(64, 0.5f)), b(std::vector<float>(64, 0.5f)), c(std::vector<float>(64, 0.f));
-  CHECK_THROWS_AS(kns::vae_loss(c.get(), nullptr, nullptr, a.get(), b.get(), a.get(), 0, 4, 2, 1.f, nullptr),
+  DeviceBuffer<float> a(kernel_memory(), std::vector<float>(64, 0.5f)),
+      b(kernel_memory(), std::vector<float>(64, 0.5f)), c(kernel_memory(), std::vector<float>(64, 0.f));
+  CHECK_THROWS_AS(kns::vae_loss(c.data(), nullptr, nullptr, a.data(), b.data(), a.data(), 0, 4, 2, 1.f, nullptr),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::vae_loss(c.get(), nullptr, nullptr, a.get(), b.get(), a.get(), 2, 4, 0, 1.f, nullptr),
+  CHECK_THROWS_AS(kns::vae_loss(c.data(), nullptr, nullptr, a.data(), b.data(), a.data(), 2, 4, 0, 1.f, nullptr),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::vae_loss(c.get(), nullptr, nullptr, nullptr, b.get(), a.get(), 2, 4, 2, 1.f, nullptr),
+  CHECK_THROWS_AS(kns::vae_loss(c.data(), nullptr, nullptr, nullptr, b.data(), a.data(), 2, 4, 2, 1.f, nullptr),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::vae_loss(c.get(), nullptr, nullptr, a.get(), b.get(), a.get(), 2, 4, 2, -1.f, nullptr),
+  CHECK_THROWS_AS(kns::vae_loss(c.data(), nullptr, nullptr, a.data(), b.data(), a.data(), 2, 4, 2, -1.f, nullptr),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::vae_loss(c.get(), nullptr, nullptr, a.get(), b.get(), a.get(), 2, 4, 2, INFINITY, nullptr),
+  CHECK_THROWS_AS(kns::vae_loss(c.data(), nullptr, nullptr, a.data(), b.data(), a.data(), 2, 4, 2, INFINITY, nullptr),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::vae_loss(c.get(), nullptr, nullptr, a.get(), b.get(), a.get(), 2, 4, 2, 1.f, nullptr, 3),
+  CHECK_THROWS_AS(kns::vae_loss(c.data(), nullptr, nullptr, a.data(), b.data(), a.data(), 2, 4, 2, 1.f, nullptr, 3),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::vae_reparam_forward(c.get(), nullptr, a.get(), 2, 2, 1, 1, true, nullptr),
+  CHECK_THROWS_AS(kns::vae_reparam_forward(c.data(), nullptr, a.data(), 2, 2, 1, 1, true, nullptr),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::vae_reparam_forward(c.get(), b.get(), a.get(), 2, 0, 1, 1, true, nullptr),
+  CHECK_THROWS_AS(kns::vae_reparam_forward(c.data(), b.data(), a.data(), 2, 0, 1, 1, true, nullptr),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::vae_reparam_forward_device(c.get(), b.get(), a.get(), 2, 2, 1, nullptr, true, nullptr),
+  CHECK_THROWS_AS(kns::vae_reparam_forward_device(c.data(), b.data(), a.data(), 2, 2, 1, nullptr, true, nullptr),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::vae_reparam_backward(c.get(), nullptr, b.get(), a.get(), 2, 2, nullptr),
+  CHECK_THROWS_AS(kns::vae_reparam_backward(c.data(), nullptr, b.data(), a.data(), 2, 2, nullptr),
                   std::invalid_argument);
   CHECK_THROWS_AS(kns::vae_philox_words(nullptr, 4, 1, 1, nullptr), std::invalid_argument);
 }
