@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/cpu_isa.h"
 #include "kernels/cpu/gemm_panels.h"
 #include "kernels/cpu/ops.h"
 
@@ -350,8 +351,15 @@ struct GemmOperands {
         b(random_vec(size_t(k * n), -1, 1, 8)), c(size_t(m * n)) {}
 };
 
+// isa: the CPU path (cpu_isa.h) forced for the run: 0 avx2, 1 avx512 (skipped where the CPU lacks it).
 void BM_gemm_panels(benchmark::State& state) {
   namespace d = zs::cpu::detail;
+  const auto isa = zs::cpu::CpuIsa(state.range(3));
+  if (!zs::cpu::cpu_supports(zs::cpu::detect_cpu_features(), isa)) {
+    state.SkipWithError((std::string("this CPU lacks ") + zs::cpu::cpu_isa_name(isa)).c_str());
+    return;
+  }
+  const zs::cpu::ScopedCpuIsa forced(isa);
   GemmOperands op(state);
   // 64-byte aligned panels, as thread_scratch hands them out.
   std::vector<float> ap_store(size_t(d::a_panels_floats(op.m, op.k)) + 16), bp_store(size_t(d::b_panels_floats(op.k, op.n)) + 16);
@@ -392,8 +400,9 @@ BENCHMARK(BM_activation_backward)->ArgName("act")->Arg(int(Act::LeakyRelu))->Arg
 BENCHMARK(BM_bias_grad_nchw)->ArgNames({"c", "hw"})->Args({32, 784})->Args({1, 784})->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_bce_loss)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_adam_step)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_gemm_panels)->ArgNames({"m", "n", "k"})->Apply([](benchmark::internal::Benchmark* b) {
-  for (const auto& shape : kChunkGemms) b->Args(shape);
+BENCHMARK(BM_gemm_panels)->ArgNames({"m", "n", "k", "isa"})->Apply([](benchmark::internal::Benchmark* b) {
+  for (const auto& shape : kChunkGemms)
+    for (int64_t isa = 0; isa <= int64_t(zs::cpu::kWidestCpuIsa); ++isa) b->Args({shape[0], shape[1], shape[2], isa});
 })->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_openblas_sgemm)->ArgNames({"m", "n", "k"})->Apply([](benchmark::internal::Benchmark* b) {
   for (const auto& shape : kChunkGemms) b->Args(shape);

@@ -10,6 +10,8 @@
 # every round's ratio and their median: on a shared machine the load drifts within minutes, and
 # alternating puts both sides under the same drift.
 # Env ZS_BUILD: zspace build folder (default build/release); the driver is $ZS_BUILD/tools/train_mnist.
+# Env ZS_CPU_ISA=avx2|avx512 forces zspace's CPU path (default: the widest this CPU has); the
+# output names the path that ran.
 # Throughput on both sides = total training images / total training seconds over all epochs
 # (no warm-up excluded). Timings on a shared machine are noisy: compare numbers from one run.
 # Exit codes: 0 ok, 2 bad input, otherwise the failing side's exit code.
@@ -89,6 +91,7 @@ if len(rounds) > 1:
     print(f"{'round':<22}{'zspace img/s':>14}{'torch img/s':>18}{'ratio':>8}")
     for i, ((z, t), r) in enumerate(zip(rounds, ratios), 1):
         print(f"{i:<22}{z['images_per_second']:>14.1f}{t['images_per_second']:>18.1f}{r:>7.2f}x")
+print(f"zspace CPU path (ZS_CPU_ISA / cpu_isa): {zs.get('cpu_isa', '?')}")
 print(f"{'':<22}{'zspace':>14}{torch_name:>18}")
 # Several rounds: the median of each side's throughput; the test losses are round 1's (both sides
 # are seeded, so every round trains the same model).

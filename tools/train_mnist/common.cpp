@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "kernels/cpu/cpu_isa.h"
 #include "runtime/core/error.h"
 #include "runtime/io/atomic_file.h"
 
@@ -35,6 +36,17 @@ void require_range(const std::string& option, double v, double lo, double hi) {
   }
 }
 
+// A bad ZS_CPU_ISA is the user's to fix: say so before any work starts.
+static void check_cpu_isa_env() {
+  const std::string problem = cpu::cpu_isa_env_problem();
+  if (!problem.empty()) throw UserError(problem);
+}
+
+std::string version_text() {
+  check_cpu_isa_env();
+  return std::string("train_mnist (zspace ") + ZSPACE_VERSION + ")\ncpu path: " + cpu::cpu_isa_summary();
+}
+
 static DeviceKind parse_device(const std::string& d) {
   if (d == "auto") return DeviceKind::Auto;
   if (d == "cpu") return DeviceKind::Cpu;
@@ -45,6 +57,8 @@ static DeviceKind parse_device(const std::string& d) {
 
 RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
   DeviceKind kind = parse_device(o.device);
+  check_cpu_isa_env();
+  cpu_isa = cpu::cpu_isa_name(cpu::active_cpu_isa());
   require_range("--threads", o.threads, 0, 1024);
   if (o.train_limit == 0 || o.train_limit < -1) throw UserError("--train-limit: must be a positive count or -1 for all");
   if (o.test_limit == 0 || o.test_limit < -1) throw UserError("--test-limit: must be a positive count or -1 for all");

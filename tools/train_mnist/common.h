@@ -36,6 +36,7 @@ struct RunContext {
   std::unique_ptr<Backend> backend;
   DeviceKind device = DeviceKind::Cpu;  // --device resolved (auto -> cuda or cpu): the backend's kind
   Dataset data;
+  std::string cpu_isa;  // the CPU path the CPU twin runs (kernels/cpu/cpu_isa.h): metrics.json's cpu_isa
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 
   explicit RunContext(const CommonOptions& o, bool load_data = true);
@@ -43,6 +44,10 @@ struct RunContext {
   double seconds_since_start() const;
   void say(const std::string& line) const;  // one line on stderr unless --quiet
 };
+
+// What --version prints: the version, and the CPU path (kernels/cpu/cpu_isa.h) with what the CPU
+// offers. Throws UserError when ZS_CPU_ISA is bad.
+std::string version_text();
 
 // Throws UserError "--name: must be ..." unless lo <= v <= hi.
 void require_range(const std::string& option, double v, double lo, double hi);

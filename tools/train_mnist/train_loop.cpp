@@ -104,6 +104,7 @@ nlohmann::json TrainLoop::metrics(const std::string& command) const {
   nlohmann::json m;
   m["command"] = command;
   m["device"] = ctx_.backend->name();
+  m["cpu_isa"] = ctx_.cpu_isa;
   m["epochs"] = epochs_;
   m["first_epoch"] = first_epoch_;
   m["train_count"] = ctx_.data.train.count;
