@@ -196,3 +196,128 @@ TEST_CASE("the convolutions give the AVX2 bits on every CPU path", "[cpu][isa][c
     }
   }
 }
+
+namespace {
+
+// Runs the convolution GEMMs in `p` while it lives (restores fp32).
+struct ScopedPrecision {
+  explicit ScopedPrecision(zs::cpu::ConvPrecision p) { zs::cpu::set_conv_precision(p); }
+  ~ScopedPrecision() { zs::cpu::set_conv_precision(zs::cpu::ConvPrecision::kFp32); }
+};
+
+// The bf16 error bound relative to sum |terms|: each input rounded to bf16 (8 significant bits,
+// unit roundoff u = 2^-8) makes a product off by at most (2u + u^2) of its magnitude; the products
+// of two bf16 values are exact in fp32, and the fp32 sum of `terms` of them adds the usual
+// 2 * terms * eps32 (the bound the fp32 tests use).
+double bf16_rtol_of_magnitude(int64_t terms) {
+  const double u = std::ldexp(1.0, -8);
+  return 2 * u + u * u + 2.0 * double(terms) * kFloatEps;
+}
+
+bool have_bf16_or_skip() {
+  if (zs::cpu::bf16_available()) return true;
+  WARN("SKIPPED: this CPU lacks avx512_bf16 on the active path (" << zs::cpu::cpu_isa_summary() << ")");
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("bf16 gemm_panels: within the bf16 rounding bound of a double product", "[cpu][isa][bf16]") {
+  namespace d = zs::cpu::detail;
+  if (!zs::cpu::bf16_available()) {
+    CHECK_THROWS_AS(zs::cpu::set_conv_precision(zs::cpu::ConvPrecision::kBf16), std::invalid_argument);
+    have_bf16_or_skip();
+    return;
+  }
+  std::mt19937 rng(33);
+  // Odd k (a zero-padded last pair), k across the 192-pair blocks, every edge of the 12 x 32 tile.
+  for (auto [m, n, k] : {std::tuple{1, 1, 1}, {5, 15, 7}, {12, 32, 385}, {13, 33, 20}, {32, 196, 288},
+                         {64, 49, 577}, {100, 80, 31}, {7, 100, 2}}) {
+    const int64_t ldc = n + 5;
+    const Vec a = random_vec(size_t(m) * k, rng), b = random_vec(size_t(k) * n, rng);
+    const Vec c0 = random_vec(size_t(m) * ldc, rng);
+    Vec ap_store(size_t(d::a_panels_floats(m, k)) + 16), bp_store(size_t(d::b_panels_floats(k, n)) + 16);
+    float* ap = aligned64(ap_store);
+    float* bp = aligned64(bp_store);
+    d::pack_a_panels(ap, m, k, 0, k, a.data(), k, 1);
+    for (int kk = 0; kk < k; ++kk) d::put_b_row_run(bp, k, kk, 0, b.data() + int64_t(kk) * n, n);
+    d::zero_b_padding(bp, k, n);
+    for (bool accumulate : {false, true}) {
+      Vec c = c0;
+      {
+        const ScopedPrecision bf16(zs::cpu::ConvPrecision::kBf16);
+        d::gemm_panels(m, n, k, ap, bp, c.data(), ldc, accumulate);
+      }
+      int64_t bad = 0, beyond_fp32 = 0;
+      std::ostringstream first;
+      for (int i = 0; i < m; ++i)
+        for (int64_t j = 0; j < ldc; ++j) {
+          const size_t at = size_t(i * ldc + j);
+          double want = c0[at], mag = std::fabs(want);
+          if (j < n) {
+            if (!accumulate) want = 0, mag = 0;
+            for (int kk = 0; kk < k; ++kk) {
+              const double term = double(a[size_t(i) * k + kk]) * b[size_t(kk) * n + j];
+              want += term, mag += std::fabs(term);
+            }
+          }
+          const double err = std::fabs(c[at] - want);
+          const double tol = j < n ? bf16_rtol_of_magnitude(k + 1) * mag + 1e-30 : 0.0;
+          if (err > 2.0 * (k + 1) * kFloatEps * mag) ++beyond_fp32;
+          if (!(err <= tol) && bad++ < 3)
+            first << " [" << i << "," << j << "] got " << c[at] << " want " << want << " tol " << tol << ";";
+        }
+      INFO("bf16 m " << m << " n " << n << " k " << k << (accumulate ? " accumulate" : "") << ": " << bad
+                     << " out of tolerance" << first.str());
+      CHECK(bad == 0);
+      // The inputs really were rounded: some element is off by more than fp32 could be.
+      if (int64_t(m) * n * k >= 1000) CHECK(beyond_fp32 > 0);
+    }
+  }
+}
+
+TEST_CASE("bf16 convolutions: within the bf16 rounding bound of the fp32 ones", "[cpu][isa][bf16][conv]") {
+  // Reference: the fp32 ops (tested against naive loops in test_cpu_ops); the magnitudes sum|terms|
+  // come from the same fp32 ops on |x|, |w|, |dy|.
+  if (!have_bf16_or_skip()) return;
+  std::mt19937 rng(34);
+  auto abs_of = [](Vec v) {
+    for (auto& x : v) x = std::fabs(x);
+    return v;
+  };
+  for (const zs::ConvGeom& g : {zs::ConvGeom::same(3, 32, 28, 28, 64, 3, 2), zs::ConvGeom::same(2, 64, 14, 14, 128, 3, 2),
+                                zs::ConvGeom::same(2, 5, 9, 11, 7, 3, 1)}) {
+    const Vec x = random_vec(g.x_size(), rng), w = random_vec(g.w_size(), rng), dy = random_vec(g.y_size(), rng);
+    auto run = [&](const Vec& xs, const Vec& ws, const Vec& dys) {
+      Vec y(g.y_size()), dx(g.x_size()), dw(g.w_size());
+      zs::cpu::conv2d_forward(g, y.data(), xs.data(), ws.data(), nullptr, zs::Act::None);
+      zs::cpu::conv2d_backward_data(g, dx.data(), dys.data(), ws.data(), nullptr, zs::Act::None);
+      zs::cpu::conv2d_backward_weight(g, dw.data(), nullptr, xs.data(), dys.data());
+      return std::vector<Vec>{y, dx, dw};
+    };
+    const std::vector<Vec> fp32 = run(x, w, dy), magnitude = run(abs_of(x), abs_of(w), abs_of(dy));
+    std::vector<Vec> bf16;
+    {
+      const ScopedPrecision p(zs::cpu::ConvPrecision::kBf16);
+      bf16 = run(x, w, dy);
+    }
+    const int64_t terms[] = {int64_t(g.c) * g.r * g.s, int64_t(g.k) * g.r * g.s, int64_t(g.n) * g.p * g.q};
+    const char* names[] = {"y", "dx", "dw"};
+    for (size_t o = 0; o < bf16.size(); ++o) {
+      // Both sides carry fp32 rounding: the bound's fp32 part counts twice.
+      const double rtol = bf16_rtol_of_magnitude(2 * terms[o]);
+      int64_t bad = 0;
+      size_t worst = 0;
+      double worst_ratio = 0;
+      for (size_t i = 0; i < bf16[o].size(); ++i) {
+        const double ratio = std::fabs(double(bf16[o][i]) - fp32[o][i]) / (rtol * magnitude[o][i] + 1e-30);
+        if (!(ratio <= 1.0)) ++bad;
+        if (ratio > worst_ratio) worst_ratio = ratio, worst = i;
+      }
+      INFO("bf16 " << names[o] << " of conv n " << g.n << " c " << g.c << " k " << g.k << ": " << bad
+                   << " out of tolerance, worst index " << worst << " at " << worst_ratio << " of the bound");
+      CHECK(bad == 0);
+      CHECK(worst_ratio > 0.0);  // bf16 changed the result
+    }
+  }
+}

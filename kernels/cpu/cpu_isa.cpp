@@ -40,6 +40,12 @@ constexpr uint64_t kXcr0Tile = (uint64_t(1) << 17) | (uint64_t(1) << 18);  // XT
 
 // -1: no ScopedCpuIsa active; otherwise the forced CpuIsa.
 std::atomic<int> g_forced{-1};
+std::atomic<int> g_precision{int(ConvPrecision::kFp32)};
+
+const CpuFeatures& features() {
+  static const CpuFeatures f = detect_cpu_features();
+  return f;
+}
 
 CpuIsa chosen_at_start() {
   static const CpuIsa isa = [] {
@@ -136,8 +142,21 @@ std::string cpu_isa_summary() {
          (f.amx_bf16 ? "yes" : "no") + forced + ")";
 }
 
+const char* conv_precision_name(ConvPrecision p) { return p == ConvPrecision::kBf16 ? "bf16" : "fp32"; }
+
+bool bf16_available() { return features().avx512_bf16 && active_cpu_isa() >= CpuIsa::kAvx512; }
+
+void set_conv_precision(ConvPrecision p) {
+  if (p == ConvPrecision::kBf16 && !bf16_available())
+    throw std::invalid_argument(std::string("bf16 needs AVX512_BF16 on the avx512 path; this run has ") +
+                                cpu_isa_summary() + "; use fp32");
+  g_precision.store(int(p));
+}
+
+ConvPrecision conv_precision() { return ConvPrecision(g_precision.load(std::memory_order_relaxed)); }
+
 ScopedCpuIsa::ScopedCpuIsa(CpuIsa isa) : saved_(g_forced.load()) {
-  if (!cpu_supports(detect_cpu_features(), isa))
+  if (!cpu_supports(features(), isa))
     throw std::invalid_argument(std::string("ScopedCpuIsa: this CPU does not support ") + cpu_isa_name(isa));
   g_forced.store(int(isa));
 }

@@ -7,7 +7,9 @@
 // Paths, narrowest first (each needs the ones before it):
 //   avx2    x86-64-v3: AVX2 + FMA (the baseline; the CPU twin does not run without it)
 //   avx512  AVX-512 F + BW + VL + DQ, with the OS saving the opmask and zmm state (XCR0 bits 5-7)
-// Reported but not yet used: AVX512_BF16, AMX-TILE/AMX-BF16 (with the OS's tile state, XCR0 17-18).
+// AVX512_BF16 (vdpbf16ps) serves the opt-in bf16 convolution GEMMs (ConvPrecision below), on top of
+// avx512. AMX-TILE/AMX-BF16 (with the OS's tile state, XCR0 bits 17-18) is detected and reported,
+// not yet used.
 #pragma once
 #include <string>
 
@@ -59,5 +61,17 @@ class ScopedCpuIsa {
  private:
   int saved_;
 };
+
+// The precision of the convolutions' GEMMs (gemm_panels.h), process-wide, fp32 by default.
+// kBf16: the GEMM inputs are rounded to bf16 (round to nearest even) and multiplied with fp32
+// accumulation (vdpbf16ps); everything else (weights, Adam state, activations, their gradients,
+// the loss) stays fp32, as PyTorch's CPU autocast does. Needs the avx512 path AND AVX512_BF16.
+enum class ConvPrecision : int { kFp32 = 0, kBf16 = 1 };
+const char* conv_precision_name(ConvPrecision p);  // "fp32", "bf16"
+bool bf16_available();  // AVX512_BF16 present and the active path is avx512
+// Sets the precision; throws std::invalid_argument (naming the fix) when bf16 is not available.
+// Set it before ops run (drivers: at start-up), not while they run on other threads.
+void set_conv_precision(ConvPrecision p);
+ConvPrecision conv_precision();
 
 }  // namespace zs::cpu

@@ -128,6 +128,8 @@ void gemm_panels(int64_t m, int64_t n, int64_t k, const float* ap, const float* 
       for (int64_t i = 0; i < m; ++i) std::memset(c + i * ldc, 0, sizeof(float) * size_t(n));
     return;
   }
+  if (conv_precision() == ConvPrecision::kBf16 && active_cpu_isa() >= CpuIsa::kAvx512)
+    return gemm_panels_bf16(m, n, k, ap, bp, c, ldc, accumulate, ahead, ahead2);
   if (active_cpu_isa() >= CpuIsa::kAvx512) return gemm_panels_avx512(m, n, k, ap, bp, c, ldc, accumulate, ahead, ahead2);
   gemm_panels_avx2(m, n, k, ap, bp, c, ldc, accumulate, ahead, ahead2);
 }

@@ -24,14 +24,13 @@
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
 
+#include "kernels/cpu/avx512_tile_impl.h"
+
 namespace zs::cpu::detail {
 namespace {
 
 constexpr int kTileAPanels = 2;  // A panels (6 rows each) per tile
 constexpr int kTileBPanels = 2;  // B panels (16 columns = one zmm each) per tile
-
-// The lanes of a 16-column panel that hold columns of C when `cols` columns remain.
-__mmask16 column_mask(int64_t cols) { return cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1u); }
 
 // C tile (rows x cols, at most 6*kA x 16*kB, row pitch ldc) = or += kA A sub-panels (kc x 6, the
 // next one a_next floats on) times kB B sub-panels (kc x 16, b_next floats apart).
@@ -51,25 +50,7 @@ void tile(int64_t kc, const float* __restrict__ a, int64_t a_next, const float* 
         for (int h = 0; h < kB; ++h) acc[p * kPanelRows + i][h] = _mm512_fmadd_ps(av, bv[h], acc[p * kPanelRows + i][h]);
       }
   }
-  if (rows == kRows && cols == kB * kPanelCols) {
-    for (int i = 0; i < kRows; ++i, c += ldc)
-      for (int h = 0; h < kB; ++h) {
-        __m512 v = acc[i][h];
-        if (accumulate) v = _mm512_add_ps(_mm512_loadu_ps(c + 16 * h), v);
-        _mm512_storeu_ps(c + 16 * h, v);
-      }
-    return;
-  }
-  for (int i = 0; i < kRows; ++i, c += ldc) {
-    if (i >= rows) break;
-    for (int h = 0; h < kB; ++h) {
-      if (cols <= 16 * h) break;
-      const __mmask16 mask = column_mask(cols - 16 * h);
-      __m512 v = acc[i][h];
-      if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, c + 16 * h), v);
-      _mm512_mask_storeu_ps(c + 16 * h, mask, v);
-    }
-  }
+  store_tile<kRows, kB>(acc, c, ldc, accumulate, rows, cols);
 }
 
 }  // namespace
