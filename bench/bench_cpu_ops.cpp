@@ -351,15 +351,19 @@ struct GemmOperands {
         b(random_vec(size_t(k * n), -1, 1, 8)), c(size_t(m * n)) {}
 };
 
-// isa: the CPU path (cpu_isa.h) forced for the run: 0 avx2, 1 avx512 (skipped where the CPU lacks it).
+// isa: the CPU path (cpu_isa.h) forced for the run: 0 avx2, 1 avx512, 2 avx512 with bf16 inputs
+// (ConvPrecision::kBf16, its time includes rounding the panels to bf16); skipped where the CPU lacks it.
 void BM_gemm_panels(benchmark::State& state) {
   namespace d = zs::cpu::detail;
-  const auto isa = zs::cpu::CpuIsa(state.range(3));
-  if (!zs::cpu::cpu_supports(zs::cpu::detect_cpu_features(), isa)) {
-    state.SkipWithError((std::string("this CPU lacks ") + zs::cpu::cpu_isa_name(isa)).c_str());
+  const bool bf16 = state.range(3) == 2;
+  const auto isa = bf16 ? zs::cpu::CpuIsa::kAvx512 : zs::cpu::CpuIsa(state.range(3));
+  if (!zs::cpu::cpu_supports(zs::cpu::detect_cpu_features(), isa) ||
+      (bf16 && !zs::cpu::detect_cpu_features().avx512_bf16)) {
+    state.SkipWithError((std::string("this CPU lacks ") + (bf16 ? "avx512_bf16" : zs::cpu::cpu_isa_name(isa))).c_str());
     return;
   }
   const zs::cpu::ScopedCpuIsa forced(isa);
+  zs::cpu::set_conv_precision(bf16 ? zs::cpu::ConvPrecision::kBf16 : zs::cpu::ConvPrecision::kFp32);
   GemmOperands op(state);
   // 64-byte aligned panels, as thread_scratch hands them out.
   std::vector<float> ap_store(size_t(d::a_panels_floats(op.m, op.k)) + 16), bp_store(size_t(d::b_panels_floats(op.k, op.n)) + 16);
@@ -372,6 +376,7 @@ void BM_gemm_panels(benchmark::State& state) {
     d::gemm_panels(op.m, op.n, op.k, ap, bp, op.c.data(), op.n, false);
     benchmark::DoNotOptimize(op.c.data());
   }
+  zs::cpu::set_conv_precision(zs::cpu::ConvPrecision::kFp32);
   set_counters(state, 2.0 * double(op.m * op.n * op.k), 4.0 * double(op.m * op.k + op.k * op.n + op.m * op.n));
 }
 
@@ -402,7 +407,7 @@ BENCHMARK(BM_bce_loss)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_adam_step)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_gemm_panels)->ArgNames({"m", "n", "k", "isa"})->Apply([](benchmark::internal::Benchmark* b) {
   for (const auto& shape : kChunkGemms)
-    for (int64_t isa = 0; isa <= int64_t(zs::cpu::kWidestCpuIsa); ++isa) b->Args({shape[0], shape[1], shape[2], isa});
+    for (int64_t isa = 0; isa <= int64_t(zs::cpu::kWidestCpuIsa) + 1; ++isa) b->Args({shape[0], shape[1], shape[2], isa});
 })->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_openblas_sgemm)->ArgNames({"m", "n", "k"})->Apply([](benchmark::internal::Benchmark* b) {
   for (const auto& shape : kChunkGemms) b->Args(shape);

@@ -53,6 +53,10 @@ void tile(int64_t kc, const float* __restrict__ a, int64_t a_next, const float* 
   store_tile<kRows, kB>(acc, c, ldc, accumulate, rows, cols);
 }
 
+using TileFn = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, bool, int64_t, int64_t);
+// kTiles[a - 1][b - 1]: the tile of a A panels x b B panels (the full one, and the edges of C).
+constexpr TileFn kTiles[kTileAPanels][kTileBPanels] = {{tile<1, 1>, tile<1, 2>}, {tile<2, 1>, tile<2, 2>}};
+
 }  // namespace
 
 void gemm_panels_avx512(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp, float* c, int64_t ldc,
@@ -71,22 +75,17 @@ void gemm_panels_avx512(int64_t m, int64_t n, int64_t k, const float* ap, const 
       for (int64_t jp = 0; jp < b_panels; jp += kTileBPanels) {
         const float* b = bp + (jp * k + k0) * kPanelCols;
         const int64_t cols = n - jp * kPanelCols;
-        const bool two_b = jp + 1 < b_panels;
         for (int64_t ip = first; ip < last; ip += kTileAPanels) {
           const float* a = ap + (ip * k + k0) * kPanelRows;
           float* ctile = c + ip * kPanelRows * ldc + jp * kPanelCols;
           const int64_t rows = m - ip * kPanelRows;
-          const bool two_a = ip + 1 < last;
           prefetch.step();
           prefetch2.step();
-          if (two_a && two_b)
-            tile<2, 2>(kc, a, a_next, b, b_next, ctile, ldc, add, rows < 12 ? rows : 12, cols < 32 ? cols : 32);
-          else if (two_a)
-            tile<2, 1>(kc, a, a_next, b, b_next, ctile, ldc, add, rows < 12 ? rows : 12, cols < 16 ? cols : 16);
-          else if (two_b)
-            tile<1, 2>(kc, a, a_next, b, b_next, ctile, ldc, add, rows < 6 ? rows : 6, cols < 32 ? cols : 32);
-          else
-            tile<1, 1>(kc, a, a_next, b, b_next, ctile, ldc, add, rows < 6 ? rows : 6, cols < 16 ? cols : 16);
+          const int64_t na = last - ip < kTileAPanels ? last - ip : kTileAPanels;
+          const int64_t nb = b_panels - jp < kTileBPanels ? b_panels - jp : kTileBPanels;
+          const int64_t tile_rows = na * kPanelRows, tile_cols = nb * kPanelCols;
+          kTiles[na - 1][nb - 1](kc, a, a_next, b, b_next, ctile, ldc, add, rows < tile_rows ? rows : tile_rows,
+                                 cols < tile_cols ? cols : tile_cols);
         }
       }
     }

@@ -15,7 +15,6 @@
 // Same rule as gemm_panels_avx512.cpp: every header before the target pragma.
 #include <immintrin.h>
 
-#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -33,24 +32,18 @@ namespace {
 
 constexpr int64_t kMaxPairDepth = kGemmMaxDepth / 2;
 
-// float -> bf16 bits, round to nearest even (as vcvtneps2bf16 does for normal values; NaN stays NaN).
-uint32_t bf16_bits(float x) {
-  const uint32_t bits = std::bit_cast<uint32_t>(x);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return (bits >> 16) | 0x40u;
-  return (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
-}
-
-// A pair panels from fp32 A panels (m rows, k terms).
+// A pair panels from fp32 A panels (m rows, k terms). A pair's 12 floats are contiguous (term 2t's
+// 6 rows, then term 2t + 1's): one masked load, one conversion, one vpermw to interleave them.
 void convert_a(uint32_t* a16, const float* ap, int64_t m, int64_t k, int64_t kp) {
+  alignas(32) static constexpr uint16_t kInterleave[16] = {0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5, 11, 12, 13, 14, 15};
+  const __m256i interleave = _mm256_load_si256(reinterpret_cast<const __m256i*>(kInterleave));
   const int64_t panels = (m + kPanelRows - 1) / kPanelRows;
   for (int64_t p = 0; p < panels; ++p)
     for (int64_t t = 0; t < kp; ++t) {
-      const float* lo = ap + (p * k + 2 * t) * kPanelRows;
-      uint32_t* dst = a16 + (p * kp + t) * kPanelRows;
-      for (int i = 0; i < kPanelRows; ++i) {
-        const uint32_t hi = 2 * t + 1 < k ? bf16_bits(lo[kPanelRows + i]) : 0u;
-        dst[i] = bf16_bits(lo[i]) | (hi << 16);
-      }
+      const __mmask16 load = 2 * t + 1 < k ? 0x0FFF : 0x003F;  // k odd: the last pair's second term is 0
+      const __m512 terms = _mm512_maskz_loadu_ps(load, ap + (p * k + 2 * t) * kPanelRows);
+      const __m256i words = __m256i(_mm512_cvtneps_pbh(terms));
+      _mm256_mask_storeu_epi16(a16 + (p * kp + t) * kPanelRows, 0x0FFF, _mm256_permutexvar_epi16(interleave, words));
     }
 }
 

@@ -25,9 +25,12 @@ struct CommonOptions {
   int train_limit = -1;   // -1 = all
   int test_limit = -1;
   bool quiet = false;
+  std::string precision = "fp32";  // fp32|bf16: the CPU convolutions' GEMM inputs (ae, vae, ae-kmeans)
 };
 
 void add_common_options(CLI::App& cmd, CommonOptions& o);
+// --precision fp32|bf16, for the commands that train an autoencoder.
+void add_precision_option(CLI::App& cmd, CommonOptions& o);
 
 // Validates the common options, prepares --out, sets the thread count, creates the backend and
 // loads the data set. Throws UserError on any problem.
