@@ -6,7 +6,7 @@
 # PyTorch and to zspace avx2 fp32. Same accounting as bench/compare_ae.sh (training images /
 # training seconds, no warm-up excluded); alternating puts every side under the same load drift.
 #
-#   bench/compare_cpu_paths.sh [--data DIR] [--epochs N] [--threads N] [--rounds N]
+#   bench/compare_cpu_paths.sh [--data DIR] [--epochs N] [--threads N] [--rounds N] [--train-limit N] [--test-limit N]
 #
 # Env ZS_BUILD: zspace build folder (default build/release).
 # Exit codes: 0 ok, 2 bad input, otherwise the failing side's exit code.
@@ -19,6 +19,7 @@ data=$repo/data/mnist
 epochs=4
 rounds=3
 threads=2
+limits=()
 
 fail() { echo "compare_cpu_paths.sh: error: $*" >&2; exit 2; }
 need_count() { [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || fail "$1 '${2:-}' is not a positive integer; pass e.g. $1 2"; }
@@ -28,6 +29,7 @@ while [[ $# -gt 0 ]]; do
     --epochs) need_count "$@"; epochs=$2; shift 2 ;;
     --threads) need_count "$@"; threads=$2; shift 2 ;;
     --rounds) need_count "$@"; rounds=$2; shift 2 ;;
+    --train-limit|--test-limit) need_count "$@"; limits+=("$1" "$2"); shift 2 ;;
     -h|--help) sed -n '9p' "$0" | sed 's/^# *//'; exit 0 ;;
     *) fail "unknown argument '$1'; see --help" ;;
   esac
@@ -51,11 +53,11 @@ for ((round = 1; round <= rounds; round++)); do
     read -r isa precision <<<"$side"
     echo "round $round/$rounds: zspace $isa $precision" >&2
     ZS_CPU_ISA=$isa "$driver" ae --data "$data" --out "$tmp/$round-$isa-$precision" --epochs "$epochs" --batch 128 \
-      --threads "$threads" --device cpu --precision "$precision" --quiet
+      --threads "$threads" --device cpu --precision "$precision" --quiet "${limits[@]}"
   done
   echo "round $round/$rounds: torch" >&2
   "$python" "$repo/bench/peer_torch_ae.py" --data "$data" --json "$tmp/$round-torch.json" --epochs "$epochs" \
-    --batch 128 --threads "$threads" --device cpu --quiet >/dev/null
+    --batch 128 --threads "$threads" --device cpu --quiet "${limits[@]}" >/dev/null
 done
 
 "$python" - "$tmp" "$rounds" "${sides[@]}" <<'EOF_PY'
