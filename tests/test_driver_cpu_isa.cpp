@@ -81,7 +81,7 @@ TEST_CASE("metrics.json records the CPU path and the precision that ran", "[driv
   CHECK(read_json(out / "metrics.json")["cpu_isa"] == widest);
 }
 
-TEST_CASE("--precision bf16 trains where AVX512_BF16 exists, else fails cleanly", "[driver][isa][bf16]") {
+TEST_CASE("train_mnist with --precision bf16 trains where AVX512_BF16 exists, else fails cleanly", "[driver][isa][bf16]") {
   fs::path out = fresh_dir("driver-bf16");
   const std::string args = "ae " + common_args(out) + " --epochs 2 --batch 16 --z-dim 2 --lr 2e-3 --precision bf16";
   if (!cpu::bf16_available()) {
