@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/cpu_isa.h"
 #include "kernels/cpu/gemm_panels.h"
 #include "kernels/cpu/ops.h"
 
@@ -334,6 +335,47 @@ void BM_AE_training_step(benchmark::State& state) {
   state.counters["loss"] = loss;
 }
 
+// The AE training step on every CPU path this machine has (cpu_isa.h): avx2 fp32, avx512 fp32 and
+// avx512 with bf16 convolution GEMMs, alternating step by step on one model so that all of them
+// see the same load drift on a shared machine. Reports each path's ms per step and its speed-up
+// over avx2 fp32 (paths the CPU lacks report 0).
+void BM_AE_step_cpu_paths(benchmark::State& state) {
+  using zs::cpu::ConvPrecision;
+  using zs::cpu::CpuIsa;
+  const int threads = int(state.range(0));
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  struct Path {
+    const char* name;
+    CpuIsa isa;
+    ConvPrecision precision;
+    double seconds = 0;
+  };
+  const zs::cpu::CpuFeatures f = zs::cpu::detect_cpu_features();
+  std::vector<Path> paths = {{"avx2", CpuIsa::kAvx2, ConvPrecision::kFp32}};
+  if (f.avx512) paths.push_back({"avx512", CpuIsa::kAvx512, ConvPrecision::kFp32});
+  if (f.avx512 && f.avx512_bf16) paths.push_back({"avx512_bf16", CpuIsa::kAvx512, ConvPrecision::kBf16});
+  AutoencoderStep model(kBatch);
+  auto run = [&](const Path& p) {
+    const zs::cpu::ScopedCpuIsa forced(p.isa);
+    zs::cpu::set_conv_precision(p.precision);
+    const auto start = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(model.step(true));
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    zs::cpu::set_conv_precision(ConvPrecision::kFp32);
+    return s;
+  };
+  for (const Path& p : paths) run(p);  // warm-up of each: scratch buffers, page faults
+  for (auto _ : state)
+    for (Path& p : paths) p.seconds += run(p);
+  omp_set_num_threads(saved);
+  const double steps = double(state.iterations());
+  for (const Path& p : paths) {
+    state.counters[std::string(p.name) + "_ms"] = 1e3 * p.seconds / steps;
+    state.counters[std::string(p.name) + "_speedup"] = paths[0].seconds / p.seconds;
+  }
+}
+
 // The convolutions' own GEMM (kernels/cpu/gemm_panels.h) against its peer, OpenBLAS sgemm, on one
 // thread and the per-chunk shapes of the model (m, n, k): forward, backward-data and
 // backward-weight of layers 2 and 3. Both start from row-major A and B and write row-major C, so
@@ -350,8 +392,19 @@ struct GemmOperands {
         b(random_vec(size_t(k * n), -1, 1, 8)), c(size_t(m * n)) {}
 };
 
+// isa: the CPU path (cpu_isa.h) forced for the run: 0 avx2, 1 avx512, 2 avx512 with bf16 inputs
+// (ConvPrecision::kBf16, its time includes rounding the panels to bf16); skipped where the CPU lacks it.
 void BM_gemm_panels(benchmark::State& state) {
   namespace d = zs::cpu::detail;
+  const bool bf16 = state.range(3) == 2;
+  const auto isa = bf16 ? zs::cpu::CpuIsa::kAvx512 : zs::cpu::CpuIsa(state.range(3));
+  if (!zs::cpu::cpu_supports(zs::cpu::detect_cpu_features(), isa) ||
+      (bf16 && !zs::cpu::detect_cpu_features().avx512_bf16)) {
+    state.SkipWithError((std::string("this CPU lacks ") + (bf16 ? "avx512_bf16" : zs::cpu::cpu_isa_name(isa))).c_str());
+    return;
+  }
+  const zs::cpu::ScopedCpuIsa forced(isa);
+  zs::cpu::set_conv_precision(bf16 ? zs::cpu::ConvPrecision::kBf16 : zs::cpu::ConvPrecision::kFp32);
   GemmOperands op(state);
   // 64-byte aligned panels, as thread_scratch hands them out.
   std::vector<float> ap_store(size_t(d::a_panels_floats(op.m, op.k)) + 16), bp_store(size_t(d::b_panels_floats(op.k, op.n)) + 16);
@@ -364,6 +417,7 @@ void BM_gemm_panels(benchmark::State& state) {
     d::gemm_panels(op.m, op.n, op.k, ap, bp, op.c.data(), op.n, false);
     benchmark::DoNotOptimize(op.c.data());
   }
+  zs::cpu::set_conv_precision(zs::cpu::ConvPrecision::kFp32);
   set_counters(state, 2.0 * double(op.m * op.n * op.k), 4.0 * double(op.m * op.k + op.k * op.n + op.m * op.n));
 }
 
@@ -392,8 +446,9 @@ BENCHMARK(BM_activation_backward)->ArgName("act")->Arg(int(Act::LeakyRelu))->Arg
 BENCHMARK(BM_bias_grad_nchw)->ArgNames({"c", "hw"})->Args({32, 784})->Args({1, 784})->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_bce_loss)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_adam_step)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_gemm_panels)->ArgNames({"m", "n", "k"})->Apply([](benchmark::internal::Benchmark* b) {
-  for (const auto& shape : kChunkGemms) b->Args(shape);
+BENCHMARK(BM_gemm_panels)->ArgNames({"m", "n", "k", "isa"})->Apply([](benchmark::internal::Benchmark* b) {
+  for (const auto& shape : kChunkGemms)
+    for (int64_t isa = 0; isa <= int64_t(zs::cpu::kWidestCpuIsa) + 1; ++isa) b->Args({shape[0], shape[1], shape[2], isa});
 })->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_openblas_sgemm)->ArgNames({"m", "n", "k"})->Apply([](benchmark::internal::Benchmark* b) {
   for (const auto& shape : kChunkGemms) b->Args(shape);
@@ -430,6 +485,7 @@ BENCHMARK(BM_AE_training_step)
     ->ArgsProduct({{1, 2}, {1, 0}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+BENCHMARK(BM_AE_step_cpu_paths)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(6);
 BENCHMARK(BM_AE_layer_backward_vs_ops)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(4);
 
 BENCHMARK_MAIN();

@@ -4,12 +4,15 @@
 # after the other in this run, and prints both throughputs, both test losses and the ratios.
 #
 #   bench/compare_ae.sh [--data DIR] [--epochs N] [--threads N] [--device cpu|cuda]
-#                       [--train-limit N] [--test-limit N] [--rounds N]
+#                       [--train-limit N] [--test-limit N] [--rounds N] [--precision fp32|bf16]
 #
+# --precision bf16 runs zspace's CPU convolution GEMMs with bf16 inputs (the peer stays fp32).
 # --rounds N alternates the two sides N times (zspace, torch, zspace, torch, ...) and reports
 # every round's ratio and their median: on a shared machine the load drifts within minutes, and
 # alternating puts both sides under the same drift.
 # Env ZS_BUILD: zspace build folder (default build/release); the driver is $ZS_BUILD/tools/train_mnist.
+# Env ZS_CPU_ISA=avx2|avx512 forces zspace's CPU path (default: the widest this CPU has); the
+# output names the path that ran.
 # Throughput on both sides = total training images / total training seconds over all epochs
 # (no warm-up excluded). Timings on a shared machine are noisy: compare numbers from one run.
 # Exit codes: 0 ok, 2 bad input, otherwise the failing side's exit code.
@@ -23,6 +26,7 @@ epochs=1
 rounds=1
 threads=2
 device=cpu
+precision=fp32
 limits=()
 
 usage() { sed -n '6,7p' "$0" | sed 's/^# *//'; }
@@ -38,6 +42,8 @@ while [[ $# -gt 0 ]]; do
     --rounds) need_value "$@"; need_count "$1" "$2"; rounds=$2; shift 2 ;;
     --device) need_value "$@"; device=$2; shift 2
       [[ $device == cpu || $device == cuda ]] || fail "--device '$device': use cpu or cuda" ;;
+    --precision) need_value "$@"; precision=$2; shift 2
+      [[ $precision == fp32 || $precision == bf16 ]] || fail "--precision '$precision': use fp32 or bf16" ;;
     --train-limit|--test-limit) need_value "$@"; need_count "$1" "$2"; limits+=("$1" "$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) fail "unknown argument '$1'; see --help" ;;
@@ -58,7 +64,7 @@ metrics=()
 for ((round = 1; round <= rounds; round++)); do
   echo "round $round/$rounds: zspace: $driver ae on $data, $epochs epoch(s), $threads thread(s), device $device" >&2
   "$driver" ae --data "$data" --out "$tmp/zspace$round" --epochs "$epochs" --batch 128 \
-    --threads "$threads" --device "$device" --quiet "${limits[@]}"
+    --threads "$threads" --device "$device" --precision "$precision" --quiet "${limits[@]}"
 
   echo "round $round/$rounds: torch:  bench/peer_torch_ae.py, same settings" >&2
   "$python" "$repo/bench/peer_torch_ae.py" --data "$data" --json "$tmp/peer$round.json" --epochs "$epochs" \
@@ -89,6 +95,7 @@ if len(rounds) > 1:
     print(f"{'round':<22}{'zspace img/s':>14}{'torch img/s':>18}{'ratio':>8}")
     for i, ((z, t), r) in enumerate(zip(rounds, ratios), 1):
         print(f"{i:<22}{z['images_per_second']:>14.1f}{t['images_per_second']:>18.1f}{r:>7.2f}x")
+print(f"zspace CPU path (ZS_CPU_ISA / cpu_isa): {zs.get('cpu_isa', '?')}, precision {zs.get('precision', 'fp32')}")
 print(f"{'':<22}{'zspace':>14}{torch_name:>18}")
 # Several rounds: the median of each side's throughput; the test losses are round 1's (both sides
 # are seeded, so every round trains the same model).

@@ -49,6 +49,8 @@ enum ScratchSlot : int {
   kScratchPackedA,  // gemm_panels.h A panels of a thread's own operand
   kScratchPackedB,  // gemm_panels.h B panels
   kScratchMasks,    // im2col's edge-column masks for B panels
+  kScratchBf16A,    // gemm_panels_bf16.cpp: A panels as bf16 pairs
+  kScratchBf16B,    // gemm_panels_bf16.cpp: B panels as bf16 pairs
   kScratchSlots
 };
 float* thread_scratch(ScratchSlot slot, size_t count);

@@ -1,5 +1,5 @@
-// The packed-panel SGEMM of gemm_panels.h: packing helpers, the 6x16 AVX2 micro-kernel and the
-// cache blocking around it.
+// The packed-panel SGEMM of gemm_panels.h: packing helpers, the dispatch on cpu_isa.h, the 6x16
+// AVX2 micro-kernel and the cache blocking around it (the AVX-512 path: gemm_panels_avx512.cpp).
 #include "kernels/cpu/gemm_panels.h"
 
 #include <immintrin.h>
@@ -9,15 +9,10 @@
 
 #include "kernels/cpu/avx2_impl.h"
 #include "kernels/cpu/cpu_common_impl.h"
+#include "kernels/cpu/cpu_isa.h"
 
 namespace zs::cpu::detail {
 namespace {
-
-// k is cut into blocks of at most this many terms, so that one B sub-panel (kMaxDepth x 16 floats,
-// 24 KiB) stays in the 32 KiB L1 while the micro-kernel runs down a block of A panels...
-constexpr int64_t kMaxDepth = 384;
-// ...and that block (16 panels x kMaxDepth x 6 floats, 144 KiB) stays in the 512 KiB L2.
-constexpr int64_t kBlockPanels = 16;
 
 // C tile (kRows x 8*kVecs, row pitch ldc) = or += the first kRows rows of an A sub-panel (kc x 6)
 // times the first 8*kVecs columns of a B sub-panel (kc x 16). The full tile, <6, 2>, has twelve
@@ -133,15 +128,22 @@ void gemm_panels(int64_t m, int64_t n, int64_t k, const float* ap, const float* 
       for (int64_t i = 0; i < m; ++i) std::memset(c + i * ldc, 0, sizeof(float) * size_t(n));
     return;
   }
+  if (conv_precision() == ConvPrecision::kBf16 && active_cpu_isa() >= CpuIsa::kAvx512)
+    return gemm_panels_bf16(m, n, k, ap, bp, c, ldc, accumulate, ahead, ahead2);
+  if (active_cpu_isa() >= CpuIsa::kAvx512) return gemm_panels_avx512(m, n, k, ap, bp, c, ldc, accumulate, ahead, ahead2);
+  gemm_panels_avx2(m, n, k, ap, bp, c, ldc, accumulate, ahead, ahead2);
+}
+
+void gemm_panels_avx2(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp, float* c, int64_t ldc,
+                      bool accumulate, const PrefetchAhead& ahead, const PrefetchAhead& ahead2) {
   const int64_t a_panels = (m + kPanelRows - 1) / kPanelRows, b_panels = (n + kPanelCols - 1) / kPanelCols;
-  // Equal blocks of at most kMaxDepth (a k of 576 runs as 2 x 288, not 384 + 192).
-  const int64_t blocks = (k + kMaxDepth - 1) / kMaxDepth, depth = (k + blocks - 1) / blocks;
+  const int64_t depth = gemm_block_depth(k), blocks = (k + depth - 1) / depth;
   SpreadPrefetch prefetch(ahead, a_panels * b_panels * blocks), prefetch2(ahead2, a_panels * b_panels * blocks);
   for (int64_t k0 = 0; k0 < k; k0 += depth) {
     const int64_t kc = std::min(depth, k - k0);
     const bool add = accumulate || k0 > 0;
-    for (int64_t first = 0; first < a_panels; first += kBlockPanels) {
-      const int64_t last = std::min(a_panels, first + kBlockPanels);
+    for (int64_t first = 0; first < a_panels; first += kGemmBlockPanels) {
+      const int64_t last = std::min(a_panels, first + kGemmBlockPanels);
       for (int64_t jp = 0; jp < b_panels; ++jp) {
         const float* b = bp + (jp * k + k0) * kPanelCols;
         const int64_t cols = std::min<int64_t>(kPanelCols, n - jp * kPanelCols);

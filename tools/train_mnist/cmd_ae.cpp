@@ -37,6 +37,7 @@ void register_ae(CLI::App& app) {
   auto opts = std::make_shared<AeOptions>();
   CLI::App* cmd = app.add_subcommand("ae", "train the blog's convolutional autoencoder");
   add_common_options(*cmd, opts->common);
+  add_precision_option(*cmd, opts->common);
   add_ae_train_options(*cmd, opts->train);
   cmd->add_option("--latent-range", opts->latent_range,
                   "xmin,xmax,ymin,ymax of latent.png (z_dim 2), e.g. to match a vae plot");

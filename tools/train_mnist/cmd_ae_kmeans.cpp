@@ -64,6 +64,7 @@ void register_ae_kmeans(CLI::App& app) {
   auto opts = std::make_shared<AeKMeansOptions>();
   CLI::App* cmd = app.add_subcommand("ae-kmeans", "train the autoencoder (z_dim 25, MSE), then KMeans on its latents");
   add_common_options(*cmd, opts->common);
+  add_precision_option(*cmd, opts->common);
   add_ae_train_options(*cmd, opts->ae,
                        "training epochs (default 10, not ae's 40: a few minutes on 2 CPU cores for the 8000 default "
                        "digits; more epochs lower the KMeans error only a little, see docs/driver.md)");

@@ -136,6 +136,7 @@ void register_vae(CLI::App& app) {
   auto opts = std::make_shared<VaeOptions>();
   CLI::App* cmd = app.add_subcommand("vae", "train the blog's variational autoencoder");
   add_common_options(*cmd, opts->common);
+  add_precision_option(*cmd, opts->common);
   cmd->add_option("--z-dim", opts->z_dim, "latent dimension")->capture_default_str();
   cmd->add_option("--epochs", opts->epochs, "training epochs")->capture_default_str();
   cmd->add_option("--batch", opts->batch, "batch size")->capture_default_str();

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "kernels/cpu/cpu_isa.h"
 #include "runtime/core/error.h"
 #include "runtime/io/atomic_file.h"
 
@@ -27,12 +28,43 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_flag("--quiet,-q", o.quiet, "no progress output on stderr");
 }
 
+void add_precision_option(CLI::App& cmd, CommonOptions& o) {
+  cmd.add_option("--precision", o.precision,
+                 "fp32|bf16: bf16 rounds the CPU convolutions' GEMM inputs to bf16 (fp32 accumulation, "
+                 "AVX512_BF16); weights, optimizer state, gradients and loss stay fp32")
+      ->capture_default_str();
+}
+
 void require_range(const std::string& option, double v, double lo, double hi) {
   if (!std::isfinite(v) || v < lo || v > hi) {
     std::ostringstream msg;
     msg << option << ": " << v << " is out of range; use a value in [" << lo << ", " << hi << "]";
     throw UserError(msg.str());
   }
+}
+
+// A bad ZS_CPU_ISA is the user's to fix: say so before any work starts.
+static void check_cpu_isa_env() {
+  const std::string problem = cpu::cpu_isa_env_problem();
+  if (!problem.empty()) throw UserError(problem);
+}
+
+std::string version_text() {
+  check_cpu_isa_env();
+  return std::string("train_mnist (zspace ") + ZSPACE_VERSION + ")\ncpu path: " + cpu::cpu_isa_summary();
+}
+
+// --precision, checked before anything is written; bf16 also needs the cpu device (checked once
+// the backend is known).
+static cpu::ConvPrecision parse_precision(const CommonOptions& o) {
+  if (o.precision == "fp32") return cpu::ConvPrecision::kFp32;
+  if (o.precision != "bf16") throw UserError("--precision " + o.precision + ": unknown precision; use fp32 or bf16");
+  if (!cpu::bf16_available())
+    throw UserError("--precision bf16: needs AVX512_BF16 on the avx512 path, and this run has " +
+                    cpu::cpu_isa_summary() + "; use --precision fp32");
+  if (o.device == "cuda" || o.device == "emu")
+    throw UserError("--precision bf16: runs on the cpu device only; use --device cpu or --precision fp32");
+  return cpu::ConvPrecision::kBf16;
 }
 
 static DeviceKind parse_device(const std::string& d) {
@@ -45,6 +77,9 @@ static DeviceKind parse_device(const std::string& d) {
 
 RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
   DeviceKind kind = parse_device(o.device);
+  check_cpu_isa_env();
+  cpu_isa = cpu::cpu_isa_name(cpu::active_cpu_isa());
+  const cpu::ConvPrecision precision = parse_precision(o);
   require_range("--threads", o.threads, 0, 1024);
   if (o.train_limit == 0 || o.train_limit < -1) throw UserError("--train-limit: must be a positive count or -1 for all");
   if (o.test_limit == 0 || o.test_limit < -1) throw UserError("--test-limit: must be a positive count or -1 for all");
@@ -57,6 +92,10 @@ RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
   std::string notice;
   backend = make_backend(kind, &notice);
   if (!notice.empty()) say(notice);
+  if (precision == cpu::ConvPrecision::kBf16 && device != DeviceKind::Cpu)
+    throw UserError("--precision bf16: runs on the cpu device only, and --device auto chose " + backend->name() +
+                    "; use --device cpu or --precision fp32");
+  cpu::set_conv_precision(precision);
 }
 
 std::string RunContext::out_path(const std::string& file) const { return (std::filesystem::path(opt.out) / file).string(); }

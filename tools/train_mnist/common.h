@@ -25,9 +25,12 @@ struct CommonOptions {
   int train_limit = -1;   // -1 = all
   int test_limit = -1;
   bool quiet = false;
+  std::string precision = "fp32";  // fp32|bf16: the CPU convolutions' GEMM inputs (ae, vae, ae-kmeans)
 };
 
 void add_common_options(CLI::App& cmd, CommonOptions& o);
+// --precision fp32|bf16, for the commands that train an autoencoder.
+void add_precision_option(CLI::App& cmd, CommonOptions& o);
 
 // Validates the common options, prepares --out, sets the thread count, creates the backend and
 // loads the data set. Throws UserError on any problem.
@@ -35,6 +38,7 @@ struct RunContext {
   CommonOptions opt;
   std::unique_ptr<Backend> backend;
   Dataset data;
+  std::string cpu_isa;  // the CPU path the CPU twin runs (kernels/cpu/cpu_isa.h): metrics.json's cpu_isa
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 
   explicit RunContext(const CommonOptions& o, bool load_data = true);
@@ -42,6 +46,10 @@ struct RunContext {
   double seconds_since_start() const;
   void say(const std::string& line) const;  // one line on stderr unless --quiet
 };
+
+// What --version prints: the version, and the CPU path (kernels/cpu/cpu_isa.h) with what the CPU
+// offers. Throws UserError when ZS_CPU_ISA is bad.
+std::string version_text();
 
 // Throws UserError "--name: must be ..." unless lo <= v <= hi.
 void require_range(const std::string& option, double v, double lo, double hi);

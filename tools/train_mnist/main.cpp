@@ -10,6 +10,7 @@
 #include "runtime/core/error.h"
 #include "runtime/plot/lsan_suppressions.h"
 #include "tools/train_mnist/commands.h"
+#include "tools/train_mnist/common.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"train_mnist: autoencoders, VAEs and KMeans on MNIST (zspace)"};
@@ -19,11 +20,14 @@ int main(int argc, char** argv) {
   zs::driver::register_kmeans(app);
   zs::driver::register_elbow(app);
   zs::driver::register_ae_kmeans(app);
+  app.set_version_flag("--version", [] { return zs::driver::version_text(); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "train_mnist: %s; run train_mnist %s--help for the options\n", e.what(),

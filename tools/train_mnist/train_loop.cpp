@@ -77,6 +77,8 @@ nlohmann::json TrainLoop::metrics(const std::string& command) const {
   nlohmann::json m;
   m["command"] = command;
   m["device"] = ctx_.backend->name();
+  m["cpu_isa"] = ctx_.cpu_isa;
+  m["precision"] = ctx_.opt.precision;
   m["epochs"] = epochs_;
   m["first_epoch"] = first_epoch_;
   m["train_count"] = ctx_.data.train.count;
