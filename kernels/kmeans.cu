@@ -43,6 +43,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/block_sum.cuh"
 #include "kernels/kmeans.cuh"
 
 namespace zs::ZS_KNS {
@@ -121,11 +122,6 @@ static __device__ __forceinline__ double mul_rn(double a, double b) {
 #endif
 }
 
-// Lane 0 gets the sum of the warp's values, always added in the same tree.
-static __device__ __forceinline__ double warp_sum(double v) {
-  for (int offset = kWarp / 2; offset > 0; offset /= 2) v += __shfl_down_sync(kFullMask, v, offset);
-  return v;
-}
 
 // (score, index) a is better than b: smaller score, or the same score and a smaller index.
 static __device__ __forceinline__ bool better(float score_a, int idx_a, float score_b, int idx_b) {

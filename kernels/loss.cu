@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/block_sum.cuh"
 #include "kernels/loss.cuh"
 
 namespace zs::ZS_KNS {
@@ -25,7 +26,6 @@ constexpr int kLossBlock = 256;          // kernel2: threads per sample
 constexpr int kWarps = kLossBlock / 32;
 constexpr int kNaiveBlock = 128;         // kernel1: samples per block
 constexpr float kBceEpsilon = 1e-7f;     // Keras backend.epsilon()
-static_assert(kWarps <= 32, "the second reduction stage is one warp");
 
 enum class LossKind : int { Bce, Mse };
 
@@ -68,11 +68,6 @@ static __global__ void loss_kernel1(float* loss, float* dpred, const float* __re
 
 // ---- version 2: one block per sample, fixed reduction tree ----
 
-static __device__ __forceinline__ double warp_sum(double v) {
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
-  return v;   // complete in lane 0
-}
-
 static __global__ void __launch_bounds__(kLossBlock)
     loss_kernel2(float* loss, float* dpred, const float* __restrict__ pred, const float* __restrict__ target,
                  int dim, float grad_scale, LossKind kind) {
@@ -84,14 +79,8 @@ static __global__ void __launch_bounds__(kLossBlock)
     total += loss_term(kind, pred[row + j], target[row + j], grad_scale, grad);
     if (dpred) dpred[row + j] = grad;
   }
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  total = warp_sum(total);
-  if (lane == 0) warp_sums[warp] = total;
-  __syncthreads();
-  if (warp == 0) {
-    total = warp_sum(lane < kWarps ? warp_sums[lane] : 0.0);
-    if (lane == 0) loss[blockIdx.x] = float(total / dim);
-  }
+  total = block_sum<kWarps>(total, warp_sums);
+  if (threadIdx.x == 0) loss[blockIdx.x] = float(total / dim);
 }
 
 // ---- running sums of per-sample loss terms: one block per term ----
@@ -102,14 +91,8 @@ static __global__ void __launch_bounds__(kLossBlock)
   const float* row = terms + int64_t(blockIdx.x) * n;
   double total = 0.0;
   for (int i = threadIdx.x; i < n; i += kLossBlock) total += double(row[i]);
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  total = warp_sum(total);
-  if (lane == 0) warp_sums[warp] = total;
-  __syncthreads();
-  if (warp == 0) {
-    total = warp_sum(lane < kWarps ? warp_sums[lane] : 0.0);
-    if (lane == 0) sums[blockIdx.x] += total;
-  }
+  total = block_sum<kWarps>(total, warp_sums);
+  if (threadIdx.x == 0) sums[blockIdx.x] += total;
 }
 
 void sum_loss_terms(double* sums, const float* terms, int n, int n_terms, cudaStream_t stream) {

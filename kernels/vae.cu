@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/block_sum.cuh"
 #include "kernels/philox.h"
 #include "kernels/vae.cuh"
 
@@ -134,11 +135,6 @@ static __global__ void __launch_bounds__(kElementBlock)
 
 // ---- the loss, shared pieces ----
 
-// Lane 0 gets the warp's sum, always added in the same tree.
-static __device__ __forceinline__ double warp_sum(double v) {
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
-  return v;
-}
 
 // ---- version 1: the unfused composition ----
 
@@ -150,14 +146,8 @@ static __global__ void __launch_bounds__(kVaeLossBlock)
   const int64_t row = int64_t(blockIdx.x) * dim;
   double recon = 0.0;
   for (int k = threadIdx.x; k < dim; k += kVaeLossBlock) recon += bce_term(pred[row + k], target[row + k]);
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  recon = warp_sum(recon);
-  if (lane == 0) warp_sums[warp] = recon;
-  __syncthreads();
-  if (warp == 0) {
-    recon = warp_sum(lane < kWarps ? warp_sums[lane] : 0.0);
-    if (lane == 0) losses[n + blockIdx.x] = float(recon);
-  }
+  recon = block_sum<kWarps>(recon, warp_sums);
+  if (threadIdx.x == 0) losses[n + blockIdx.x] = float(recon);
 }
 
 static __global__ void __launch_bounds__(kElementBlock)

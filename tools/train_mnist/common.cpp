@@ -92,7 +92,7 @@ RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
   std::string notice;
   backend = make_backend(kind, &notice);
   if (!notice.empty()) say(notice);
-  if (precision == cpu::ConvPrecision::kBf16 && device != DeviceKind::Cpu)
+  if (precision == cpu::ConvPrecision::kBf16 && !backend->memory_is_host())   // bf16 is the cpu backend's
     throw UserError("--precision bf16: runs on the cpu device only, and --device auto chose " + backend->name() +
                     "; use --device cpu or --precision fp32");
   cpu::set_conv_precision(precision);
