@@ -11,6 +11,7 @@
 
 #include "runtime/backend/backend.h"
 #include "runtime/data/idx.h"
+#include "runtime/io/out_lock.h"
 
 namespace zs::driver {
 
@@ -29,13 +30,14 @@ struct CommonOptions {
 
 void add_common_options(CLI::App& cmd, CommonOptions& o);
 
-// Validates the common options, prepares --out, sets the thread count, creates the backend and
+// Validates the common options, prepares and locks --out (removing temporaries killed runs left), sets the thread count, creates the backend and
 // loads the data set. Throws UserError on any problem.
 struct RunContext {
   CommonOptions opt;
   std::unique_ptr<Backend> backend;
   DeviceKind device = DeviceKind::Cpu;  // --device resolved (auto -> cuda or cpu): the backend's kind
   Dataset data;
+  std::unique_ptr<OutLock> out_lock;  // held for the whole run: one run per --out
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 
   explicit RunContext(const CommonOptions& o, bool load_data = true);
@@ -43,6 +45,10 @@ struct RunContext {
   double seconds_since_start() const;
   void say(const std::string& line) const;  // one line on stderr unless --quiet
 };
+
+// Throws UserError naming the split when the training or the test set holds no image: every command
+// needs both (training, then evaluation), so an empty one is refused before anything runs.
+void require_nonempty_splits(const Dataset& data);
 
 // Throws UserError "--name: must be ..." unless lo <= v <= hi.
 void require_range(const std::string& option, double v, double lo, double hi);

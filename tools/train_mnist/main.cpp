@@ -1,6 +1,6 @@
 // train_mnist: the driver that replicates the blog series (see README.md).
 // Exit codes: 0 success, 2 bad input (one message on stderr naming the problem and the fix),
-// 1 internal error.
+// 1 internal error, 128 + N stopped by signal N (SIGINT 130, SIGTERM 143) at a step boundary.
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -8,10 +8,12 @@
 #include <CLI/CLI.hpp>
 
 #include "runtime/core/error.h"
+#include "runtime/core/interrupt.h"
 #include "runtime/plot/lsan_suppressions.h"
 #include "tools/train_mnist/commands.h"
 
 int main(int argc, char** argv) {
+  zs::install_interrupt_handlers();
   CLI::App app{"train_mnist: autoencoders, VAEs and KMeans on MNIST (zspace)"};
   app.require_subcommand(1);
   zs::driver::register_ae(app);
@@ -29,6 +31,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "train_mnist: %s; run train_mnist %s--help for the options\n", e.what(),
                  app.get_subcommands().empty() ? "" : (app.get_subcommands()[0]->get_name() + " ").c_str());
     return 2;
+  } catch (const zs::Interrupted& e) {
+    std::fprintf(stderr, "train_mnist: %s\n", e.what());
+    return 128 + e.signal;  // the shell's convention for "ended by signal N"
   } catch (const zs::UserError& e) {
     std::fprintf(stderr, "train_mnist: %s\n", e.what());
     return 2;

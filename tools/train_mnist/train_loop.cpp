@@ -5,11 +5,14 @@
 #include <sstream>
 
 #include "runtime/core/error.h"
+#include "runtime/core/interrupt.h"
 #include "runtime/data/batching.h"
 #include "runtime/io/atomic_file.h"
 #include "runtime/io/npy.h"
+#include "tools/train_mnist/checkpoint_checks.h"
 #include "tools/train_mnist/figures.h"
 #include "tools/train_mnist/progress.h"
+#include "tools/train_mnist/run_guards.h"
 
 namespace zs::driver {
 
@@ -53,6 +56,7 @@ std::vector<double> TrainLoop::mean_terms(const StepFn& fn, bool test_split) {
 }
 
 void TrainLoop::run(const StepFn& train, const StepFn& evaluate, const std::function<void(int)>& epoch_end) {
+  GracefulStopScope stop_at_step_boundary;  // SIGINT/SIGTERM: finish the step, keep the last checkpoint
   Backend& be = *ctx_.backend;
   const int n_train = ctx_.data.train.count;
   Progress progress(ctx_.opt.quiet, epochs_, n_train, first_epoch_);
@@ -67,12 +71,14 @@ void TrainLoop::run(const StepFn& train, const StepFn& evaluate, const std::func
     int step = 0;
     auto t0 = Clock::now();
     for (int first = 0; first < n_train; first += batch_, ++step) {
+      throw_if_interrupted(epoch > first_epoch_ ? ctx_.out_path("model.safetensors") : "", epoch - 1);
       int n = std::min(batch_, n_train - first);
       const float* losses = train(shuffled_x_.data() + int64_t(first) * kPixels, n);
       be.to_host(loss_host_.data(), losses, size_t(n) * terms_.size());
       for (size_t t = 0; t < terms_.size(); ++t)
         for (int i = 0; i < n; ++i) sums[t] += loss_host_[t * size_t(n) + size_t(i)];
       done += n;
+      check_loss_range(sums[0] / double(done), epoch, step + 1);
       if (!std::isfinite(sums[0])) {
         std::ostringstream msg;
         msg << "training diverged: the loss is " << sums[0] << " at epoch " << epoch << ", step " << step + 1;
@@ -97,6 +103,7 @@ void TrainLoop::run(const StepFn& train, const StepFn& evaluate, const std::func
     extra << std::fixed << "test " << test_hist_.back()[0];
     progress.epoch_done(epoch, sums[0], double(done) / std::max(secs, 1e-9), extra.str());
     epoch_end(epoch);
+    throw_if_interrupted(ctx_.out_path("model.safetensors"), epoch);
   }
 }
 
@@ -136,6 +143,7 @@ void save_checkpoint(const std::string& path, const ParamStore& ps, int64_t adam
 
 int restore_checkpoint(const SafetensorsFile& f, const std::string& path, ParamStore& ps, int64_t* adam_step,
                        const std::map<std::string, std::string>& must_match) {
+  check_checkpoint_origin(f, path);
   for (const auto& [key, want] : must_match) {
     auto it = f.metadata.find(key);
     std::string have = it == f.metadata.end() ? "(missing)" : it->second;
@@ -143,17 +151,10 @@ int restore_checkpoint(const SafetensorsFile& f, const std::string& path, ParamS
       throw UserError("--resume " + path + ": the checkpoint has " + key + " = " + have + " but this run asks for " + want +
                       "; pass the same options it was trained with, or start without --resume");
   }
-  bool adam = ps.from_host(f.tensors, "--resume " + path, true);
-  int epochs_done = 0;
-  try {
-    *adam_step = adam ? std::stoll(f.metadata.at("adam_step")) : 0;
-    epochs_done = std::stoi(f.metadata.at("epochs_done"));
-  } catch (const std::exception&) {
-    throw UserError("--resume " + path + ": the checkpoint's metadata lacks a valid adam_step/epochs_done; "
-                    "it was not written by train_mnist");
-  }
-  if (*adam_step < 0 || epochs_done < 0) throw UserError("--resume " + path + ": negative step or epoch count in metadata");
-  return epochs_done;
+  const CheckpointCounters counters = check_checkpoint(f, path, ps);  // names, values, counter ranges
+  ps.from_host(f.tensors, "--resume " + path, true);
+  *adam_step = counters.adam_step;
+  return counters.epochs_done;
 }
 
 void write_loss_outputs(TrainLoop& loop) {
