@@ -189,6 +189,9 @@ void read_payload(GzReader& in, const std::string& path, std::vector<uint8_t>& o
                     " bytes) but only " + bytes_text(got) + " follow the header" + cut + "; " + kRefetchHint);
   }
   const uint64_t extra = in.count_remaining();
+  if (extra == 0 && in.is_gzip() && in.gzip_cut_off())  // all data, but no CRC: cannot be trusted
+    throw UserError(path + ": truncated gzip file: it ends without the gzip trailer (checksum and length), so "
+                    "its data cannot be verified; " + kRefetchHint);
   if (extra > 0)
     throw UserError(path + ": " + bytes_text(extra) + " after the " + declared +
                     " its header declares: the file is corrupt or not what its header says; " + kRefetchHint);

@@ -40,6 +40,7 @@ fs::path temp_name_for(const fs::path& target, unsigned long serial) {
 }
 
 std::atomic<unsigned long> g_temp_serial{0};
+std::function<void(const fs::path&)> g_commit_observer;
 
 const std::string kSpaceFix = "free some space or choose another folder";
 
@@ -116,6 +117,14 @@ void AtomicFileWriter::commit() {
   int rc = ::close(fd_);
   fd_ = -1;
   if (rc != 0) fail("close failed", errno, kSpaceFix);
+  if (g_commit_observer) {
+    try {
+      g_commit_observer(target_);
+    } catch (...) {
+      discard();
+      throw;
+    }
+  }
   if (::rename(temp_.c_str(), target_.c_str()) != 0)
     fail("rename failed", errno, "check that the path is not a folder and that its folder is writable");
   temp_.clear();
@@ -142,6 +151,8 @@ void write_json_atomic(const fs::path& path, const nlohmann::json& value,
                        AtomicWriteOptions options) {
   write_text_atomic(path, value.dump(2) + "\n", options);
 }
+
+void set_commit_observer(std::function<void(const fs::path&)> observer) { g_commit_observer = std::move(observer); }
 
 std::vector<std::string> remove_stale_temporaries(const fs::path& dir) {
   std::vector<std::string> removed;

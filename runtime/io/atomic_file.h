@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -71,6 +72,10 @@ void write_json_atomic(const std::filesystem::path& path, const nlohmann::json& 
 // Makes sure `dir` exists (creating parents) and that files can be created in it.
 // `option_name` is how the user named it (e.g. "--out"), so the message points at the fix:
 //   "--out /x: cannot create directory: Permission denied; choose a writable folder"
+// Called with the target path just before any writer of this file renames a finished temporary
+// onto it (output_set.h uses it to replace a previous run's outputs as a set); nullptr: none.
+void set_commit_observer(std::function<void(const std::filesystem::path&)> observer);
+
 // Removes the temporaries (".<name>.tmp-<pid>-<n>") that processes other than this one left in
 // `dir` when they were killed (SIGKILL, power cut). Call it only while holding dir's lock
 // (out_lock.h), so no live writer's file is touched. Returns the names removed.

@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <exception>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -87,10 +88,20 @@ RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
   if (!stale.empty())
     say("--out " + o.out + ": removed " + std::to_string(stale.size()) +
         " partial file(s) an interrupted run left (e.g. " + stale.front() + ")");
+  outputs = std::make_unique<OutputSet>(o.out);
   std::string notice;
   backend = make_backend(kind, &notice);
   device = backend->name() == "cuda" ? DeviceKind::Cuda : backend->name() == "emu" ? DeviceKind::Emu : DeviceKind::Cpu;
   if (!notice.empty()) say(notice);
+}
+
+RunContext::~RunContext() {
+  if (!outputs || std::uncaught_exceptions() > 0) return;
+  try {
+    outputs->complete();
+  } catch (const std::exception&) {
+    // Only the hidden copy of the previous outputs stays behind; the next run replaces it.
+  }
 }
 
 std::string RunContext::out_path(const std::string& file) const { return (std::filesystem::path(opt.out) / file).string(); }

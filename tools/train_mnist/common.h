@@ -12,6 +12,7 @@
 #include "runtime/backend/backend.h"
 #include "runtime/data/idx.h"
 #include "runtime/io/out_lock.h"
+#include "runtime/io/output_set.h"
 
 namespace zs::driver {
 
@@ -38,9 +39,12 @@ struct RunContext {
   DeviceKind device = DeviceKind::Cpu;  // --device resolved (auto -> cuda or cpu): the backend's kind
   Dataset data;
   std::unique_ptr<OutLock> out_lock;  // held for the whole run: one run per --out
+  std::unique_ptr<OutputSet> outputs; // this run's files replace the previous run's as a set
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 
   explicit RunContext(const CommonOptions& o, bool load_data = true);
+  // A run that ends without an exception is complete: the previous run's set is dropped.
+  ~RunContext();
   std::string out_path(const std::string& file) const;
   double seconds_since_start() const;
   void say(const std::string& line) const;  // one line on stderr unless --quiet

@@ -12,6 +12,22 @@
 #include "runtime/plot/lsan_suppressions.h"
 #include "tools/train_mnist/commands.h"
 
+namespace {
+
+// CLI11 turns an empty value ("--lr ''") into 0 for floating-point options: every numeric option
+// of every command refuses an empty value instead, whatever the option.
+void refuse_empty_numbers(CLI::App& app) {
+  const CLI::Validator non_empty(
+      [](std::string& text) { return text.empty() ? std::string("empty value; give a number") : std::string(); }, "");
+  for (CLI::App* cmd : app.get_subcommands([](CLI::App*) { return true; }))
+    for (CLI::Option* opt : cmd->get_options()) {
+      const std::string type = opt->get_type_name();
+      if (type == "INT" || type == "UINT" || type == "FLOAT" || type == "NUMBER") opt->check(non_empty);
+    }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   zs::install_interrupt_handlers();
   CLI::App app{"train_mnist: autoencoders, VAEs and KMeans on MNIST (zspace)"};
@@ -21,6 +37,7 @@ int main(int argc, char** argv) {
   zs::driver::register_kmeans(app);
   zs::driver::register_elbow(app);
   zs::driver::register_ae_kmeans(app);
+  refuse_empty_numbers(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
