@@ -125,8 +125,11 @@ class GzReader {
     const char* msg = gzerror(file_, &err);
     if (err == Z_ERRNO) return std::strerror(errno);
     std::string text = msg && *msg ? msg : "zlib error " + std::to_string(err);
-    // zlib prefixes the path, which our message already starts with.
+    // zlib prefixes its name of the file ("<fd:N>" when opened by descriptor); our message names it.
     if (text.starts_with(path_ + ": ")) text.erase(0, path_.size() + 2);
+    if (text.starts_with("<fd:")) {
+      if (const auto end = text.find(">: "); end != std::string::npos) text.erase(0, end + 3);
+    }
     return text;
   }
 
