@@ -686,7 +686,7 @@ TEST_CASE("invalid NPY files are UserErrors naming file and problem", "[io][npy]
   }
   SECTION("missing file") {
     CHECK_THROWS_WITH(zs::load_npy_matrix(dir / "none.npy"),
-                      "cannot open NPY file " + (dir / "none.npy").string() + ": No such file or directory; check the path");
+                      "NPY file " + (dir / "none.npy").string() + ": no such file; check the path or pass another file");
   }
 }
 
