@@ -21,8 +21,12 @@ namespace zs::testing {
 
 namespace fs = std::filesystem;
 
-// The build passes the binary's path (tests/CMakeLists.txt).
-inline std::string train_mnist_path() { return ZS_TRAIN_MNIST; }
+// The build passes the binary's path (tests/CMakeLists.txt). ZS_TRAIN_MNIST_UNDER_TEST in the
+// environment runs another build instead (e.g. the one before a fix, to see a regression test fail).
+inline std::string train_mnist_path() {
+  const char* other = std::getenv("ZS_TRAIN_MNIST_UNDER_TEST");
+  return other && *other ? other : ZS_TRAIN_MNIST;
+}
 
 // A fresh empty folder under the system temp dir.
 inline fs::path fresh_dir(const std::string& name) {

@@ -433,8 +433,8 @@ TEST_CASE("safetensors corruption is a UserError naming file and problem", "[io]
 TEST_CASE("missing checkpoint is a UserError pointing at the option", "[io][safetensors]") {
   TempDir dir;
   CHECK_THROWS_WITH(zs::load_safetensors(dir / "nope.safetensors"),
-                    "cannot open checkpoint " + (dir / "nope.safetensors").string() +
-                        ": No such file or directory; check the --resume path");
+                    "checkpoint " + (dir / "nope.safetensors").string() +
+                        ": no such file; pass a model.safetensors file to --resume");
 }
 
 TEST_CASE("every truncation and byte flip of a checkpoint is handled cleanly", "[io][safetensors]") {
@@ -686,7 +686,7 @@ TEST_CASE("invalid NPY files are UserErrors naming file and problem", "[io][npy]
   }
   SECTION("missing file") {
     CHECK_THROWS_WITH(zs::load_npy_matrix(dir / "none.npy"),
-                      "cannot open NPY file " + (dir / "none.npy").string() + ": No such file or directory; check the path");
+                      "NPY file " + (dir / "none.npy").string() + ": no such file; check the path or pass another file");
   }
 }
 
@@ -747,4 +747,47 @@ print('ok')
   CHECK(zs::load_npy_vector(dir / "np_labels_i4.npy") == std::vector<int64_t>(i32.begin(), i32.end()));
   require_invalid_npy(dir / "np_fortran.npy", "the array is stored in Fortran order");
   require_invalid_npy(dir / "np_float64.npy", "dtype '<f8' is not float32");
+}
+
+// Issue 16: every reader goes through one gate (runtime/io/input_file.h) that refuses what is not a
+// regular file BEFORE reading, naming what it really is (before: "Is a directory" from deep inside a
+// stream as an internal error, a FIFO blocking forever, a device read without end).
+TEST_CASE("readers refuse folders, FIFOs, devices, symlink loops and dangling links by name", "[io][reliability]") {
+  TempDir dir;
+  const fs::path folder = dir / "folder", fifo = dir / "fifo", loop = dir / "loop", dangling = dir / "dangling";
+  fs::create_directory(folder);
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  fs::create_symlink("loop", loop);
+  fs::create_symlink("/nonexistent/zs-target", dangling);
+  const std::vector<std::pair<fs::path, std::string>> cases = {
+      {folder, "is a folder"}, {fifo, "is a FIFO"}, {"/dev/zero", "is a device"},
+      {loop, "is a symlink loop"}, {dangling, "is a dangling symlink"}, {dir / "absent", "no such file"}};
+  for (const auto& [path, what] : cases) {
+    INFO(path);
+    for (auto load : {+[](const fs::path& p) { (void)zs::load_safetensors(p); },
+                      +[](const fs::path& p) { (void)zs::load_npy_matrix(p); },
+                      +[](const fs::path& p) { (void)zs::load_npy_vector(p); }}) {
+      try {
+        load(path);
+        FAIL("no error");
+      } catch (const zs::UserError& e) {
+        const std::string msg = e.what();
+        CHECK_THAT(msg, Catch::Contains(path.string() + ": " + what));
+      }
+    }
+  }
+}
+
+TEST_CASE("remove_stale_temporaries removes other processes' temporaries only", "[io][reliability]") {
+  TempDir dir;
+  for (const char* name : {".model.safetensors.tmp-999999999-0", ".metrics.json.tmp-1-12", "keep.tmp-5-1",
+                           ".notes.tmp-abc-1", ".x.tmp-7-", "metrics.json"})
+    std::ofstream(dir / name) << "x";
+  const std::string mine = ".loss.csv.tmp-" + std::to_string(::getpid()) + "-0";
+  std::ofstream(dir / mine) << "x";
+  auto removed = zs::remove_stale_temporaries(dir.path);
+  std::sort(removed.begin(), removed.end());
+  CHECK(removed == std::vector<std::string>{".metrics.json.tmp-1-12", ".model.safetensors.tmp-999999999-0"});
+  for (const char* kept : {"keep.tmp-5-1", ".notes.tmp-abc-1", ".x.tmp-7-", "metrics.json"}) CHECK(fs::exists(dir / kept));
+  CHECK(fs::exists(dir / mine));
 }

@@ -19,6 +19,7 @@
 #include <filesystem>
 
 #include "runtime/core/error.h"
+#include "runtime/io/input_file.h"
 
 namespace zs {
 namespace {
@@ -32,6 +33,7 @@ constexpr size_t kReadChunk = size_t(1) << 20;   // keeps gzread's int-sized cou
 constexpr unsigned kGzBufferBytes = 1u << 18;
 constexpr size_t kImagesHeaderBytes = 16;
 constexpr size_t kLabelsHeaderBytes = 8;
+constexpr uint64_t kDeflateMaxRatio = 1032;  // deflate's maximum compression ratio
 
 std::string hex32(uint32_t v) {
   char buf[16];
@@ -53,15 +55,15 @@ void put_big_endian_u32(std::vector<uint8_t>& out, uint32_t v) {
 class GzReader {
  public:
   explicit GzReader(const std::string& path) : path_(path) {
-    std::error_code ec;
-    if (fs::is_symlink(path, ec) && !fs::exists(path, ec))
-      throw UserError(path + ": dangling symlink (its target is gone); " + kRefetchHint);
-    if (!fs::exists(path, ec)) throw UserError(path + ": no such file; " + kWhereToGetData);
-    if (fs::is_directory(path, ec)) throw UserError(path + ": is a folder, expected an IDX file");
+    // The gate refuses folders, FIFOs, devices, broken links and loops before any read.
+    InputFile file(path, "IDX file", kWhereToGetData);
+    starts_as_gzip_ = file.size() >= 2 && starts_with_gzip_magic(file.fd());
+    file_size_ = file.size();
     errno = 0;
-    file_ = gzopen(path.c_str(), "rb");
+    file_ = gzdopen(file.fd(), "rb");
     if (!file_)
       throw UserError(path + ": cannot open (" + (errno ? std::strerror(errno) : "out of memory") + ")");
+    file.release();  // gzclose closes it now
     gzbuffer(file_, kGzBufferBytes);   // fewer read() calls than zlib's 8 KiB default
   }
   ~GzReader() { gzclose(file_); }
@@ -104,6 +106,12 @@ class GzReader {
     return total;
   }
 
+  // The most data bytes the file can possibly hold: its size raw, deflate's best ratio (1032:1) gzipped.
+  uint64_t max_data_bytes() const { return starts_as_gzip_ ? file_size_ * kDeflateMaxRatio : file_size_; }
+
+  // True when the file starts with the gzip magic (so a short read means a cut gzip stream).
+  bool is_gzip() const { return starts_as_gzip_; }
+
   // True when the data ended because the gzip stream itself is cut off.
   bool gzip_cut_off() {
     int err = Z_OK;
@@ -117,13 +125,23 @@ class GzReader {
     const char* msg = gzerror(file_, &err);
     if (err == Z_ERRNO) return std::strerror(errno);
     std::string text = msg && *msg ? msg : "zlib error " + std::to_string(err);
-    // zlib prefixes the path, which our message already starts with.
+    // zlib prefixes its name of the file ("<fd:N>" when opened by descriptor); our message names it.
     if (text.starts_with(path_ + ": ")) text.erase(0, path_.size() + 2);
+    if (text.starts_with("<fd:")) {
+      if (const auto end = text.find(">: "); end != std::string::npos) text.erase(0, end + 3);
+    }
     return text;
+  }
+
+  static bool starts_with_gzip_magic(int fd) {
+    unsigned char magic[2] = {0, 0};
+    return ::pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
   }
 
   std::string path_;
   gzFile file_ = nullptr;
+  bool starts_as_gzip_ = false;
+  uint64_t file_size_ = 0;
 };
 
 // Reads the header of an IDX file; checks the magic first so that a wrong file type is
@@ -133,6 +151,9 @@ std::vector<uint8_t> read_header(GzReader& in, const std::string& path, uint32_t
   const char* kind = want_images ? "images" : "labels";
   std::vector<uint8_t> header(header_bytes);
   const size_t got = in.read(header.data(), header_bytes);
+  if (got < 4 && in.is_gzip() && in.gzip_cut_off())
+    throw UserError(path + ": truncated gzip file: the compressed stream ends before the IDX header (" +
+                    bytes_text(got) + " of it could be decompressed); " + kRefetchHint);
   if (got < 4)
     throw UserError(path + ": only " + bytes_text(got) + ", too short to be an IDX " + kind + " file; " +
                     kRefetchHint);
@@ -161,6 +182,9 @@ std::vector<uint8_t> read_header(GzReader& in, const std::string& path, uint32_t
 void read_payload(GzReader& in, const std::string& path, std::vector<uint8_t>& out, uint64_t bytes,
                   const std::string& declared) {
   out.clear();
+  if (in.is_gzip() && bytes > in.max_data_bytes())  // refused before inflating anything
+    throw UserError(path + ": truncated: header says " + declared + " (" + std::to_string(bytes) +
+                    " bytes), more than the whole file can hold; " + kRefetchHint);
   const size_t got = in.append(out, size_t(bytes));
   if (got < bytes) {
     const std::string cut = in.gzip_cut_off() ? " (the gzip stream is cut off)" : "";
@@ -168,6 +192,9 @@ void read_payload(GzReader& in, const std::string& path, std::vector<uint8_t>& o
                     " bytes) but only " + bytes_text(got) + " follow the header" + cut + "; " + kRefetchHint);
   }
   const uint64_t extra = in.count_remaining();
+  if (extra == 0 && in.is_gzip() && in.gzip_cut_off())  // all data, but no CRC: cannot be trusted
+    throw UserError(path + ": truncated gzip file: it ends without the gzip trailer (checksum and length), so "
+                    "its data cannot be verified; " + kRefetchHint);
   if (extra > 0)
     throw UserError(path + ": " + bytes_text(extra) + " after the " + declared +
                     " its header declares: the file is corrupt or not what its header says; " + kRefetchHint);
@@ -239,14 +266,22 @@ std::string find_idx_file(const std::string& dir, const std::string& name) {
   // Kaggle's MNIST spells the names with a dot: train-images.idx3-ubyte.
   std::string dotted = name;
   if (const auto at = dotted.find("-idx"); at != std::string::npos) dotted[at] = '.';
-  std::error_code ec;
+  // Every spelling that exists in any form (file, folder, FIFO, broken link) counts: the reader's
+  // gate then says what a non-file really is, instead of "not found".
+  std::vector<std::string> present;
   for (const std::string& candidate : {name, name + ".gz", dotted, dotted + ".gz"}) {
     const fs::path p = fs::path(dir) / candidate;
-    if (fs::is_regular_file(p, ec)) return p.string();
-    if (fs::is_symlink(p, ec))
-      throw UserError(p.string() + ": dangling symlink (its target is gone); delete it and " + kWhereToGetData);
+    std::error_code ec;
+    if (fs::symlink_status(p, ec).type() != fs::file_type::not_found && !ec) present.push_back(p.string());
   }
-  throw UserError((fs::path(dir) / name).string() + "(.gz): not found; " + kWhereToGetData);
+  if (present.empty()) throw UserError((fs::path(dir) / name).string() + "(.gz): not found; " + kWhereToGetData);
+  if (present.size() > 1) {
+    // Raw and .gz side by side may be two different data sets: guessing would train on one silently.
+    std::string list;
+    for (const auto& p : present) list += (list.empty() ? "" : " and ") + p;
+    throw UserError(list + " both exist: it is ambiguous which one to read; keep only one of them in " + dir);
+  }
+  return present.front();
 }
 
 Dataset load_dataset_dir(const std::string& dir, int train_limit, int test_limit) {

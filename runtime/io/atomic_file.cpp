@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "runtime/core/error.h"
+#include "runtime/core/interrupt.h"
 
 namespace zs {
 namespace fs = std::filesystem;
@@ -39,6 +40,7 @@ fs::path temp_name_for(const fs::path& target, unsigned long serial) {
 }
 
 std::atomic<unsigned long> g_temp_serial{0};
+std::function<void(const fs::path&)> g_commit_observer;
 
 const std::string kSpaceFix = "free some space or choose another folder";
 
@@ -57,11 +59,15 @@ AtomicFileWriter::AtomicFileWriter(fs::path target, AtomicWriteOptions options)
     throw UserError("cannot write '" + target_.string() + "': not a file path; give a file name");
   for (;;) {
     temp_ = temp_name_for(target_, g_temp_serial.fetch_add(1));
+    // Registered BEFORE it exists, so there is no moment a signal could leave it behind.
+    cleanup_slot_ = register_cleanup_path(temp_.c_str());
     // 0666 minus the umask: the final file gets ordinary permissions (mkstemp would give 0600).
     fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd_ >= 0) return;
-    if (errno == EEXIST) continue;  // A stale temp from a crashed run of a recycled pid.
-    int err = errno;
+    const int err = errno;
+    release_cleanup_path(cleanup_slot_);  // not ours: never unlink another process's file
+    cleanup_slot_ = -1;
+    if (err == EEXIST) continue;  // A stale temp from a crashed run of a recycled pid.
     throw UserError("cannot write " + target_.string() + ": " + os_reason(err) +
                     "; check that the folder " + folder_of(target_).string() +
                     " exists and is writable");
@@ -81,6 +87,8 @@ void AtomicFileWriter::discard() noexcept {
     ::unlink(temp_.c_str());
     temp_.clear();
   }
+  release_cleanup_path(cleanup_slot_);
+  cleanup_slot_ = -1;
 }
 
 void AtomicFileWriter::fail(const std::string& what, int os_errno, const std::string& fix) {
@@ -109,9 +117,19 @@ void AtomicFileWriter::commit() {
   int rc = ::close(fd_);
   fd_ = -1;
   if (rc != 0) fail("close failed", errno, kSpaceFix);
+  if (g_commit_observer) {
+    try {
+      g_commit_observer(target_);
+    } catch (...) {
+      discard();
+      throw;
+    }
+  }
   if (::rename(temp_.c_str(), target_.c_str()) != 0)
     fail("rename failed", errno, "check that the path is not a folder and that its folder is writable");
   temp_.clear();
+  release_cleanup_path(cleanup_slot_);
+  cleanup_slot_ = -1;
   committed_ = true;
   if (options_.durable) fsync_folder(folder_of(target_));
 }
@@ -132,6 +150,29 @@ void write_text_atomic(const fs::path& path, std::string_view text, AtomicWriteO
 void write_json_atomic(const fs::path& path, const nlohmann::json& value,
                        AtomicWriteOptions options) {
   write_text_atomic(path, value.dump(2) + "\n", options);
+}
+
+void set_commit_observer(std::function<void(const fs::path&)> observer) { g_commit_observer = std::move(observer); }
+
+std::vector<std::string> remove_stale_temporaries(const fs::path& dir) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  const std::string own_pid = std::to_string(::getpid());
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    // ".<target>.tmp-<pid>-<serial>" with all-digit pid and serial.
+    const size_t tag = name.rfind(".tmp-");
+    if (name.size() < 2 || name[0] != '.' || tag == std::string::npos || tag == 0) continue;
+    const std::string rest = name.substr(tag + 5);
+    const size_t dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0 || dash + 1 == rest.size()) continue;
+    const std::string pid = rest.substr(0, dash), serial = rest.substr(dash + 1);
+    auto digits = [](const std::string& s) { return s.find_first_not_of("0123456789") == std::string::npos; };
+    if (!digits(pid) || !digits(serial) || pid == own_pid) continue;
+    std::error_code rm_ec;
+    if (entry.is_regular_file(rm_ec) && fs::remove(entry.path(), rm_ec)) removed.push_back(name);
+  }
+  return removed;
 }
 
 void ensure_output_dir(const fs::path& dir, std::string_view option_name) {

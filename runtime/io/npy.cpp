@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "runtime/core/error.h"
+#include "runtime/io/input_file.h"
 
 namespace zs {
 namespace fs = std::filesystem;
@@ -165,17 +166,26 @@ class HeaderDictParser {
   std::size_t pos_ = 0;
 };
 
-std::ifstream open_npy(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    int err = errno;
-    throw UserError("cannot open NPY file " + path.string() + ": " + std::generic_category().message(err) +
-                    "; check the path");
+// The whole file in memory (feature matrices are tens of MB at most), read through the gate that
+// refuses folders, FIFOs, devices and broken links; every read below is bounded by its size.
+class NpyBytes {
+ public:
+  explicit NpyBytes(const fs::path& path)
+      : bytes_(InputFile(path, "NPY file", "check the path or pass another file").read_all()) {}
+  uint64_t size() const { return bytes_.size(); }
+  bool read(char* dst, std::streamsize n) {
+    if (n < 0 || uint64_t(n) > bytes_.size() - pos_) return false;
+    if (n > 0) std::memcpy(dst, bytes_.data() + pos_, size_t(n));
+    pos_ += size_t(n);
+    return true;
   }
-  return in;
-}
 
-NpyHeader read_header(std::ifstream& in, uint64_t file_size, const InvalidNpy& invalid) {
+ private:
+  std::vector<char> bytes_;
+  std::size_t pos_ = 0;
+};
+
+NpyHeader read_header(NpyBytes& in, uint64_t file_size, const InvalidNpy& invalid) {
   unsigned char lead[kMagicBytes + 2];
   if (file_size < sizeof lead || !in.read(reinterpret_cast<char*>(lead), sizeof lead))
     invalid("the file is " + std::to_string(file_size) + " bytes, too short for an NPY preamble");
@@ -219,15 +229,8 @@ uint64_t check_payload(const NpyHeader& h, std::size_t item_size, uint64_t file_
   return count;
 }
 
-uint64_t size_of(const fs::path& path) {
-  std::error_code ec;
-  uint64_t size = fs::file_size(path, ec);
-  if (ec) throw UserError("cannot open NPY file " + path.string() + ": " + ec.message() + "; check the path");
-  return size;
-}
-
 template <class T>
-void read_into(std::ifstream& in, std::vector<int64_t>& out, uint64_t count, const InvalidNpy& invalid) {
+void read_into(NpyBytes& in, std::vector<int64_t>& out, uint64_t count, const InvalidNpy& invalid) {
   std::vector<T> raw(count);
   if (!in.read(reinterpret_cast<char*>(raw.data()), static_cast<std::streamsize>(count * sizeof(T))))
     invalid("the data could not be read");
@@ -256,8 +259,8 @@ void save_npy_vector(const fs::path& path, std::span<const uint8_t> values, Atom
 
 NpyMatrix load_npy_matrix(const fs::path& path) {
   const InvalidNpy invalid{path.string()};
-  const uint64_t file_size = size_of(path);
-  std::ifstream in = open_npy(path);
+  NpyBytes in(path);
+  const uint64_t file_size = in.size();
   NpyHeader h = read_header(in, file_size, invalid);
   if (h.descr != "<f4") invalid("dtype '" + h.descr + "' is not float32 ('<f4'); convert with .astype(numpy.float32)");
   if (h.shape.size() != 2) invalid("shape " + shape_tuple(h.shape) + " is not 2-D (samples x features)");
@@ -271,8 +274,8 @@ NpyMatrix load_npy_matrix(const fs::path& path) {
 
 std::vector<int64_t> load_npy_vector(const fs::path& path) {
   const InvalidNpy invalid{path.string()};
-  const uint64_t file_size = size_of(path);
-  std::ifstream in = open_npy(path);
+  NpyBytes in(path);
+  const uint64_t file_size = in.size();
   NpyHeader h = read_header(in, file_size, invalid);
   std::size_t item_size = 0;
   if (h.descr == "|u1" || h.descr == "<u1") item_size = 1;

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/error.h"
+#include "runtime/io/input_file.h"
 
 namespace zs {
 namespace fs = std::filesystem;
@@ -57,18 +58,9 @@ struct CorruptCheckpoint {
 };
 
 std::vector<char> read_whole_file(const fs::path& path, std::string_view option_name) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    int err = errno;
-    throw UserError("cannot open checkpoint " + path.string() + ": " +
-                    std::generic_category().message(err) + "; check the " +
-                    std::string(option_name) + " path");
-  }
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad())
-    throw UserError("cannot read checkpoint " + path.string() + ": I/O error; check the disk or pass another " +
-                    std::string(option_name) + " file");
-  return bytes;
+  // Refuses folders, FIFOs, devices and broken links before reading; reads exactly the file's size.
+  InputFile file(path, "checkpoint", "pass a model.safetensors file to " + std::string(option_name));
+  return file.read_all();
 }
 
 struct TensorEntry {

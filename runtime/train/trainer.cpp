@@ -38,7 +38,8 @@ const float* Trainer::step(const float* x, int n, const AdamHyper& h) {
 }
 
 std::vector<double> Trainer::train_epoch(const float* data, int rows, int batch, uint64_t seed, int epoch,
-                                         const AdamHyper& h, const Report& report, int report_every) {
+                                         const AdamHyper& h, const Report& report, int report_every,
+                                         const std::function<void()>& before_step) {
   if (shuffled_.size() < size_t(rows) * size_t(row_len_)) shuffled_ = Buffer(be_, size_t(rows) * size_t(row_len_));
   be_.gather_rows(shuffled_.data(), data, rows, epoch_permutation(rows, seed, epoch), row_len_);
   reset_sums();
@@ -47,6 +48,7 @@ std::vector<double> Trainer::train_epoch(const float* data, int rows, int batch,
   int step_index = 0;
   for (int first = 0; first < rows; first += batch, ++step_index) {
     const int n = std::min(batch, rows - first);
+    if (before_step) before_step();
     step(shuffled_.data() + int64_t(first) * row_len_, n, h);
     done += n;
     if ((step_index + 1) % report_every == 0 || first + n >= rows) {

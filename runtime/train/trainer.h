@@ -35,9 +35,11 @@ class Trainer {
   using Report = std::function<void(int64_t images_done, const std::vector<double>& mean_terms)>;
 
   // One epoch over data[rows][row_len] (backend memory) in the shuffle of (seed, epoch), in batches
-  // of `batch`. Returns the mean loss terms of the epoch.
+  // of `batch`. Returns the mean loss terms of the epoch. `before_step` (optional) runs before each
+  // step and may throw to stop at that step boundary (e.g. on SIGINT).
   std::vector<double> train_epoch(const float* data, int rows, int batch, uint64_t seed, int epoch,
-                                  const AdamHyper& h, const Report& report, int report_every = 16);
+                                  const AdamHyper& h, const Report& report, int report_every = 16,
+                                  const std::function<void()>& before_step = {});
 
   // The mean loss terms of model.evaluate over data[rows] in order, in batches of `batch`.
   std::vector<double> evaluate(const float* data, int rows, int batch, int epoch);

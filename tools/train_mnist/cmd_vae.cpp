@@ -72,7 +72,11 @@ void draw_manifold(TrainLoop& loop, Vae& model) {
       zs.push_back(float(values[size_t(side - 1 - row)]));
     }
     be.to_device(z.data(), zs.data(), zs.size());
-    be.to_host(images.data() + size_t(row) * side * kPixels, model.decode(z.data(), side), size_t(side) * kPixels);
+    for (int first = 0; first < side; first += loop.batch()) {  // the model is planned for --batch codes
+      const int n = std::min(loop.batch(), side - first);
+      be.to_host(images.data() + (size_t(row) * side + size_t(first)) * kPixels, model.decode(z.data() + 2 * first, n),
+                 size_t(n) * kPixels);
+    }
   }
   plot::ImageGridOptions o;
   o.title = "decoded latent grid over [-3, 3]^2";

@@ -3,11 +3,14 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cmath>
+#include <exception>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+#include <tuple>
 
 #include "kernels/cpu/cpu_isa.h"
 #include "runtime/core/error.h"
@@ -21,7 +24,19 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--data", o.data, "folder with the four MNIST IDX files (raw or .gz)")->capture_default_str();
   cmd.add_option("--out", o.out, "output folder (created if missing)")->capture_default_str();
   cmd.add_option("--device", o.device, "auto|cpu|cuda|emu")->capture_default_str();
-  cmd.add_option("--seed", o.seed, "seed of initialization, shuffling and sampling")->capture_default_str();
+  // CLI11 would wrap "-1" and saturate 99999999999999999999999 into a uint64: only plain decimal
+  // digits that fit pass, so the seed recorded in metrics.json is the one the user typed.
+  cmd.add_option("--seed", o.seed, "seed of initialization, shuffling and sampling (0 to 18446744073709551615)")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+            uint64_t value = 0;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+            if (digits && ec == std::errc() && end == text.data() + text.size()) return "";
+            return "'" + text + "' is not an integer from 0 to 18446744073709551615; pass such a seed";
+          },
+          "UINT64"));
   cmd.add_option("--threads", o.threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd.add_option("--train-limit", o.train_limit, "use only the first N training images (-1 = all)")->capture_default_str();
   cmd.add_option("--test-limit", o.test_limit, "use only the first N test images (-1 = all)")->capture_default_str();
@@ -67,6 +82,15 @@ static cpu::ConvPrecision parse_precision(const CommonOptions& o) {
   return cpu::ConvPrecision::kBf16;
 }
 
+void require_nonempty_splits(const Dataset& data) {
+  for (const auto& [set, name, file] : {std::tuple{&data.train, "training", "train-images-idx3-ubyte"},
+                                        std::tuple{&data.test, "test", "t10k-images-idx3-ubyte"}})
+    if (set->count == 0)
+      throw UserError("--data " + data.dir + ": the " + name + " set (" + file +
+                      ") holds 0 images; every command needs at least one training and one test image: "
+                      "pass a folder of complete MNIST files (tools/fetch_data writes one)");
+}
+
 static DeviceKind parse_device(const std::string& d) {
   if (d == "auto") return DeviceKind::Auto;
   if (d == "cpu") return DeviceKind::Cpu;
@@ -87,8 +111,19 @@ RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
     omp_set_num_threads(o.threads);
     openblas_set_num_threads(o.threads);
   }
-  if (load_data) data = load_dataset_dir(o.data, o.train_limit, o.test_limit);
+  if (load_data) {
+    data = load_dataset_dir(o.data, o.train_limit, o.test_limit);
+    require_nonempty_splits(data);
+  }
   ensure_output_dir(o.out, "--out");
+  std::string lock_notice;
+  out_lock = std::make_unique<OutLock>(o.out, "--out", &lock_notice);
+  if (!lock_notice.empty()) say(lock_notice);
+  const std::vector<std::string> stale = remove_stale_temporaries(o.out);
+  if (!stale.empty())
+    say("--out " + o.out + ": removed " + std::to_string(stale.size()) +
+        " partial file(s) an interrupted run left (e.g. " + stale.front() + ")");
+  outputs = std::make_unique<OutputSet>(o.out);
   std::string notice;
   backend = make_backend(kind, &notice);
   if (!notice.empty()) say(notice);
@@ -96,6 +131,15 @@ RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
     throw UserError("--precision bf16: runs on the cpu device only, and --device auto chose " + backend->name() +
                     "; use --device cpu or --precision fp32");
   cpu::set_conv_precision(precision);
+}
+
+RunContext::~RunContext() {
+  if (!outputs || std::uncaught_exceptions() > 0) return;
+  try {
+    outputs->complete();
+  } catch (const std::exception&) {
+    // Only the hidden copy of the previous outputs stays behind; the next run replaces it.
+  }
 }
 
 std::string RunContext::out_path(const std::string& file) const { return (std::filesystem::path(opt.out) / file).string(); }

@@ -11,6 +11,8 @@
 
 #include "runtime/backend/backend.h"
 #include "runtime/data/idx.h"
+#include "runtime/io/out_lock.h"
+#include "runtime/io/output_set.h"
 
 namespace zs::driver {
 
@@ -32,16 +34,20 @@ void add_common_options(CLI::App& cmd, CommonOptions& o);
 // --precision fp32|bf16, for the commands that train an autoencoder.
 void add_precision_option(CLI::App& cmd, CommonOptions& o);
 
-// Validates the common options, prepares --out, sets the thread count, creates the backend and
+// Validates the common options, prepares and locks --out (removing temporaries killed runs left), sets the thread count, creates the backend and
 // loads the data set. Throws UserError on any problem.
 struct RunContext {
   CommonOptions opt;
   std::unique_ptr<Backend> backend;
   Dataset data;
   std::string cpu_isa;  // the CPU path the CPU twin runs (kernels/cpu/cpu_isa.h): metrics.json's cpu_isa
+  std::unique_ptr<OutLock> out_lock;  // held for the whole run: one run per --out
+  std::unique_ptr<OutputSet> outputs; // this run's files replace the previous run's as a set
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 
   explicit RunContext(const CommonOptions& o, bool load_data = true);
+  // A run that ends without an exception is complete: the previous run's set is dropped.
+  ~RunContext();
   std::string out_path(const std::string& file) const;
   double seconds_since_start() const;
   void say(const std::string& line) const;  // one line on stderr unless --quiet
@@ -50,6 +56,9 @@ struct RunContext {
 // What --version prints: the version, and the CPU path (kernels/cpu/cpu_isa.h) with what the CPU
 // offers. Throws UserError when ZS_CPU_ISA is bad.
 std::string version_text();
+// Throws UserError naming the split when the training or the test set holds no image: every command
+// needs both (training, then evaluation), so an empty one is refused before anything runs.
+void require_nonempty_splits(const Dataset& data);
 
 // Throws UserError "--name: must be ..." unless lo <= v <= hi.
 void require_range(const std::string& option, double v, double lo, double hi);

@@ -23,7 +23,11 @@ struct FeatureFiles {
 
 FeatureFiles companion_files(const std::string& value) {
   fs::path train = value;
-  if (fs::is_directory(train)) train /= "latent_train.npy";
+  std::error_code ec;
+  if (fs::symlink_status(train, ec).type() == fs::file_type::not_found)
+    throw UserError("--features " + value + ": no such file or folder; pass pixels, a latent_train.npy written by "
+                    "train_mnist ae, or the --out folder of that ae run");
+  if (fs::is_directory(train, ec)) train /= "latent_train.npy";
   const std::string name = train.filename().string();
   if (name.size() <= kTrainSuffix.size() || name.compare(name.size() - kTrainSuffix.size(), kTrainSuffix.size(), kTrainSuffix) != 0)
     throw UserError("--features " + value + ": the file name must end in _train.npy (e.g. latent_train.npy written by "
@@ -37,7 +41,8 @@ FeatureFiles companion_files(const std::string& value) {
 // Reads a file of the set; names --features in every message and says which role the file has.
 template <typename Load>
 auto load_member(const fs::path& path, const std::string& role, Load load) {
-  if (!fs::exists(path))
+  std::error_code ec;
+  if (fs::symlink_status(path, ec).type() == fs::file_type::not_found)  // anything else: the reader says what it is
     throw UserError("--features: the " + role + " file " + path.string() + " is missing; train_mnist ae writes it next to "
                     "latent_train.npy (rerun ae with this --out, or pass --features pixels)");
   try {

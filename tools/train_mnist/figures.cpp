@@ -32,8 +32,13 @@ void draw_reconstructions(TrainLoop& loop, const std::function<const float*(cons
   const int cols = std::min(10, ctx.data.test.count);
   std::vector<float> images(size_t(2 * cols) * kPixels);
   ctx.backend->to_host(images.data(), loop.test_images(), size_t(cols) * kPixels);
-  ctx.backend->to_host(images.data() + size_t(cols) * kPixels, reconstruct(loop.test_images(), cols),
-                       size_t(cols) * kPixels);
+  // In pieces of at most --batch images: the model's buffers are planned for that many (a --batch
+  // below 10 used to overrun the plan here, after the whole training had run).
+  for (int first = 0; first < cols; first += loop.batch()) {
+    const int n = std::min(loop.batch(), cols - first);
+    ctx.backend->to_host(images.data() + size_t(cols + first) * kPixels,
+                         reconstruct(loop.test_images() + int64_t(first) * kPixels, n), size_t(n) * kPixels);
+  }
   plot::ImageGridOptions o;
   o.title = "test digits (top) and their reconstructions (bottom)";
   o.scale = 3;

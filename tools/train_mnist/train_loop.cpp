@@ -5,12 +5,15 @@
 #include <sstream>
 
 #include "runtime/core/error.h"
+#include "runtime/core/interrupt.h"
 #include "runtime/data/batching.h"
 #include "runtime/io/atomic_file.h"
 #include "runtime/io/npy.h"
 #include "runtime/train/trainer.h"
+#include "tools/train_mnist/checkpoint_checks.h"
 #include "tools/train_mnist/figures.h"
 #include "tools/train_mnist/progress.h"
+#include "tools/train_mnist/run_guards.h"
 
 namespace zs::driver {
 
@@ -36,14 +39,17 @@ void TrainLoop::for_each_batch(bool test_split, const std::function<void(const f
 }
 
 void TrainLoop::run(double lr) {
+  GracefulStopScope stop_at_step_boundary;  // SIGINT/SIGTERM: finish the step, keep the last checkpoint
   const int n_train = ctx_.data.train.count;
   Trainer trainer(*ctx_.backend, model_, kPixels);
   Progress progress(ctx_.opt.quiet, epochs_, n_train, first_epoch_);
+  const std::string last_checkpoint = ctx_.out_path("model.safetensors");
   for (int epoch = first_epoch_; epoch < first_epoch_ + epochs_; ++epoch) {
     const auto t0 = Clock::now();
     int step = 0;
     const auto report = [&](int64_t done, const std::vector<double>& means) {
       step = int((done + batch_ - 1) / batch_);
+      check_loss_range(means[0], epoch, step);
       if (!std::isfinite(means[0])) {
         std::ostringstream msg;
         msg << "training diverged: the loss is " << means[0] << " at epoch " << epoch << " (seen by step " << step
@@ -57,7 +63,8 @@ void TrainLoop::run(double lr) {
       progress.batch(epoch, done, means[0], double(done) / std::max(secs, 1e-9));
     };
     const std::vector<double> means =
-        trainer.train_epoch(train_x_.data(), n_train, batch_, ctx_.opt.seed, epoch, AdamHyper{float(lr)}, report);
+        trainer.train_epoch(train_x_.data(), n_train, batch_, ctx_.opt.seed, epoch, AdamHyper{float(lr)}, report, 16,
+                            [&] { throw_if_interrupted(epoch > first_epoch_ ? last_checkpoint : "", epoch - 1); });
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     train_seconds_ += secs;
     images_trained_ += n_train;
@@ -70,6 +77,7 @@ void TrainLoop::run(double lr) {
     extra << std::fixed << "test " << test_hist_.back()[0];
     progress.epoch_done(epoch, means[0], double(n_train) / std::max(secs, 1e-9), extra.str());
     save_checkpoint(ctx_.out_path("model.safetensors"), model_, epoch);
+    throw_if_interrupted(ctx_.out_path("model.safetensors"), epoch);
   }
 }
 
@@ -110,6 +118,7 @@ void save_checkpoint(const std::string& path, Model& model, int epochs_done) {
 }
 
 int restore_checkpoint(const SafetensorsFile& f, const std::string& path, Model& model) {
+  check_checkpoint_origin(f, path);
   for (const auto& [key, want] : model.checkpoint_metadata()) {
     auto it = f.metadata.find(key);
     std::string have = it == f.metadata.end() ? "(missing)" : it->second;
@@ -118,19 +127,10 @@ int restore_checkpoint(const SafetensorsFile& f, const std::string& path, Model&
                       "; pass the same options it was trained with, or start without --resume");
   }
   ParamStore& ps = model.params();
-  bool adam = ps.from_host(f.tensors, "--resume " + path, true);
-  int64_t adam_step = 0;
-  int epochs_done = 0;
-  try {
-    adam_step = adam ? std::stoll(f.metadata.at("adam_step")) : 0;
-    epochs_done = std::stoi(f.metadata.at("epochs_done"));
-  } catch (const std::exception&) {
-    throw UserError("--resume " + path + ": the checkpoint's metadata lacks a valid adam_step/epochs_done; "
-                    "it was not written by train_mnist");
-  }
-  if (adam_step < 0 || epochs_done < 0) throw UserError("--resume " + path + ": negative step or epoch count in metadata");
-  ps.set_steps_taken(adam_step);
-  return epochs_done;
+  const CheckpointCounters counters = check_checkpoint(f, path, ps);  // names, values, counter ranges
+  ps.from_host(f.tensors, "--resume " + path, true);
+  ps.set_steps_taken(counters.adam_step);
+  return counters.epochs_done;
 }
 
 void write_loss_outputs(TrainLoop& loop) {
