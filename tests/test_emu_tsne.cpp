@@ -1,0 +1,157 @@
+// The t-SNE kernels (kernels/tsne.cu) on the CPU emulator against the CPU twin (kernels/cpu/tsne.h)
+// in four thread orders (forward, reverse, two random), strict mode on. Both builds evaluate the same
+// expressions of kernels/tsne_math.h in the same order with the same libm, every multiply-add an
+// explicit fma: so the tolerance is zero, every output must be the twin's bits in every order.
+// Shapes: odd sizes, more than one tile (kNN: 32 query rows x 64 candidates, 16 features per K-tile;
+// repulsion: 256 points) with tails, k not a multiple of the warp.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/tsne.h"
+#include "kernels/tsne.cuh"
+#include "simt_test_support.h"
+
+namespace {
+
+namespace kns = ::zs::ZS_KNS;
+using zs::simt_test::DeviceArray;
+
+std::vector<float> random_points(int64_t n, int d, uint32_t seed, float scale = 1.f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.f, scale);
+  std::vector<float> x(size_t(n) * size_t(d));
+  for (float& v : x) v = normal(rng);
+  return x;
+}
+
+// Raw bytes of several outputs, to compare runs bit for bit.
+template <class... V>
+std::vector<unsigned char> bytes_of(const V&... vectors) {
+  std::vector<unsigned char> out;
+  auto append = [&](const auto& v) {
+    const auto* p = reinterpret_cast<const unsigned char*>(v.data());
+    out.insert(out.end(), p, p + v.size() * sizeof(v[0]));
+  };
+  (append(vectors), ...);
+  return out;
+}
+
+// Runs `produce` in every order; each run must equal `twin` byte for byte.
+void require_twin_bits_in_every_order(const std::function<std::vector<unsigned char>()>& produce,
+                                      const std::vector<unsigned char>& twin) {
+  for (const zs::simt::Settings& s : zs::simt_test::all_orders()) {
+    zs::simt::ScopedSettings scoped(s);
+    const std::vector<unsigned char> got = produce();
+    INFO(zs::simt_test::describe(s));
+    REQUIRE(got.size() == twin.size());
+    size_t differing = 0;
+    for (size_t b = 0; b < got.size(); ++b) differing += got[b] != twin[b];
+    REQUIRE(differing == 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("emu tsne_knn: the twin's neighbours and distances in every order", "[emu][tsne]") {
+  for (auto [n, d, k] : {std::tuple{70, 19, 33}, std::tuple{131, 3, 91}, std::tuple{2, 1, 1}, std::tuple{97, 40, 96}}) {
+    DYNAMIC_SECTION("n " << n << " d " << d << " k " << k) {
+      std::vector<float> x = random_points(n, d, uint32_t(n + d));
+      if (n > 10) std::memcpy(&x[size_t(5 * d)], &x[size_t(2 * d)], sizeof(float) * size_t(d));   // a duplicate: ties
+      std::vector<int32_t> idx(size_t(n) * k);
+      std::vector<float> dist(size_t(n) * k);
+      zs::cpu::tsne_knn(idx.data(), dist.data(), x.data(), n, d, k);
+      const DeviceArray<float> dx(x);
+      require_twin_bits_in_every_order(
+          [&] {
+            DeviceArray<int32_t> didx(idx.size());
+            DeviceArray<float> ddist(dist.size());
+            kns::tsne_knn(didx.get(), ddist.get(), dx.get(), n, d, k, nullptr);
+            return bytes_of(didx.download(), ddist.download());
+          },
+          bytes_of(idx, dist));
+    }
+  }
+}
+
+TEST_CASE("emu tsne_conditional_p: the twin's bisection in every order", "[emu][tsne]") {
+  const int64_t n = 157;
+  const int d = 5, k = 46;
+  const std::vector<float> x = random_points(n, d, 11);
+  std::vector<int32_t> idx(size_t(n) * k);
+  std::vector<float> dist(size_t(n) * k), cond(size_t(n) * k);
+  zs::cpu::tsne_knn(idx.data(), dist.data(), x.data(), n, d, k);
+  zs::cpu::tsne_conditional_p(cond.data(), dist.data(), n, k, 15.f);
+  const DeviceArray<float> ddist(dist);
+  require_twin_bits_in_every_order(
+      [&] {
+        DeviceArray<float> dcond(cond.size());
+        kns::tsne_conditional_p(dcond.get(), ddist.get(), n, k, 15.f, nullptr);
+        return bytes_of(dcond.download());
+      },
+      bytes_of(cond));
+}
+
+TEST_CASE("emu tsne_attractive and tsne_repulsive: the twin's forces in every order", "[emu][tsne]") {
+  const int64_t n = 601;   // three repulsion tiles, the last one partial
+  const int d = 4, k = 13;
+  const std::vector<float> x = random_points(n, d, 21);
+  std::vector<int32_t> idx(size_t(n) * k);
+  std::vector<float> dist(size_t(n) * k), cond(size_t(n) * k);
+  zs::cpu::tsne_knn(idx.data(), dist.data(), x.data(), n, d, k);
+  zs::cpu::tsne_conditional_p(cond.data(), dist.data(), n, k, 4.f);
+  const zs::cpu::SparseP p = zs::cpu::tsne_symmetrize(idx.data(), cond.data(), n, k);
+  const std::vector<float> y = random_points(n, 2, 22, 5.f);
+  std::vector<float> attraction(size_t(2 * n)), repulsion(size_t(2 * n));
+  std::vector<double> kl(static_cast<size_t>(n)), zrow(static_cast<size_t>(n));
+  zs::cpu::tsne_attractive(attraction.data(), kl.data(), p.row_ptr.data(), p.col.data(), p.val.data(), y.data(), n,
+                           12.f);
+  zs::cpu::tsne_repulsive(repulsion.data(), zrow.data(), y.data(), n, 0.f);
+  const DeviceArray<int32_t> drow(p.row_ptr), dcol(p.col);
+  const DeviceArray<float> dval(p.val), dy(y);
+  require_twin_bits_in_every_order(
+      [&] {
+        DeviceArray<float> da(attraction.size()), dr(repulsion.size());
+        DeviceArray<double> dkl(kl.size()), dz(zrow.size());
+        kns::tsne_attractive(da.get(), dkl.get(), drow.get(), dcol.get(), dval.get(), dy.get(), n, 12.f, nullptr);
+        kns::tsne_repulsive(dr.get(), dz.get(), dy.get(), n, 0.f, nullptr);
+        return bytes_of(da.download(), dkl.download(), dr.download(), dz.download());
+      },
+      bytes_of(attraction, kl, repulsion, zrow));
+  // Without the KL output the forces are the same.
+  DeviceArray<float> da(attraction.size());
+  kns::tsne_attractive(da.get(), nullptr, drow.get(), dcol.get(), dval.get(), dy.get(), n, 12.f, nullptr);
+  CHECK(da.download() == attraction);
+  CHECK_THROWS_AS(kns::tsne_repulsive(da.get(), nullptr, dy.get(), n, 0.5f, nullptr), std::invalid_argument);
+}
+
+TEST_CASE("emu tsne_gradient_step: the twin's update and reductions in every order", "[emu][tsne]") {
+  for (int64_t n : {int64_t(1), int64_t(300), int64_t(1337)}) {
+    DYNAMIC_SECTION("n " << n) {
+      std::vector<float> y = random_points(n, 2, 31), update = random_points(n, 2, 32, 1e-2f);
+      std::vector<float> gains(size_t(2 * n), 1.f), attraction = random_points(n, 2, 33),
+                         repulsion = random_points(n, 2, 34);
+      std::vector<double> zrow(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) zrow[size_t(i)] = 1.0 + 0.37 * double(i % 13);
+      std::vector<float> y1 = y, u1 = update, g1 = gains;
+      std::vector<double> stats(2);
+      zs::cpu::tsne_gradient_step(y1.data(), u1.data(), g1.data(), stats.data(), attraction.data(),
+                                  repulsion.data(), zrow.data(), n, 0.5f, 100.f);
+      const DeviceArray<float> da(attraction), dr(repulsion);
+      const DeviceArray<double> dz(zrow);
+      require_twin_bits_in_every_order(
+          [&] {
+            DeviceArray<float> dy(y), du(update), dg(gains);
+            DeviceArray<double> ds(2);
+            kns::tsne_gradient_step(dy.get(), du.get(), dg.get(), ds.get(), da.get(), dr.get(), dz.get(), n, 0.5f,
+                                    100.f, nullptr);
+            return bytes_of(dy.download(), du.download(), dg.download(), ds.download());
+          },
+          bytes_of(y1, u1, g1, stats));
+    }
+  }
+}
