@@ -4,6 +4,7 @@
 #include <new>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/tsne.h"
 #include "kernels/cpu/vae.h"
 #include "runtime/backend/backend.h"
 

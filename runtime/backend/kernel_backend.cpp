@@ -24,6 +24,7 @@
 #include "kernels/elementwise.cuh"
 #include "kernels/gather.cuh"
 #include "kernels/loss.cuh"
+#include "kernels/tsne.cuh"
 #include "kernels/vae.cuh"
 #include "runtime/backend/cuda_handles.h"
 #include "runtime/backend/kernel_backend.h"

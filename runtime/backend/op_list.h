@@ -4,7 +4,7 @@
 // ZS_KNS::name(arguments, stream). Adding a plain op means its kernel, its twin and one line here.
 // The OWN_KERNEL_PATH ones are forwarded to the twin the same way, but the kernel backend writes
 // their kernel path itself (a workspace, the device step counter, capture-aware sampling).
-// Semantics of every op: kernels/cpu/ops.h and kernels/cpu/vae.h.
+// Semantics of every op: kernels/cpu/ops.h, kernels/cpu/vae.h and kernels/cpu/tsne.h.
 #pragma once
 
 // ZS_OP_ARGS (a, b) is a, b: lets a forwarder append arguments, e.g. name(ZS_OP_ARGS args, stream).
@@ -29,7 +29,22 @@
   X(vae_loss,                                                                                                       \
     (float* losses, float* dpred, float* d_mu_logvar, const float* pred, const float* target,                       \
      const float* mu_logvar, int n, int dim, int zdim, float beta),                                                 \
-    (losses, dpred, d_mu_logvar, pred, target, mu_logvar, n, dim, zdim, beta))
+    (losses, dpred, d_mu_logvar, pred, target, mu_logvar, n, dim, zdim, beta))                                      \
+  /* t-SNE (kernels/cpu/tsne.h): kNN lists, conditional P, forces over a CSR P, the gradient step. */               \
+  X(tsne_knn, (int32_t* idx, float* dist, const float* x, int64_t n, int d, int k), (idx, dist, x, n, d, k))        \
+  X(tsne_conditional_p, (float* cond_p, const float* dist, int64_t n, int k, float perplexity),                     \
+    (cond_p, dist, n, k, perplexity))                                                                               \
+  X(tsne_attractive,                                                                                                \
+    (float* attraction, double* kl_row, const int32_t* row_ptr, const int32_t* col, const float* val,               \
+     const float* y, int64_t n, float exaggeration),                                                                \
+    (attraction, kl_row, row_ptr, col, val, y, n, exaggeration))                                                    \
+  /* theta > 0 (Barnes-Hut) is a cpu method: the kernel backends throw std::invalid_argument. */                   \
+  X(tsne_repulsive, (float* repulsion, double* zrow, const float* y, int64_t n, float theta),                       \
+    (repulsion, zrow, y, n, theta))                                                                                 \
+  X(tsne_gradient_step,                                                                                             \
+    (float* y, float* update, float* gains, double* stats, const float* attraction, const float* repulsion,         \
+     const double* zrow, int64_t n, float momentum, float learning_rate),                                           \
+    (y, update, gains, stats, attraction, repulsion, zrow, n, momentum, learning_rate))
 
 #define ZS_BACKEND_OWN_KERNEL_PATH_OPS(X)                                                                           \
   X(conv2d_backward_weight, (const ConvGeom& g, float* dw, float* db, const float* x, const float* dy),             \
