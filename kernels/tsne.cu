@@ -201,7 +201,7 @@ static __global__ void __launch_bounds__(kRowThreads)
     const float w = p * t;
     ax = fmaf(w, dx, ax);
     ay = fmaf(w, dy, ay);
-    if (kl_row && p > 0.f) kl += double(p) * log(double(p) / double(t));   // 0 log 0 = 0
+    if (kl_row && p > 0.f) kl = fma(double(p), log(double(p) / double(t)), kl);   // 0 log 0 = 0
   }
   attraction[2 * i] = ax;
   attraction[2 * i + 1] = ay;

@@ -14,6 +14,8 @@
 
 #include "kernels/cpu/tsne.h"
 #include "kernels/tsne.cuh"
+#include "runtime/backend/kernel_backend.h"
+#include "runtime/embed/tsne.h"
 #include "simt_test_support.h"
 
 namespace {
@@ -154,4 +156,34 @@ TEST_CASE("emu tsne_gradient_step: the twin's update and reductions in every ord
           bytes_of(y1, u1, g1, stats));
     }
   }
+}
+
+TEST_CASE("emu t-SNE: a whole small run gives the cpu backend's bits (exact method)", "[emu][tsne][embed]") {
+  const int64_t n = 83;
+  const int d = 6;
+  std::vector<float> x = random_points(n, d, 41);
+  for (int64_t i = 0; i < n; ++i) x[size_t(i * d)] += float(i % 3) * 6.f;   // three loose groups
+  zs::TsneOptions o;
+  o.perplexity = 9;
+  o.max_iter = 320;   // both phases, a KL check in each
+  o.method = zs::TsneMethod::Exact;
+  auto cpu = zs::make_cpu_backend();
+  const zs::TsneResult want = zs::tsne(*cpu, x.data(), n, d, o);
+  for (int threads : {1, 3}) {
+    zs::simt::Settings s = zs::simt::settings();
+    s.threads = threads;
+    s.order = threads == 1 ? zs::simt::Order::Reverse : zs::simt::Order::Random;
+    zs::simt::ScopedSettings scoped(s);
+    auto emu = zs::emu::make_backend();
+    const zs::TsneResult got = zs::tsne(*emu, x.data(), n, d, o);
+    INFO("emulator threads " << threads);
+    CHECK(got.method == zs::TsneMethod::Exact);
+    CHECK(got.embedding == want.embedding);
+    CHECK(got.kl_divergence == want.kl_divergence);
+    CHECK(got.n_iter == want.n_iter);
+  }
+  // Barnes-Hut is a cpu method: refused on emu, and auto picks exact there.
+  auto emu = zs::emu::make_backend();
+  o.method = zs::TsneMethod::BarnesHut;
+  CHECK_THROWS_AS(zs::tsne(*emu, x.data(), n, d, o), std::invalid_argument);
 }

@@ -286,7 +286,7 @@ void tsne_attractive(float* attraction, double* kl_row, const int32_t* row_ptr, 
       const float w = p * t;
       ax = fmaf(w, dx, ax);
       ay = fmaf(w, dy, ay);
-      if (kl_row && p > 0.f) kl += double(p) * std::log(double(p) / double(t));   // 0 log 0 = 0
+      if (kl_row && p > 0.f) kl = std::fma(double(p), std::log(double(p) / double(t)), kl);   // 0 log 0 = 0
     }
     attraction[2 * i] = ax;
     attraction[2 * i + 1] = ay;
