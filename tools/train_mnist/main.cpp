@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   zs::driver::register_kmeans(app);
   zs::driver::register_elbow(app);
   zs::driver::register_ae_kmeans(app);
+  zs::driver::register_tsne(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
