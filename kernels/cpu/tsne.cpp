@@ -70,20 +70,33 @@ void select_neighbours(int32_t* idx, float* dist, const float* row, int64_t n, i
   }
 }
 
-// Barnes-Hut quadtree over the embedding: square cells, children in quadrant order, points kept
-// in a permutation so each cell owns a contiguous range. Built single-threaded: deterministic.
+// Barnes-Hut quadtree over the embedding, built from Morton (Z-order) codes: the points are sorted
+// by the interleaved bits of their coordinates quantised to kMortonBits per axis, so every cell is a
+// contiguous range of the sorted points and its four children split that range at the next two
+// bits. Points closer than 2^-kMortonBits of the bounding square share a leaf (summed exactly).
+// Single-threaded sort and build: deterministic.
+constexpr int kMortonBits = 16;
+
 struct QuadCell {
-  double com_x = 0, com_y = 0;   // centre of mass
-  double width = 0;              // side of the square cell
-  int32_t begin = 0, end = 0;    // its points: perm[begin, end)
-  int32_t child[4] = {-1, -1, -1, -1};
-  bool leaf = true;
+  float com_x, com_y;     // centre of mass
+  float width_sq;         // squared side of the square cell
+  int32_t begin, end;     // its points: order[begin, end)
+  int32_t first_child;    // children are cells first_child .. first_child + child_count - 1
+  int32_t child_count;    // 0: a leaf
 };
+
+uint32_t spread_bits(uint32_t v) {   // 16 bits -> the even bits of 32
+  v &= 0xffffu;
+  v = (v | (v << 8)) & 0x00ff00ffu;
+  v = (v | (v << 4)) & 0x0f0f0f0fu;
+  v = (v | (v << 2)) & 0x33333333u;
+  v = (v | (v << 1)) & 0x55555555u;
+  return v;
+}
 
 class QuadTree {
  public:
-  QuadTree(const float* y, int64_t n) : y_(y), perm_(size_t(n)) {
-    for (int64_t i = 0; i < n; ++i) perm_[size_t(i)] = int32_t(i);
+  QuadTree(const float* y, int64_t n) {
     float lo_x = y[0], hi_x = y[0], lo_y = y[1], hi_y = y[1];
     for (int64_t i = 1; i < n; ++i) {
       lo_x = std::min(lo_x, y[2 * i]);
@@ -91,99 +104,105 @@ class QuadTree {
       lo_y = std::min(lo_y, y[2 * i + 1]);
       hi_y = std::max(hi_y, y[2 * i + 1]);
     }
-    // Slightly enlarged so that the maximum lies strictly inside.
     const double width = std::max(double(hi_x) - lo_x, double(hi_y) - lo_y) * (1 + 1e-6) + 1e-12;
-    build(0, int32_t(n), lo_x, lo_y, width, 0);
+    const double scale = double(1u << kMortonBits) / width;
+    std::vector<std::pair<uint32_t, int32_t>> keyed(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      const auto qx = uint32_t((double(y[2 * i]) - lo_x) * scale), qy = uint32_t((double(y[2 * i + 1]) - lo_y) * scale);
+      keyed[size_t(i)] = {spread_bits(qx) | (spread_bits(qy) << 1), int32_t(i)};
+    }
+    std::sort(keyed.begin(), keyed.end());
+    codes_.resize(static_cast<size_t>(n));
+    order_.resize(static_cast<size_t>(n));
+    pos_.resize(static_cast<size_t>(2 * n));
+    for (int64_t p = 0; p < n; ++p) {
+      codes_[size_t(p)] = keyed[size_t(p)].first;
+      order_[size_t(p)] = keyed[size_t(p)].second;
+      pos_[size_t(2 * p)] = y[2 * int64_t(keyed[size_t(p)].second)];
+      pos_[size_t(2 * p + 1)] = y[2 * int64_t(keyed[size_t(p)].second) + 1];
+    }
+    cells_.reserve(size_t(2 * n));
+    cells_.push_back({});
+    build(0, 0, int32_t(n), float(width * width), 2 * kMortonBits);
   }
   const std::vector<QuadCell>& cells() const { return cells_; }
-  const std::vector<int32_t>& perm() const { return perm_; }
+  const std::vector<int32_t>& order() const { return order_; }
+  const std::vector<float>& sorted_positions() const { return pos_; }   // [sorted point][2]
 
  private:
-  static constexpr int kMaxDepth = 48;   // below this, coincident points share a leaf
-
-  int32_t build(int32_t begin, int32_t end, double x0, double y0, double width, int depth) {
-    const int32_t id = int32_t(cells_.size());
-    cells_.emplace_back();
+  // Fills cell `id` for the sorted points [begin, end), whose codes agree above bit `level`.
+  void build(int32_t id, int32_t begin, int32_t end, float width_sq, int level) {
     double sx = 0, sy = 0;
     for (int32_t p = begin; p < end; ++p) {
-      sx += y_[2 * int64_t(perm_[size_t(p)])];
-      sy += y_[2 * int64_t(perm_[size_t(p)]) + 1];
+      sx += pos_[size_t(2 * p)];
+      sy += pos_[size_t(2 * p + 1)];
     }
-    QuadCell cell;
-    cell.com_x = sx / (end - begin);
-    cell.com_y = sy / (end - begin);
-    cell.width = width;
-    cell.begin = begin;
-    cell.end = end;
-    if (end - begin > 1 && depth < kMaxDepth) {
-      cell.leaf = false;
-      const double half = width / 2, mid_x = x0 + half, mid_y = y0 + half;
-      auto quadrant = [&](int32_t i) {
-        return (y_[2 * int64_t(i)] >= mid_x ? 1 : 0) + (y_[2 * int64_t(i) + 1] >= mid_y ? 2 : 0);
-      };
-      // Stable split into the four quadrants.
-      std::vector<int32_t> sorted;
-      sorted.reserve(size_t(end - begin));
-      int32_t bounds[5] = {begin, 0, 0, 0, 0};
-      for (int q = 0; q < 4; ++q) {
-        for (int32_t p = begin; p < end; ++p)
-          if (quadrant(perm_[size_t(p)]) == q) sorted.push_back(perm_[size_t(p)]);
-        bounds[q + 1] = begin + int32_t(sorted.size());
+    QuadCell cell{float(sx / (end - begin)), float(sy / (end - begin)), width_sq, begin, end, 0, 0};
+    if (end - begin > 1 && level > 0) {
+      // Split at the quadrant bits (level - 1, level - 2); only non-empty quadrants become cells.
+      int32_t bounds[5] = {begin, 0, 0, 0, end};
+      for (uint32_t q = 1; q < 4; ++q) {
+        const auto first = std::lower_bound(codes_.begin() + bounds[q - 1], codes_.begin() + end, q,
+                                            [&](uint32_t code, uint32_t quadrant) {
+                                              return ((code >> (level - 2)) & 3u) < quadrant;
+                                            });
+        bounds[q] = int32_t(first - codes_.begin());
       }
-      std::copy(sorted.begin(), sorted.end(), perm_.begin() + begin);
-      for (int q = 0; q < 4; ++q) {
-        if (bounds[q + 1] == bounds[q]) continue;
-        const int32_t c = build(bounds[q], bounds[q + 1], q & 1 ? mid_x : x0, q & 2 ? mid_y : y0, half, depth + 1);
-        cell.child[q] = c;
-      }
+      cell.first_child = int32_t(cells_.size());
+      for (int q = 0; q < 4; ++q) cell.child_count += bounds[q + 1] > bounds[q];
+      cells_.resize(cells_.size() + size_t(cell.child_count));
+      int32_t child = cell.first_child;
+      for (int q = 0; q < 4; ++q)
+        if (bounds[q + 1] > bounds[q]) build(child++, bounds[q], bounds[q + 1], width_sq / 4, level - 2);
     }
     cells_[size_t(id)] = cell;
-    return id;
   }
 
-  const float* y_;
-  std::vector<int32_t> perm_;
+  std::vector<uint32_t> codes_;
+  std::vector<int32_t> order_;
+  std::vector<float> pos_;
   std::vector<QuadCell> cells_;
 };
 
 void repulsive_barnes_hut(float* repulsion, double* zrow, const float* y, int64_t n, float theta) {
   const QuadTree tree(y, n);
   const std::vector<QuadCell>& cells = tree.cells();
-  const std::vector<int32_t>& perm = tree.perm();
-  const double theta2 = double(theta) * theta;
+  const std::vector<int32_t>& order = tree.order();
+  const float* pos = tree.sorted_positions().data();
+  const float theta2 = theta * theta;
 #pragma omp parallel
   {
     std::vector<int32_t> stack;
+    stack.reserve(4 * 2 * kMortonBits + 4);
 #pragma omp for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-      const double yx = y[2 * i], yy = y[2 * i + 1];
+    for (int64_t p = 0; p < n; ++p) {   // in Z-order: neighbouring points walk the same cells
+      const int64_t i = order[size_t(p)];
+      const float yx = pos[2 * p], yy = pos[2 * p + 1];
       double rx = 0, ry = 0, z = 0;
       stack.assign(1, 0);
       while (!stack.empty()) {
         const QuadCell& cell = cells[size_t(stack.back())];
         stack.pop_back();
-        if (cell.leaf) {   // exact over its points (one, or coincident ones), the point itself skipped
-          for (int32_t p = cell.begin; p < cell.end; ++p) {
-            const int64_t j = perm[size_t(p)];
-            if (j == i) continue;
-            const double dx = yx - y[2 * j], dy = yy - y[2 * j + 1];
-            const double t = 1.0 / (1.0 + dx * dx + dy * dy);
+        if (cell.child_count == 0) {   // exact over its points (one, or coincident ones), the point itself skipped
+          for (int32_t q = cell.begin; q < cell.end; ++q) {
+            if (q == p) continue;
+            const float dx = yx - pos[2 * q], dy = yy - pos[2 * q + 1];
+            const float t = 1.f / (1.f + dx * dx + dy * dy);
             z += t;
             rx += t * t * dx;
             ry += t * t * dy;
           }
           continue;
         }
-        const double dx = yx - cell.com_x, dy = yy - cell.com_y, d2 = dx * dx + dy * dy;
-        if (cell.width * cell.width < theta2 * d2) {   // sklearn: max_width^2 / dist^2 < theta^2
-          const double count = cell.end - cell.begin, t = 1.0 / (1.0 + d2);
+        const float dx = yx - cell.com_x, dy = yy - cell.com_y, d2 = dx * dx + dy * dy;
+        if (cell.width_sq < theta2 * d2) {   // sklearn: max_width^2 / dist^2 < theta^2
+          const float count = float(cell.end - cell.begin), t = 1.f / (1.f + d2);
           z += count * t;
           rx += count * t * t * dx;
           ry += count * t * t * dy;
           continue;
         }
-        for (int q = 3; q >= 0; --q)
-          if (cell.child[q] >= 0) stack.push_back(cell.child[q]);
+        for (int32_t c = cell.first_child + cell.child_count - 1; c >= cell.first_child; --c) stack.push_back(c);
       }
       repulsion[2 * i] = float(rx);
       repulsion[2 * i + 1] = float(ry);
