@@ -73,13 +73,15 @@ void select_neighbours(int32_t* idx, float* dist, const float* row, int64_t n, i
 // Barnes-Hut quadtree over the embedding, built from Morton (Z-order) codes: the points are sorted
 // by the interleaved bits of their coordinates quantised to kMortonBits per axis, so every cell is a
 // contiguous range of the sorted points and its four children split that range at the next two
-// bits. Points closer than 2^-kMortonBits of the bounding square share a leaf (summed exactly).
+// bits. A cell of at most kLeafPoints points is a leaf (summed exactly), as are points closer than
+// 2^-kMortonBits of the bounding square.
 // Single-threaded sort and build: deterministic.
 constexpr int kMortonBits = 16;
+constexpr int kLeafPoints = 8;
 
 struct QuadCell {
   float com_x, com_y;     // centre of mass
-  float width_sq;         // squared side of the square cell
+  float width;            // side of the square cell
   int32_t begin, end;     // its points: order[begin, end)
   int32_t first_child;    // children are cells first_child .. first_child + child_count - 1
   int32_t child_count;    // 0: a leaf
@@ -123,7 +125,7 @@ class QuadTree {
     }
     cells_.reserve(size_t(2 * n));
     cells_.push_back({});
-    build(0, 0, int32_t(n), float(width * width), 2 * kMortonBits);
+    build(0, 0, int32_t(n), float(width), 2 * kMortonBits);
   }
   const std::vector<QuadCell>& cells() const { return cells_; }
   const std::vector<int32_t>& order() const { return order_; }
@@ -131,14 +133,14 @@ class QuadTree {
 
  private:
   // Fills cell `id` for the sorted points [begin, end), whose codes agree above bit `level`.
-  void build(int32_t id, int32_t begin, int32_t end, float width_sq, int level) {
+  void build(int32_t id, int32_t begin, int32_t end, float width, int level) {
     double sx = 0, sy = 0;
     for (int32_t p = begin; p < end; ++p) {
       sx += pos_[size_t(2 * p)];
       sy += pos_[size_t(2 * p + 1)];
     }
-    QuadCell cell{float(sx / (end - begin)), float(sy / (end - begin)), width_sq, begin, end, 0, 0};
-    if (end - begin > 1 && level > 0) {
+    QuadCell cell{float(sx / (end - begin)), float(sy / (end - begin)), width, begin, end, 0, 0};
+    if (end - begin > kLeafPoints && level > 0) {
       // Split at the quadrant bits (level - 1, level - 2); only non-empty quadrants become cells.
       int32_t bounds[5] = {begin, 0, 0, 0, end};
       for (uint32_t q = 1; q < 4; ++q) {
@@ -153,7 +155,7 @@ class QuadTree {
       cells_.resize(cells_.size() + size_t(cell.child_count));
       int32_t child = cell.first_child;
       for (int q = 0; q < 4; ++q)
-        if (bounds[q + 1] > bounds[q]) build(child++, bounds[q], bounds[q + 1], width_sq / 4, level - 2);
+        if (bounds[q + 1] > bounds[q]) build(child++, bounds[q], bounds[q + 1], width / 2, level - 2);
     }
     cells_[size_t(id)] = cell;
   }
@@ -164,49 +166,86 @@ class QuadTree {
   std::vector<QuadCell> cells_;
 };
 
+// Barnes-Hut, a group at a time: kBhGroup consecutive points of the Z-order (a compact patch)
+// walk the tree together, and a cell is summarised only if sklearn's criterion holds for EVERY
+// point of the group (its width is below theta times the distance from the group's bounding
+// circle: |c - centre| > width / theta + radius), so no point is approximated more coarsely than by
+// sklearn's per-point walk. A group's interactions with a cell are one 8-lane AVX2 step; sums are
+// float per point, in traversal order.
+constexpr int kBhGroup = 8;   // one AVX2 register of points
+
 void repulsive_barnes_hut(float* repulsion, double* zrow, const float* y, int64_t n, float theta) {
   const QuadTree tree(y, n);
   const std::vector<QuadCell>& cells = tree.cells();
   const std::vector<int32_t>& order = tree.order();
   const float* pos = tree.sorted_positions().data();
-  const float theta2 = theta * theta;
+  const float inv_theta = 1.f / theta;
+  const int64_t groups = (n + kBhGroup - 1) / kBhGroup;
+  const __m256 one = _mm256_set1_ps(1.f);
 #pragma omp parallel
   {
     std::vector<int32_t> stack;
     stack.reserve(4 * 2 * kMortonBits + 4);
 #pragma omp for schedule(static)
-    for (int64_t p = 0; p < n; ++p) {   // in Z-order: neighbouring points walk the same cells
-      const int64_t i = order[size_t(p)];
-      const float yx = pos[2 * p], yy = pos[2 * p + 1];
-      double rx = 0, ry = 0, z = 0;
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t p0 = g * kBhGroup;
+      const int count = int(std::min<int64_t>(kBhGroup, n - p0));
+      alignas(32) float px[kBhGroup], py[kBhGroup];
+      for (int k = 0; k < kBhGroup; ++k) {   // a short last group repeats its last point (discarded)
+        const int64_t p = p0 + std::min(k, count - 1);
+        px[k] = pos[2 * p];
+        py[k] = pos[2 * p + 1];
+      }
+      float lo_x = px[0], hi_x = px[0], lo_y = py[0], hi_y = py[0];
+      for (int k = 1; k < kBhGroup; ++k) {
+        lo_x = std::min(lo_x, px[k]);
+        hi_x = std::max(hi_x, px[k]);
+        lo_y = std::min(lo_y, py[k]);
+        hi_y = std::max(hi_y, py[k]);
+      }
+      const float cx = (lo_x + hi_x) / 2, cy = (lo_y + hi_y) / 2;
+      const float radius = std::sqrt((hi_x - lo_x) * (hi_x - lo_x) + (hi_y - lo_y) * (hi_y - lo_y)) / 2;
+      const __m256 vx = _mm256_load_ps(px), vy = _mm256_load_ps(py);
+      const __m256i lane_ids = _mm256_add_epi32(_mm256_set1_epi32(int(p0)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      __m256 ax = _mm256_setzero_ps(), ay = _mm256_setzero_ps(), az = _mm256_setzero_ps();
+      // One interaction of the 8 points with `mass` points at (qx, qy); `keep` masks lanes out.
+      auto interact = [&](float qx, float qy, __m256 mass) {
+        const __m256 dx = _mm256_sub_ps(vx, _mm256_set1_ps(qx)), dy = _mm256_sub_ps(vy, _mm256_set1_ps(qy));
+        const __m256 d2 = _mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy));
+        const __m256 t = _mm256_div_ps(one, _mm256_add_ps(one, d2));
+        const __m256 mt = _mm256_mul_ps(mass, t), mtt = _mm256_mul_ps(mt, t);
+        az = _mm256_add_ps(az, mt);
+        ax = _mm256_add_ps(ax, _mm256_mul_ps(mtt, dx));
+        ay = _mm256_add_ps(ay, _mm256_mul_ps(mtt, dy));
+      };
       stack.assign(1, 0);
       while (!stack.empty()) {
         const QuadCell& cell = cells[size_t(stack.back())];
         stack.pop_back();
-        if (cell.child_count == 0) {   // exact over its points (one, or coincident ones), the point itself skipped
+        if (cell.child_count == 0) {   // exact over its points, each point itself skipped
           for (int32_t q = cell.begin; q < cell.end; ++q) {
-            if (q == p) continue;
-            const float dx = yx - pos[2 * q], dy = yy - pos[2 * q + 1];
-            const float t = 1.f / (1.f + dx * dx + dy * dy);
-            z += t;
-            rx += t * t * dx;
-            ry += t * t * dy;
+            const __m256i is_self = _mm256_cmpeq_epi32(lane_ids, _mm256_set1_epi32(q));
+            interact(pos[2 * q], pos[2 * q + 1], _mm256_andnot_ps(_mm256_castsi256_ps(is_self), one));
           }
           continue;
         }
-        const float dx = yx - cell.com_x, dy = yy - cell.com_y, d2 = dx * dx + dy * dy;
-        if (cell.width_sq < theta2 * d2) {   // sklearn: max_width^2 / dist^2 < theta^2
-          const float count = float(cell.end - cell.begin), t = 1.f / (1.f + d2);
-          z += count * t;
-          rx += count * t * t * dx;
-          ry += count * t * t * dy;
+        const float gx = cx - cell.com_x, gy = cy - cell.com_y, reach = cell.width * inv_theta + radius;
+        if (gx * gx + gy * gy > reach * reach) {   // sklearn's max_width / dist < theta for every point
+          interact(cell.com_x, cell.com_y, _mm256_set1_ps(float(cell.end - cell.begin)));
           continue;
         }
         for (int32_t c = cell.first_child + cell.child_count - 1; c >= cell.first_child; --c) stack.push_back(c);
       }
-      repulsion[2 * i] = float(rx);
-      repulsion[2 * i + 1] = float(ry);
-      zrow[i] = z;
+      alignas(32) float rx[kBhGroup], ry[kBhGroup], rz[kBhGroup];
+      _mm256_store_ps(rx, ax);
+      _mm256_store_ps(ry, ay);
+      _mm256_store_ps(rz, az);
+      for (int k = 0; k < count; ++k) {
+        const int64_t i = order[size_t(p0 + k)];
+        repulsion[2 * i] = rx[k];
+        repulsion[2 * i + 1] = ry[k];
+        zrow[i] = rz[k];
+      }
     }
   }
 }

@@ -12,11 +12,14 @@
 //                     smallest by (distance, index), the point itself excluded.
 //   tsne_conditional_p  sklearn's bisection per row, in double.
 //   tsne_attractive   per row, in CSR order: a_i = sum_j e p_ij t_ij (y_i - y_j), float; with kl_row
-//                     (nullable) = sum_j e p_ij log(e p_ij / t_ij) in double (e = exaggeration).
+//                     (nullable) = sum_j e p_ij log(e p_ij / t_ij) in double (e = exaggeration;
+//                     terms with p_ij = 0 add nothing).
 //   tsne_repulsive    theta == 0: the exact sum r_i = sum_{j != i} t_ij^2 (y_i - y_j) and
 //                     zrow_i = sum_{j != i} t_ij, in the tile order of tsne_math.h. theta > 0 (cpu
-//                     only): Barnes-Hut with sklearn's criterion (a cell whose squared width over
-//                     the squared distance to its centre of mass is below theta^2 is summarised).
+//                     only): Barnes-Hut on a Morton-ordered quadtree; groups of 8 neighbouring points
+//                     walk it together and a cell is summarised only where sklearn's criterion (cell
+//                     width / distance to its centre of mass < theta) holds for every point of the
+//                     group: never coarser than sklearn's per-point walk.
 //   tsne_gradient_step  stats[0] = Z = sum zrow, stats[1] = |g|^2 of the gained gradient, then
 //                     every coordinate updated (tsne_update_coordinate), in tsne_math.h's order.
 // Threads (OpenMP) split rows only: every result is independent of the thread count.
