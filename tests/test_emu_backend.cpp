@@ -120,7 +120,7 @@ TEST_CASE("emu backend: releasing memory the backend does not own is reported, n
   const zs::test_support::ChildOutcome child = zs::test_support::run_in_child([] {
     auto be = emu::make_backend();
     float not_ours[4] = {};
-    be->release(not_ours);
+    be->release_bytes(not_ours);
     return 0;   // reached only when the release was silently ignored
   });
   INFO("child output: " << child.err);

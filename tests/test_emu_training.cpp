@@ -22,15 +22,13 @@ struct StepResult {
 StepResult two_steps(Backend& be, const std::vector<float>& x, int n, LossKind loss) {
   Autoencoder ae(be, 5, loss, n, 17);
   StepResult r;
-  float* dev_x = be.alloc(x.size());
-  be.to_device(dev_x, x.data(), x.size());
+  const Buffer dev_x(be, x);
   for (int step = 0; step < 2; ++step) {
-    ae.train_step(dev_x, n, AdamHyper{1e-3f});
+    ae.train_step(dev_x.data(), n, AdamHyper{1e-3f});
     std::vector<float> l(static_cast<size_t>(n));
     be.to_host(l.data(), ae.loss_per_sample(), l.size());
     r.losses.insert(r.losses.end(), l.begin(), l.end());
   }
-  be.release(dev_x);
   r.params.resize(size_t(ae.params().total()));
   be.to_host(r.params.data(), ae.params().params(), r.params.size());
   return r;

@@ -1,7 +1,7 @@
 // The backend interface: device memory plus the op catalogue of kernels/cpu/ops.h.
 // Three implementations: cpu (kernels/cpu), cuda (kernels/*.cu via nvcc) and emu (the same
-// kernels/*.cu built by g++ against runtime/simt). All pointers passed to ops are memory
-// from the same backend's alloc(). Ops are asynchronous on cuda: to_host() synchronizes.
+// kernels/*.cu built by g++ against runtime/simt). All pointers passed to ops are memory of the
+// same backend (DeviceBuffer<T>(backend, n)). Ops are asynchronous on cuda: to_host() synchronizes.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "kernels/shapes.h"
+#include "runtime/backend/device_buffer.h"
 #include "runtime/backend/op_list.h"
 
 namespace zs {
@@ -24,18 +25,27 @@ class CapturedWork {
   virtual void replay() = 0;
 };
 
-class Backend {
+class Backend : public DeviceMemory {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;   // "cpu", "cuda", "emu"
 
-  // ---- memory (counts are in floats) ----
-  virtual float* alloc(size_t count) = 0;              // contents undefined
-  virtual void release(float* p) noexcept = 0;
-  virtual void to_device(float* dst, const float* host_src, size_t count) = 0;
-  virtual void to_host(float* host_dst, const float* src, size_t count) = 0;
+  // ---- memory: DeviceMemory's allocate/release/upload/download (device_buffer.h), and ----
+  virtual void copy_bytes(void* dst, const void* src, size_t bytes) = 0;   // device to device, queued
   virtual void fill(float* dst, float value, size_t count) = 0;
-  virtual void copy(float* dst, const float* src, size_t count) = 0;
+  // Typed forms (counts are in elements): to_device / to_host are synchronous for the host.
+  template <class T>
+  void to_device(T* dst, const T* host_src, size_t count) {
+    upload_bytes(dst, host_src, count * sizeof(T));
+  }
+  template <class T>
+  void to_host(T* host_dst, const T* src, size_t count) {
+    download_bytes(host_dst, src, count * sizeof(T));
+  }
+  template <class T>
+  void copy(T* dst, const T* src, size_t count) {
+    copy_bytes(dst, src, count * sizeof(T));
+  }
   virtual void synchronize() {}
   virtual size_t bytes_in_use() const { return 0; }
   virtual size_t peak_bytes() const { return 0; }
@@ -83,37 +93,8 @@ class Backend {
   virtual void gather_checked_rows(float* dst, const float* src, std::span<const int32_t> indices, int row_len) = 0;
 };
 
-// Move-only owner of backend memory.
-class Buffer {
- public:
-  Buffer() = default;
-  Buffer(Backend& be, size_t count) : be_(&be), p_(count ? be.alloc(count) : nullptr), n_(count) {}
-  Buffer(Buffer&& o) noexcept : be_(o.be_), p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
-  Buffer& operator=(Buffer&& o) noexcept {
-    if (this != &o) {
-      reset();
-      be_ = o.be_;
-      p_ = std::exchange(o.p_, nullptr);
-      n_ = std::exchange(o.n_, 0);
-    }
-    return *this;
-  }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() { reset(); }
-  void reset() noexcept {
-    if (p_) be_->release(p_);
-    p_ = nullptr;
-    n_ = 0;
-  }
-  float* data() const { return p_; }
-  size_t size() const { return n_; }
-
- private:
-  Backend* be_ = nullptr;
-  float* p_ = nullptr;
-  size_t n_ = 0;
-};
+// Float device memory, the common case.
+using Buffer = DeviceBuffer<float>;
 
 enum class DeviceKind { Auto, Cpu, Cuda, Emu };
 

@@ -1,4 +1,5 @@
 // The cpu backend: host memory and the CPU twin of every op (kernels/cpu).
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -15,20 +16,17 @@ class CpuBackend final : public Backend {
  public:
   std::string name() const override { return "cpu"; }
 
-  float* alloc(size_t count) override {
+  void* allocate_bytes(size_t bytes) override {
     // 64-byte alignment keeps the vector loops and OpenBLAS on aligned rows.
-    size_t bytes = ((count * sizeof(float) + 63) / 64) * 64;
-    void* p = std::aligned_alloc(64, bytes);
+    void* p = std::aligned_alloc(64, (std::max<size_t>(bytes, 1) + 63) / 64 * 64);
     if (!p) throw std::bad_alloc();
-    return static_cast<float*>(p);
+    return p;
   }
-  void release(float* p) noexcept override { std::free(p); }
-  void to_device(float* dst, const float* src, size_t count) override { std::memcpy(dst, src, count * sizeof(float)); }
-  void to_host(float* dst, const float* src, size_t count) override { std::memcpy(dst, src, count * sizeof(float)); }
-  void fill(float* dst, float value, size_t count) override {
-    for (size_t i = 0; i < count; ++i) dst[i] = value;
-  }
-  void copy(float* dst, const float* src, size_t count) override { std::memmove(dst, src, count * sizeof(float)); }
+  void release_bytes(void* p) noexcept override { std::free(p); }
+  void upload_bytes(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void download_bytes(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy_bytes(void* dst, const void* src, size_t bytes) override { std::memmove(dst, src, bytes); }
+  void fill(float* dst, float value, size_t count) override { std::fill_n(dst, count, value); }
 
 #define ZS_FORWARD_TO_TWIN(name, params, args) \
   void name params override { cpu::name args; }

@@ -1,7 +1,8 @@
-// Move-only owners of the CUDA runtime's handles (stream, graph, graph exec) and of raw device
-// memory, for the kernel backend's host code: an exception between creating a handle and handing
-// it on no longer leaks it. Included by code compiled for cuda AND emu (kernels/common.cuh picks
-// the runtime API), so everything lives in zs::ZS_KNS.
+// Move-only owners of the CUDA runtime's handles (stream, graph, graph exec), for the kernel
+// backend's host code: an exception between creating a handle and handing it on no longer leaks
+// it. (Device memory has one owner, DeviceBuffer: runtime/backend/device_buffer.h.) Included by
+// code compiled for cuda AND emu (kernels/common.cuh picks the runtime API), so everything lives
+// in zs::ZS_KNS.
 #pragma once
 #include <utility>
 
@@ -51,13 +52,9 @@ struct DestroyGraph {
 struct DestroyGraphExec {
   void operator()(cudaGraphExec_t e) const noexcept { cudaGraphExecDestroy(e); }
 };
-struct FreeDevice {
-  void operator()(void* p) const noexcept { cudaFree(p); }
-};
 
 using UniqueStream = UniqueHandle<cudaStream_t, DestroyStream>;
 using UniqueGraph = UniqueHandle<cudaGraph_t, DestroyGraph>;
 using UniqueGraphExec = UniqueHandle<cudaGraphExec_t, DestroyGraphExec>;
-using UniqueDeviceMemory = UniqueHandle<void*, FreeDevice>;
 
 }  // namespace zs::ZS_KNS

@@ -53,8 +53,8 @@ class KernelBackend final : public Backend {
   explicit KernelBackend(bool graphs) : graphs_(graphs) {
     CUDA_CHECK(cudaStreamCreateWithFlags(stream_owner_.out(), cudaStreamNonBlocking));
     stream_ = stream_owner_.get();
-    CUDA_CHECK(cudaMalloc(step_memory_.out(), sizeof(int64_t)));
-    step_on_device_ = static_cast<int64_t*>(step_memory_.get());
+    step_counter_ = DeviceBuffer<int64_t>(*this, 1);
+    step_on_device_ = step_counter_.data();
     // On the backend's stream: its consumers run there, and a non-blocking stream is not ordered
     // after legacy-stream work.
     CUDA_CHECK(cudaMemsetAsync(step_on_device_, 0, sizeof(int64_t), stream_));
@@ -65,16 +65,14 @@ class KernelBackend final : public Backend {
     } catch (const std::exception&) {
       // the emulator reports a failed kernel by throwing; a destructor has nowhere to send it
     }
-    for (float* p : retired_workspaces_) release(p);
-    if (workspace_) release(workspace_);
   }
 
   std::string name() const override { return ZS_EMULATED ? "emu" : "cuda"; }
 
   // ---- memory ----
-  float* alloc(size_t count) override {
+  void* allocate_bytes(size_t bytes) override {
     void* p = nullptr;
-    size_t bytes = std::max<size_t>(count, 1) * sizeof(float);
+    bytes = std::max<size_t>(bytes, 1);
     cudaError_t err = cudaMalloc(&p, bytes);
     if (err != cudaSuccess) {
       cudaGetLastError();  // clear it: an allocation failure is not sticky
@@ -84,25 +82,25 @@ class KernelBackend final : public Backend {
     sizes_[p] = bytes;
     in_use_ += bytes;
     peak_ = std::max(peak_, in_use_);
-    return static_cast<float*>(p);
+    return p;
   }
-  void release(float* p) noexcept override {
+  void release_bytes(void* p) noexcept override {
     auto it = sizes_.find(p);
     if (it == sizes_.end()) {   // a bug in the caller: say so rather than leak or free foreign memory
       std::fprintf(stderr, "zspace internal error: %s backend asked to release %p, which it did not allocate\n",
-                   ZS_EMULATED ? "emu" : "cuda", static_cast<void*>(p));
+                   ZS_EMULATED ? "emu" : "cuda", p);
       std::abort();
     }
     in_use_ -= it->second;
     sizes_.erase(it);
     cudaFree(p);
   }
-  void to_device(float* dst, const float* src, size_t count) override {
-    CUDA_CHECK(cudaMemcpyAsync(dst, src, count * sizeof(float), cudaMemcpyHostToDevice, stream_));
+  void upload_bytes(void* dst, const void* src, size_t bytes) override {
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
     CUDA_CHECK(cudaStreamSynchronize(stream_));  // the host buffer may go away after we return
   }
-  void to_host(float* dst, const float* src, size_t count) override {
-    CUDA_CHECK(cudaMemcpyAsync(dst, src, count * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+  void download_bytes(void* dst, const void* src, size_t bytes) override {
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
     CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
   void fill(float* dst, float value, size_t count) override {
@@ -113,9 +111,9 @@ class KernelBackend final : public Backend {
     std::vector<float> host(count, value);
     to_device(dst, host.data(), count);
   }
-  void copy(float* dst, const float* src, size_t count) override {
-    if (dst == src || count == 0) return;
-    CUDA_CHECK(cudaMemcpyAsync(dst, src, count * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
+  void copy_bytes(void* dst, const void* src, size_t bytes) override {
+    if (dst == src || bytes == 0) return;
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
   }
   void synchronize() override { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
   size_t bytes_in_use() const override { return in_use_; }
@@ -153,7 +151,6 @@ class KernelBackend final : public Backend {
   void graph_created() { ++live_graphs_; }
   void graph_destroyed() noexcept {
     if (--live_graphs_ > 0) return;
-    for (float* p : retired_workspaces_) release(p);
     retired_workspaces_.clear();
   }
 
@@ -165,28 +162,23 @@ class KernelBackend final : public Backend {
 
   // ---- the ops whose kernel path needs the backend's state ----
   void conv2d_backward_weight(const ConvGeom& g, float* dw, float* db, const float* x, const float* dy) override {
-    ZS_KNS::conv2d_backward_weight(g, dw, db, x, dy, workspace(conv2d_backward_weight_workspace(g)), stream_);
+    ZS_KNS::conv2d_backward_weight(g, dw, db, x, dy, workspace<float>(conv2d_backward_weight_workspace(g)), stream_);
   }
   void dense_forward(float* y, const float* x, const float* w, const float* b, int n, int in, int out, Act act) override {
-    ZS_KNS::dense_forward(y, x, w, b, n, in, out, act, workspace(ZS_KNS::dense_workspace(n, in, out)), stream_);
+    ZS_KNS::dense_forward(y, x, w, b, n, in, out, act, workspace<float>(ZS_KNS::dense_workspace(n, in, out)), stream_);
   }
   void dense_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int n, int in,
                       int out) override {
-    ZS_KNS::dense_backward(dx, dw, db, dy, x, w, n, in, out, workspace(ZS_KNS::dense_workspace(n, in, out)), stream_);
+    ZS_KNS::dense_backward(dx, dw, db, dy, x, w, n, in, out, workspace<float>(ZS_KNS::dense_workspace(n, in, out)), stream_);
   }
   void gather_checked_rows(float* dst, const float* src, std::span<const int32_t> indices, int row_len) override {
     if (capturing_) throw std::logic_error("gather_rows uploads its indices: it cannot be captured");
     // The index buffers are reused; wait until the previous gather has read them.
     CUDA_CHECK(cudaStreamSynchronize(stream_));
-    if (indices.size() > gather_index_capacity_) {
-      gather_index_capacity_ = 0;
-      CUDA_CHECK(cudaMalloc(gather_indices_.out(), indices.size() * sizeof(int32_t)));
-      gather_index_capacity_ = indices.size();
-    }
+    int32_t* device_indices = gather_indices_.reserve(indices.size());
     // The copy reads its host source when the stream reaches it (as from pinned memory), after
     // this call returns: stage the caller's indices in memory the backend keeps until then.
     staged_indices_.assign(indices.begin(), indices.end());
-    auto* device_indices = static_cast<int32_t*>(gather_indices_.get());
     CUDA_CHECK(cudaMemcpyAsync(device_indices, staged_indices_.data(), indices.size() * sizeof(int32_t),
                                cudaMemcpyHostToDevice, stream_));
     ZS_KNS::gather_rows(dst, src, device_indices, int64_t(indices.size()), row_len, stream_);
@@ -217,36 +209,37 @@ class KernelBackend final : public Backend {
   }
 
  private:
-  // Scratch for kernels that need it; grows outside captures only (the first, direct run of every
-  // step shape sizes it before any capture, see runtime/nn/step_graphs.h). Work on the stream
-  // uses one workspace at a time, in stream order; graphs keep theirs alive (graph_destroyed()).
-  float* workspace(size_t floats) {
-    if (floats <= workspace_floats_) return workspace_;
-    if (capturing_) throw std::logic_error("kernel workspace must grow before capture");
-    if (workspace_) {
+  // Scratch for kernels that need it, `count` elements of T; grows outside captures only (the
+  // first, direct run of every step shape sizes it before any capture, see
+  // runtime/nn/step_graphs.h). Work on the stream uses one workspace at a time, in stream order;
+  // graphs keep theirs alive (graph_destroyed()).
+  template <class T>
+  T* workspace(size_t count) {
+    const size_t words = (count * sizeof(T) + sizeof(double) - 1) / sizeof(double);
+    if (words > workspace_.size()) {
+      if (capturing_) throw std::logic_error("kernel workspace must grow before capture");
       if (live_graphs_ > 0)
-        retired_workspaces_.push_back(workspace_);
+        retired_workspaces_.push_back(std::move(workspace_));
       else
-        release(workspace_);
+        workspace_.reset();   // before allocating its successor: the peak holds one workspace
+      workspace_ = DeviceBuffer<double>(*this, words);
     }
-    workspace_ = alloc(floats);
-    workspace_floats_ = floats;
-    return workspace_;
+    return reinterpret_cast<T*>(workspace_.data());
   }
 
-  UniqueStream stream_owner_;   // destroyed last: everything below may still have work queued on it
-  UniqueDeviceMemory step_memory_;
+  // Declared first, destroyed last: the stream may still have work queued on the memory below,
+  // and the buffers below are released through sizes_.
+  UniqueStream stream_owner_;
   cudaStream_t stream_ = nullptr;
   std::unordered_map<void*, size_t> sizes_;
   size_t in_use_ = 0, peak_ = 0;
-  float* workspace_ = nullptr;
-  size_t workspace_floats_ = 0;
-  std::vector<float*> retired_workspaces_;   // smaller workspaces that live graphs still use
+  DeviceBuffer<int64_t> step_counter_;   // the last Adam step taken (see adam_step)
+  DeviceBuffer<double> workspace_;       // in doubles: aligned for every element type
+  std::vector<DeviceBuffer<double>> retired_workspaces_;   // smaller workspaces that live graphs still use
   int live_graphs_ = 0;
-  UniqueDeviceMemory gather_indices_;   // gather_rows' indices, uploaded per call
+  DeviceBuffer<int32_t> gather_indices_{*this, 0};   // gather_rows' indices, uploaded per call
   std::vector<int32_t> staged_indices_;   // their host copy, read by the queued upload
-  size_t gather_index_capacity_ = 0;
-  int64_t* step_on_device_ = nullptr;   // in step_memory_
+  int64_t* step_on_device_ = nullptr;   // step_counter_.data()
   int64_t step_mirror_ = 0;  // the value *step_on_device_ has once queued work completes
   bool capturing_ = false;
   int adam_steps_captured_ = 0;
