@@ -11,7 +11,8 @@ Both tools get the identical float32 array (written as a --features .npy set for
 sklearn 1.2's defaults: perplexity 30, early exaggeration 12, learning rate "auto", 1000
 iterations, init "pca", Barnes-Hut angle 0.5 (train_mnist: --method auto = Barnes-Hut on the cpu).
 Prints wall seconds (sklearn: fit_transform; train_mnist: kNN + P + optimisation from its
-metrics.json, and the whole process), the final KL divergences, iterations, and the ratios
+metrics.json, and the whole process), CPU seconds (all threads: less sensitive than wall time to a
+machine shared with other jobs), the final KL divergences, iterations, and the ratios
 zspace / sklearn. Both use --threads threads (default: all cores).
 
 Needs /usr/bin/python3 with numpy and sklearn (Debian python3-numpy, python3-sklearn) and a built
@@ -23,6 +24,7 @@ import glob
 import gzip
 import json
 import os
+import resource
 import struct
 import subprocess
 import sys
@@ -108,10 +110,14 @@ def run_zspace(x, y, args, folder):
     out = os.path.join(folder, "out")
     cmd = [train_mnist_binary(args), "tsne", "--features", feats, "--n", str(len(x)), "--device", "cpu",
            "--threads", str(args.threads), "--seed", str(args.seed), "--out", out, "--quiet"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, check=True)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     m = json.load(open(os.path.join(out, "metrics.json")))
+    m["cpu_seconds"] = cpu
     return m["seconds_knn"] + m["seconds_p"] + m["seconds_optimize"], wall, m["kl_divergence"], m["n_iter"], m
 
 
@@ -119,9 +125,10 @@ def run_sklearn(x, args):
     from sklearn.manifold import TSNE
     tsne = TSNE(n_components=2, perplexity=30.0, early_exaggeration=12.0, learning_rate="auto", n_iter=1000,
                 init="pca", method="barnes_hut", angle=0.5, random_state=args.seed, n_jobs=args.threads)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     tsne.fit_transform(x)
-    return time.perf_counter() - start, float(tsne.kl_divergence_), int(tsne.n_iter_)
+    return (time.perf_counter() - start, time.process_time() - cpu_start, float(tsne.kl_divergence_),
+            int(tsne.n_iter_))
 
 
 def main():
@@ -133,13 +140,14 @@ def main():
         folder = args.keep or tempfile.mkdtemp(prefix="zs-peer-tsne-")
         os.makedirs(folder, exist_ok=True)
         z_fit, z_wall, z_kl, z_iter, m = run_zspace(x, y, args, folder)
-        s_fit, s_kl, s_iter = run_sklearn(x, args)
-        print(f"\n{name}: {what}")
-        print(f"  sklearn  TSNE      {s_fit:8.2f} s   KL {s_kl:.4f}   n_iter {s_iter}")
+        s_fit, s_cpu, s_kl, s_iter = run_sklearn(x, args)
+        print(f"\n{name}: {what}  (load average before: {os.getloadavg()[0]:.1f})")
+        print(f"  sklearn  TSNE      {s_fit:8.2f} s   KL {s_kl:.4f}   n_iter {s_iter}   (CPU {s_cpu:.2f} s)")
         print(f"  zspace   tsne      {z_fit:8.2f} s   KL {z_kl:.4f}   n_iter {z_iter}   "
               f"(kNN {m['seconds_knn']:.2f} s, P {m['seconds_p']:.2f} s, optimisation {m['seconds_optimize']:.2f} s; "
-              f"process {z_wall:.2f} s; trustworthiness(5) {m['trustworthiness_5']:.4f})")
-        print(f"  ratio zspace/sklearn: time {z_fit / s_fit:.3f}   KL {z_kl / s_kl:.4f}")
+              f"process {z_wall:.2f} s, CPU {m['cpu_seconds']:.2f} s; trustworthiness(5) {m['trustworthiness_5']:.4f})")
+        print(f"  ratio zspace/sklearn: time {z_fit / s_fit:.3f}   CPU {m['cpu_seconds'] / s_cpu:.3f}   "
+              f"KL {z_kl / s_kl:.4f}")
 
 
 if __name__ == "__main__":

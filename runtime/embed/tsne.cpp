@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -16,29 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-// Typed backend memory. TEMPORARY: a float Buffer of the same byte size until DeviceBuffer<T>
-// (issue 15) reaches this branch; every T used here is 4 or 8 bytes.
-template <class T>
-class TypedBuffer {
-  static_assert(sizeof(T) % sizeof(float) == 0);
-
- public:
-  TypedBuffer(Backend& be, size_t count) : be_(&be), buf_(be, count * (sizeof(T) / sizeof(float))), n_(count) {}
-  T* data() const { return reinterpret_cast<T*>(buf_.data()); }
-  size_t size() const { return n_; }
-  void upload(const T* host) {
-    be_->to_device(buf_.data(), reinterpret_cast<const float*>(host), n_ * (sizeof(T) / sizeof(float)));
-  }
-  void download(T* host) const {
-    be_->to_host(reinterpret_cast<float*>(host), buf_.data(), n_ * (sizeof(T) / sizeof(float)));
-  }
-
- private:
-  Backend* be_;
-  Buffer buf_;
-  size_t n_;
-};
 
 void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument("tsne: " + what);
@@ -95,15 +73,15 @@ TsneResult tsne(Backend& be, const float* x, int64_t n, int d, const TsneOptions
   std::vector<int32_t> idx(size_t(n) * size_t(k));
   std::vector<float> cond(size_t(n) * size_t(k));
   {
-    TypedBuffer<float> dx(be, size_t(n) * size_t(d)), ddist(be, size_t(n) * size_t(k)), dcond(be, size_t(n) * size_t(k));
-    TypedBuffer<int32_t> didx(be, size_t(n) * size_t(k));
-    dx.upload(x);
+    DeviceBuffer<float> dx(be, size_t(n) * size_t(d)), ddist(be, size_t(n) * size_t(k)), dcond(be, size_t(n) * size_t(k));
+    DeviceBuffer<int32_t> didx(be, size_t(n) * size_t(k));
+    dx.upload(std::span<const float>(x, size_t(n) * size_t(d)));
     be.tsne_knn(didx.data(), ddist.data(), dx.data(), n, d, k);
-    didx.download(idx.data());   // synchronizes: the kNN time is the kNN's
+    be.to_host(idx.data(), didx.data(), idx.size());   // synchronizes: the kNN time is the kNN's
     r.seconds_knn = seconds_since(start);
     start = Clock::now();
     be.tsne_conditional_p(dcond.data(), ddist.data(), n, k, o.perplexity);
-    dcond.download(cond.data());
+    be.to_host(cond.data(), dcond.data(), cond.size());
   }
   // 3. The symmetric P (host, O(n k)).
   const cpu::SparseP p = cpu::tsne_symmetrize(idx.data(), cond.data(), n, k);
@@ -114,14 +92,14 @@ TsneResult tsne(Backend& be, const float* x, int64_t n, int d, const TsneOptions
   // 4-5. Init and optimisation.
   start = Clock::now();
   const std::vector<float> y0 = o.init == TsneInit::Pca ? tsne_pca_init(x, n, d) : random_init(n, o.seed);
-  TypedBuffer<int32_t> row_ptr(be, p.row_ptr.size()), col(be, p.col.size());
-  TypedBuffer<float> val(be, p.val.size()), y(be, size_t(2 * n)), update(be, size_t(2 * n)), gains(be, size_t(2 * n));
-  TypedBuffer<float> attraction(be, size_t(2 * n)), repulsion(be, size_t(2 * n));
-  TypedBuffer<double> kl_row(be, size_t(n)), zrow(be, size_t(n)), stats(be, 2);
-  row_ptr.upload(p.row_ptr.data());
-  col.upload(p.col.data());
-  val.upload(p.val.data());
-  y.upload(y0.data());
+  DeviceBuffer<int32_t> row_ptr(be, p.row_ptr.size()), col(be, p.col.size());
+  DeviceBuffer<float> val(be, p.val.size()), y(be, size_t(2 * n)), update(be, size_t(2 * n)), gains(be, size_t(2 * n));
+  DeviceBuffer<float> attraction(be, size_t(2 * n)), repulsion(be, size_t(2 * n));
+  DeviceBuffer<double> kl_row(be, size_t(n)), zrow(be, size_t(n)), stats(be, 2);
+  row_ptr.upload(p.row_ptr);
+  col.upload(p.col);
+  val.upload(p.val);
+  y.upload(y0);
   const float learning_rate =
       o.learning_rate > 0 ? o.learning_rate : std::max(float(n) / o.early_exaggeration / 4.f, 50.f);
 
@@ -143,8 +121,8 @@ TsneResult tsne(Backend& be, const float* x, int64_t n, int d, const TsneOptions
       be.tsne_gradient_step(y.data(), update.data(), gains.data(), stats.data(), attraction.data(), repulsion.data(),
                             zrow.data(), n, momentum, learning_rate);
       if (!with_error) continue;
-      stats.download(host_stats);
-      kl_row.download(kl_host.data());
+      be.to_host(host_stats, stats.data(), 2);
+      be.to_host(kl_host.data(), kl_row.data(), kl_host.size());
       // KL = sum p log(p / t) + log(Z) sum p, with p exaggerated as sklearn's reported error.
       double kl = 0;
       for (double v : kl_host) kl += v;
@@ -164,7 +142,7 @@ TsneResult tsne(Backend& be, const float* x, int64_t n, int d, const TsneOptions
   int it = explore > 0 ? descend(0, explore, 0.5f, o.early_exaggeration, explore) : -1;
   if (it + 1 < o.max_iter) it = descend(it + 1, o.max_iter, 0.8f, 1.f, o.n_iter_without_progress);
   r.embedding.resize(size_t(2 * n));
-  y.download(r.embedding.data());
+  be.to_host(r.embedding.data(), y.data(), r.embedding.size());
   r.seconds_optimize = seconds_since(start);
   r.kl_divergence = error;
   r.n_iter = it;
