@@ -6,6 +6,7 @@
 
 #include "kernels/cpu/kmeans.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/tsne.h"
 #include "kernels/cpu/vae.h"
 #include "runtime/backend/backend.h"
 

@@ -26,6 +26,7 @@
 #include "kernels/gather.cuh"
 #include "kernels/kmeans.cuh"
 #include "kernels/loss.cuh"
+#include "kernels/tsne.cuh"
 #include "kernels/vae.cuh"
 #include "runtime/backend/cuda_handles.h"
 #include "runtime/backend/kernel_backend.h"

@@ -5,14 +5,14 @@
 // The OWN_KERNEL_PATH ones are forwarded to the twin the same way, but the kernel backend writes
 // their kernel path itself (a workspace). The ops that read the step counter (backend memory, so
 // that a captured graph takes a new step at every replay) are declared in backend.h.
-// Semantics of every op: kernels/cpu/ops.h, kernels/cpu/vae.h and kernels/cpu/kmeans.h.
+// Semantics of every op: kernels/cpu/ops.h, kernels/cpu/vae.h, kernels/cpu/kmeans.h and kernels/cpu/tsne.h.
 #pragma once
 
 // ZS_OP_ARGS (a, b) is a, b: lets a forwarder append arguments, e.g. name(ZS_OP_ARGS args, stream).
 #define ZS_OP_ARGS(...) __VA_ARGS__
 
 #define ZS_BACKEND_PLAIN_OPS(X)                                                                                     \
-  X(conv2d_forward, (const ConvGeom& g, float* y, const float* x, const float* w, const float* b, Act act),       \
+  X(conv2d_forward, (const ConvGeom& g, float* y, const float* x, const float* w, const float* b, Act act),         \
     (g, y, x, w, b, act))                                                                                           \
   X(conv2d_backward_data, (const ConvGeom& g, float* dx, const float* dy, const float* w, const float* bias, Act act), \
     (g, dx, dy, w, bias, act))                                                                                      \
@@ -25,7 +25,7 @@
   X(mse_loss, (float* loss, float* dpred, const float* pred, const float* target, int n, int dim),                  \
     (loss, dpred, pred, target, n, dim))                                                                            \
   X(sum_loss_terms, (double* sums, const float* terms, int n, int n_terms), (sums, terms, n, n_terms))              \
-  /* eps keyed by (seed, key, element), key a host value (evaluation, generation) */                               \
+  /* eps keyed by (seed, key, element), key a host value (evaluation, generation) */                                \
   X(vae_reparam_forward,                                                                                            \
     (float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed, int64_t key, bool sample),       \
     (z, eps, mu_logvar, n, zdim, seed, key, sample))                                                                \
@@ -35,8 +35,8 @@
   X(vae_loss,                                                                                                       \
     (float* losses, float* dpred, float* d_mu_logvar, const float* pred, const float* target,                       \
      const float* mu_logvar, int n, int dim, int zdim, float beta),                                                 \
-    (losses, dpred, d_mu_logvar, pred, target, mu_logvar, n, dim, zdim, beta))                                     \
-  /* KMeans (kernels/cpu/kmeans.h; layouts: centres [groups][k][d], labels [groups][n]) */                         \
+    (losses, dpred, d_mu_logvar, pred, target, mu_logvar, n, dim, zdim, beta))                                      \
+  /* KMeans (kernels/cpu/kmeans.h; layouts: centres [groups][k][d], labels [groups][n]) */                          \
   X(row_sqnorms, (float* sqnorm, const float* x, int64_t n, int d), (sqnorm, x, n, d))                              \
   X(kmeans_assign,                                                                                                  \
     (int32_t* labels, float* min_dist, const float* x, const float* x_sqnorm, const float* centers,                 \
@@ -55,7 +55,22 @@
   X(kmeans_minibatch_update,                                                                                        \
     (float* centers_new, double* counts, const float* centers_old, const float* xb, const int32_t* labels,          \
      int64_t b, int d, int k),                                                                                      \
-    (centers_new, counts, centers_old, xb, labels, b, d, k))
+    (centers_new, counts, centers_old, xb, labels, b, d, k))                                                        \
+  /* t-SNE (kernels/cpu/tsne.h): kNN lists, conditional P, forces over a CSR P, the gradient step. */               \
+  X(tsne_knn, (int32_t* idx, float* dist, const float* x, int64_t n, int d, int k), (idx, dist, x, n, d, k))        \
+  X(tsne_conditional_p, (float* cond_p, const float* dist, int64_t n, int k, float perplexity),                     \
+    (cond_p, dist, n, k, perplexity))                                                                               \
+  X(tsne_attractive,                                                                                                \
+    (float* attraction, double* kl_row, const int32_t* row_ptr, const int32_t* col, const float* val,               \
+     const float* y, int64_t n, float exaggeration),                                                                \
+    (attraction, kl_row, row_ptr, col, val, y, n, exaggeration))                                                    \
+  /* theta > 0 (Barnes-Hut) is a cpu method: the kernel backends throw std::invalid_argument. */                    \
+  X(tsne_repulsive, (float* repulsion, double* zrow, const float* y, int64_t n, float theta),                       \
+    (repulsion, zrow, y, n, theta))                                                                                 \
+  X(tsne_gradient_step,                                                                                             \
+    (float* y, float* update, float* gains, double* stats, const float* attraction, const float* repulsion,         \
+     const double* zrow, int64_t n, float momentum, float learning_rate),                                           \
+    (y, update, gains, stats, attraction, repulsion, zrow, n, momentum, learning_rate))
 
 #define ZS_BACKEND_OWN_KERNEL_PATH_OPS(X)                                                                           \
   X(conv2d_backward_weight, (const ConvGeom& g, float* dw, float* db, const float* x, const float* dy),             \
@@ -65,7 +80,7 @@
   X(dense_backward,                                                                                                 \
     (float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int n, int in, int out),     \
     (dx, dw, db, dy, x, w, n, in, out))                                                                             \
-  /* per-chunk partial sums in a workspace on kernel backends */                                                   \
+  /* per-chunk partial sums in a workspace on kernel backends */                                                    \
   X(kmeans_inertia,                                                                                                 \
     (double* inertia, const float* x, const float* centers, const int32_t* labels, int64_t n, int d, int k,         \
      int groups),                                                                                                   \

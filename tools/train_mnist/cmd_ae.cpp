@@ -11,6 +11,7 @@
 #include "tools/train_mnist/commands.h"
 #include "tools/train_mnist/common.h"
 #include "tools/train_mnist/latents.h"
+#include "tools/train_mnist/tsne_maps.h"
 
 namespace zs::driver {
 namespace {
@@ -19,6 +20,7 @@ struct AeOptions {
   CommonOptions common;
   AeTrainOptions train;
   std::string latent_range;
+  int tsne = 0;
 };
 
 void run_ae(const AeOptions& o) {
@@ -27,6 +29,7 @@ void run_ae(const AeOptions& o) {
   train.latent_range = parse_latent_range(o.latent_range);
   RunContext ctx(o.common);
   AeRun run = train_autoencoder(ctx, train, resume, "ae");
+  write_tsne_maps(ctx, run.z_train, run.z_test, train.z_dim, o.tsne);
   run.metrics["seconds_total"] = ctx.seconds_since_start();
   write_json_atomic(ctx.out_path("metrics.json"), run.metrics);
 }
@@ -41,6 +44,7 @@ void register_ae(CLI::App& app) {
   add_ae_train_options(*cmd, opts->train);
   cmd->add_option("--latent-range", opts->latent_range,
                   "xmin,xmax,ymin,ymax of latent.png (z_dim 2), e.g. to match a vae plot");
+  add_tsne_maps_option(*cmd, opts->tsne);
   cmd->callback([opts] { run_ae(*opts); });
 }
 

@@ -19,6 +19,7 @@
 #include "tools/train_mnist/common.h"
 #include "tools/train_mnist/features.h"
 #include "tools/train_mnist/kmeans_options.h"
+#include "tools/train_mnist/tsne_maps.h"
 
 namespace zs::driver {
 namespace {
@@ -28,6 +29,7 @@ struct AeKMeansOptions {
   AeTrainOptions ae;
   int k = 225;
   KMeansCliOptions kmeans;
+  int tsne = 0;
 
   AeKMeansOptions() {
     ae.z_dim = 25;  // the blog's compression for clustering
@@ -48,6 +50,7 @@ void run_ae_kmeans(const AeKMeansOptions& o) {
   require_valid_k("--k", o.k, ctx.data.train.count);
 
   AeRun ae = train_autoencoder(ctx, o.ae, resume, "ae");
+  write_tsne_maps(ctx, ae.z_train, ae.z_test, o.ae.z_dim, o.tsne);
   const FeatureSet latents = features_from_arrays(ctx.out_path("latent_train.npy"), o.ae.z_dim, std::move(ae.z_train),
                                                   std::move(ae.z_test), ctx.data.train.labels, ctx.data.test.labels);
   nlohmann::json m;
@@ -70,6 +73,7 @@ void register_ae_kmeans(CLI::App& app) {
                        "digits; more epochs lower the KMeans error only a little, see docs/driver.md)");
   cmd->add_option("--k", opts->k, "number of clusters")->capture_default_str();
   add_kmeans_options(*cmd, opts->kmeans);
+  add_tsne_maps_option(*cmd, opts->tsne);
   cmd->callback([opts] { run_ae_kmeans(*opts); });
 }
 

@@ -15,6 +15,7 @@
 #include "tools/train_mnist/common.h"
 #include "tools/train_mnist/figures.h"
 #include "tools/train_mnist/latents.h"
+#include "tools/train_mnist/tsne_maps.h"
 #include "tools/train_mnist/train_loop.h"
 
 namespace zs::driver {
@@ -30,6 +31,7 @@ struct VaeOptions {
   std::string sample_at_inference = "on";
   std::string resume;
   std::string latent_range;
+  int tsne = 0;
 };
 
 // Keys of eps drawn outside training: negative, so they never collide with a training step's (the
@@ -110,8 +112,10 @@ void run_vae(const VaeOptions& o) {
   TrainLoop loop(ctx, model, o.batch, o.epochs, resume, o.resume);
   loop.run(o.lr);
 
+  std::vector<float> z_train;
   std::vector<float> z_test =
-      write_latents(loop, [&](const float* x, int n) { return model.encode(x, n, kLatentKey); }, o.z_dim);
+      write_latents(loop, [&](const float* x, int n) { return model.encode(x, n, kLatentKey); }, o.z_dim, &z_train);
+  write_tsne_maps(ctx, z_train, z_test, o.z_dim, o.tsne);
   draw_reconstructions(loop, [&](const float* x, int n) {
     model.evaluate_keyed(x, n, kLatentKey);
     return model.reconstruction();
@@ -150,6 +154,7 @@ void register_vae(CLI::App& app) {
                   "on: latents and reconstructions sample z; off: use mu")->capture_default_str();
   cmd->add_option("--resume", opts->resume, "continue from a model.safetensors written by vae");
   cmd->add_option("--latent-range", opts->latent_range, "xmin,xmax,ymin,ymax of latent.png (z_dim 2)");
+  add_tsne_maps_option(*cmd, opts->tsne);
   cmd->callback([opts] { run_vae(*opts); });
 }
 

@@ -11,5 +11,6 @@ void register_vae(CLI::App& app);
 void register_kmeans(CLI::App& app);
 void register_elbow(CLI::App& app);
 void register_ae_kmeans(CLI::App& app);
+void register_tsne(CLI::App& app);
 
 }  // namespace zs::driver
