@@ -56,29 +56,27 @@ void require_valid_k(const std::string& option, int k, int64_t samples) {
 }
 
 KMeansFit fit_clusters(MatrixView x, int k, const KMeansSettings& s, Backend& backend) {
+  // The options both algorithms take, in either options struct.
+  const auto shared = [&](auto& o) {
+    o.k = k;
+    o.init = s.init;
+    o.n_init = s.n_init;
+    o.max_iter = s.max_iter;
+    o.tol = s.tol;
+    o.seed = s.seed;
+    o.backend = &backend;
+  };
   if (s.minibatch) {
     MiniBatchKMeansOptions m;
-    m.k = k;
-    m.init = s.init;
+    shared(m);
     m.batch_size = s.batch_size;
-    m.n_init = s.n_init;
-    m.max_iter = s.max_iter;
-    m.tol = s.tol;
     m.max_no_improvement = s.max_no_improvement;
     m.reassignment_ratio = s.reassignment_ratio;
     m.init_size = s.init_size;
-    m.seed = s.seed;
-    m.backend = &backend;
     return fit_minibatch_kmeans(x, m);
   }
   KMeansOptions l;
-  l.k = k;
-  l.init = s.init;
-  l.n_init = s.n_init;
-  l.max_iter = s.max_iter;
-  l.tol = s.tol;
-  l.seed = s.seed;
-  l.backend = &backend;
+  shared(l);
   return fit_kmeans(x, l);
 }
 
