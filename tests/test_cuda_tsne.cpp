@@ -19,18 +19,13 @@
 #include "kernels/cpu/tsne.h"
 #include "kernels/tsne.cuh"
 #include "runtime/backend/kernel_memory.h"
+#include "test_data.h"
 
 namespace {
 
 constexpr double kU = 0x1p-24;
 
-std::vector<float> random_points(int64_t n, int d, uint32_t seed, float scale = 1.f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.f, scale);
-  std::vector<float> x(size_t(n) * size_t(d));
-  for (float& v : x) v = normal(rng);
-  return x;
-}
+using zs_test::random_points;
 
 }  // namespace
 
