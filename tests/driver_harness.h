@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -84,6 +85,14 @@ inline RunResult run_train_mnist(const std::string& args) {
   r.err = ss.str();
   fs::remove(err_file);
   return r;
+}
+
+// Whether `p` starts with the PNG signature.
+inline bool is_png(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  char sig[8] = {};
+  in.read(sig, 8);
+  return in.gcount() == 8 && std::memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0;
 }
 
 inline nlohmann::json read_json(const fs::path& p) {

@@ -17,13 +17,6 @@ using namespace zs::testing;
 
 namespace {
 
-bool is_png(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  char sig[8] = {};
-  in.read(sig, 8);
-  return in.gcount() == 8 && std::memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0;
-}
-
 std::vector<std::string> lines_of(const fs::path& p) {
   std::ifstream in(p);
   std::vector<std::string> lines;

@@ -15,13 +15,6 @@ using namespace zs::testing;
 
 namespace {
 
-bool is_png(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  char sig[8] = {};
-  in.read(sig, 8);
-  return in.gcount() == 8 && std::memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0;
-}
-
 // Latent-like 4-D features in 10 separated classes (class c around 12 * (c % 4, c / 4 % 4, 0, 0)).
 fs::path latent_features(const std::string& name, int train, int test) {
   fs::path dir = fresh_dir(name);
