@@ -95,6 +95,14 @@ inline bool is_png(const fs::path& p) {
   return in.gcount() == 8 && std::memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0;
 }
 
+// Runs train_mnist with `args` and requires it to succeed (exit code 0, its stderr shown if not).
+inline RunResult run_train_mnist_ok(const std::string& args) {
+  RunResult r = run_train_mnist(args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return r;
+}
+
 inline nlohmann::json read_json(const fs::path& p) {
   std::ifstream in(p);
   return nlohmann::json::parse(in);
