@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -83,6 +84,22 @@ inline RunResult run_train_mnist(const std::string& args) {
   ss << in.rdbuf();
   r.err = ss.str();
   fs::remove(err_file);
+  return r;
+}
+
+// Whether `p` starts with the PNG signature.
+inline bool is_png(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  char sig[8] = {};
+  in.read(sig, 8);
+  return in.gcount() == 8 && std::memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0;
+}
+
+// Runs train_mnist with `args` and requires it to succeed (exit code 0, its stderr shown if not).
+inline RunResult run_train_mnist_ok(const std::string& args) {
+  RunResult r = run_train_mnist(args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
   return r;
 }
 

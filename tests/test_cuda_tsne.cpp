@@ -19,17 +19,25 @@
 #include "kernels/cpu/tsne.h"
 #include "kernels/tsne.cuh"
 #include "runtime/backend/kernel_memory.h"
+#include "test_data.h"
 
 namespace {
 
 constexpr double kU = 0x1p-24;
 
-std::vector<float> random_points(int64_t n, int d, uint32_t seed, float scale = 1.f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.f, scale);
-  std::vector<float> x(size_t(n) * size_t(d));
-  for (float& v : x) v = normal(rng);
-  return x;
+using zs_test::random_points;
+
+// The twin's kNN lists, distances and conditional P of the n x d points x.
+struct TwinKnnP {
+  std::vector<int32_t> idx;
+  std::vector<float> dist, cond;
+};
+
+TwinKnnP twin_knn_p(const std::vector<float>& x, int64_t n, int d, int k, float perplexity) {
+  TwinKnnP t{std::vector<int32_t>(size_t(n) * k), std::vector<float>(size_t(n) * k), std::vector<float>(size_t(n) * k)};
+  zs::cpu::tsne_knn(t.idx.data(), t.dist.data(), x.data(), n, d, k);
+  zs::cpu::tsne_conditional_p(t.cond.data(), t.dist.data(), n, k, perplexity);
+  return t;
 }
 
 }  // namespace
@@ -39,10 +47,7 @@ TEST_CASE("cuda tsne_knn and tsne_conditional_p match the twin", "[cuda][tsne]")
   const int64_t n = 1000;
   const int d = 37, k = 91;
   const std::vector<float> x = random_points(n, d, 1);
-  std::vector<int32_t> idx(size_t(n) * k);
-  std::vector<float> dist(size_t(n) * k), cond(size_t(n) * k);
-  zs::cpu::tsne_knn(idx.data(), dist.data(), x.data(), n, d, k);
-  zs::cpu::tsne_conditional_p(cond.data(), dist.data(), n, k, 30.f);
+  const auto [idx, dist, cond] = twin_knn_p(x, n, d, k, 30.f);
   const zs::DeviceBuffer<float> dx(zs::cuda::kernel_memory(), x);
   std::vector<float> first_cond;
   for (int run = 0; run < 2; ++run) {
@@ -67,10 +72,7 @@ TEST_CASE("cuda tsne forces and gradient step match the twin", "[cuda][tsne]") {
   const int64_t n = 3001;
   const int d = 5, k = 16;
   const std::vector<float> x = random_points(n, d, 2);
-  std::vector<int32_t> idx(size_t(n) * k);
-  std::vector<float> dist(size_t(n) * k), cond(size_t(n) * k);
-  zs::cpu::tsne_knn(idx.data(), dist.data(), x.data(), n, d, k);
-  zs::cpu::tsne_conditional_p(cond.data(), dist.data(), n, k, 5.f);
+  const auto [idx, dist, cond] = twin_knn_p(x, n, d, k, 5.f);
   const zs::cpu::SparseP p = zs::cpu::tsne_symmetrize(idx.data(), cond.data(), n, k);
   std::vector<float> y = random_points(n, 2, 3, 4.f), update(size_t(2 * n), 0.f), gains(size_t(2 * n), 1.f);
   std::vector<float> attraction(size_t(2 * n)), repulsion(size_t(2 * n));

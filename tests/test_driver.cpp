@@ -11,9 +11,7 @@ using namespace zs::testing;
 
 TEST_CASE("ae trains on a tiny data set and writes every output", "[driver]") {
   fs::path out = fresh_dir("driver-ae");
-  RunResult r = run_train_mnist("ae " + common_args(out) + " --epochs 2 --batch 16 --z-dim 3 --lr 2e-3");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  RunResult r = run_train_mnist_ok("ae " + common_args(out) + " --epochs 2 --batch 16 --z-dim 3 --lr 2e-3");
   for (auto f : {"metrics.json", "loss.csv", "loss.png", "reconstructions.png", "latent_train.npy", "latent_test.npy",
                  "latent_train_labels.npy", "latent_test_labels.npy", "model.safetensors"})
     CHECK(fs::exists(out / f));
@@ -43,10 +41,8 @@ TEST_CASE("resume continues bit-exactly where training stopped", "[driver]") {
   std::string opts = " --batch 32 --z-dim 4 --lr 1e-3 --seed 9";
   REQUIRE(run_train_mnist("ae " + common_args(straight) + opts + " --epochs 2").exit_code == 0);
   REQUIRE(run_train_mnist("ae " + common_args(first) + opts + " --epochs 1").exit_code == 0);
-  RunResult r = run_train_mnist("ae " + common_args(second) + opts + " --epochs 1 --resume " +
-                                (first / "model.safetensors").string());
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  RunResult r = run_train_mnist_ok("ae " + common_args(second) + opts + " --epochs 1 --resume " +
+                                   (first / "model.safetensors").string());
   auto a = load_safetensors(straight / "model.safetensors");
   auto b = load_safetensors(second / "model.safetensors");
   CHECK(b.metadata.at("epochs_done") == "2");
@@ -137,9 +133,7 @@ TEST_CASE("ae --device emu fails cleanly in a build without the emulator", "[dri
 
 TEST_CASE("vae trains on a tiny data set and reports its loss terms", "[driver][vae]") {
   fs::path out = fresh_dir("driver-vae");
-  RunResult r = run_train_mnist("vae " + common_args(out) + " --epochs 2 --batch 16 --z-dim 2 --kl-weight 0.5");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  RunResult r = run_train_mnist_ok("vae " + common_args(out) + " --epochs 2 --batch 16 --z-dim 2 --kl-weight 0.5");
   for (auto f : {"metrics.json", "loss.csv", "loss.png", "reconstructions.png", "generated.png", "latent.png",
                  "manifold.png", "latent_test.npy", "model.safetensors"})
     CHECK(fs::exists(out / f));

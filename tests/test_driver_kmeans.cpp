@@ -17,13 +17,6 @@ using namespace zs::testing;
 
 namespace {
 
-bool is_png(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  char sig[8] = {};
-  in.read(sig, 8);
-  return in.gcount() == 8 && std::memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0;
-}
-
 std::vector<std::string> lines_of(const fs::path& p) {
   std::ifstream in(p);
   std::vector<std::string> lines;
@@ -104,9 +97,7 @@ void check_kmeans_keys(const nlohmann::json& m, int k, int64_t train, int64_t te
 
 TEST_CASE("kmeans on a small subset writes its metrics and figures", "[driver][kmeans]") {
   fs::path out = fresh_dir("driver-kmeans");
-  RunResult r = run_train_mnist("kmeans " + common_args(out) + " --k 20 --n-init 3 --train-limit 80 --test-limit 30");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  RunResult r = run_train_mnist_ok("kmeans " + common_args(out) + " --k 20 --n-init 3 --train-limit 80 --test-limit 30");
   auto m = read_json(out / "metrics.json");
   CHECK(m["command"] == "kmeans");
   CHECK(m["algo"] == "lloyd");
@@ -154,9 +145,7 @@ TEST_CASE("kmeans --device emu runs the KMeans kernels and matches the cpu run",
 
 TEST_CASE("kmeans --algo minibatch records its own options", "[driver][kmeans]") {
   fs::path out = fresh_dir("driver-kmeans-mb");
-  RunResult r = run_train_mnist("kmeans " + common_args(out) + " --k 12 --algo minibatch --batch-size 32 --scale normalize");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  RunResult r = run_train_mnist_ok("kmeans " + common_args(out) + " --k 12 --algo minibatch --batch-size 32 --scale normalize");
   auto m = read_json(out / "metrics.json");
   CHECK(m["algo"] == "minibatch");
   CHECK(m["batch_size"] == 32);
@@ -169,10 +158,8 @@ TEST_CASE("kmeans --algo minibatch records its own options", "[driver][kmeans]")
 TEST_CASE("kmeans --features clusters .npy features with their labels", "[driver][kmeans][features]") {
   SECTION("planted blobs are classified without error") {
     fs::path features = blob_features("driver-blobs"), out = fresh_dir("driver-kmeans-blobs");
-    RunResult r = run_train_mnist("kmeans --out " + out.string() + " --device cpu --quiet --k 10 --scale none --features " +
+    RunResult r = run_train_mnist_ok("kmeans --out " + out.string() + " --device cpu --quiet --k 10 --scale none --features " +
                                   features.string());
-    INFO(r.err);
-    REQUIRE(r.exit_code == 0);
     auto m = read_json(out / "metrics.json");
     CHECK(m["features"] == features.string());
     CHECK(m["feature_dim"] == 3);
@@ -185,14 +172,10 @@ TEST_CASE("kmeans --features clusters .npy features with their labels", "[driver
   }
   SECTION("the latents of an ae run, by file or by folder, with the subset limits") {
     fs::path ae = fresh_dir("driver-kmeans-ae");
-    RunResult a = run_train_mnist("ae " + common_args(ae) + " --epochs 1 --batch 32 --z-dim 4");
-    INFO(a.err);
-    REQUIRE(a.exit_code == 0);
+    RunResult a = run_train_mnist_ok("ae " + common_args(ae) + " --epochs 1 --batch 32 --z-dim 4");
     fs::path out = fresh_dir("driver-kmeans-latents");
-    RunResult r = run_train_mnist("kmeans --out " + out.string() + " --device cpu --threads 2 --quiet --k 8 --scale standardize"
+    RunResult r = run_train_mnist_ok("kmeans --out " + out.string() + " --device cpu --threads 2 --quiet --k 8 --scale standardize"
                                   " --features " + (ae / "latent_train.npy").string());
-    INFO(r.err);
-    REQUIRE(r.exit_code == 0);
     auto m = read_json(out / "metrics.json");
     CHECK(m["feature_dim"] == 4);
     check_kmeans_keys(m, 8, 96, 40);
@@ -210,9 +193,7 @@ TEST_CASE("kmeans --features clusters .npy features with their labels", "[driver
 
 TEST_CASE("elbow writes inertia per k as csv, png and json", "[driver][elbow]") {
   fs::path out = fresh_dir("driver-elbow");
-  RunResult r = run_train_mnist("elbow " + common_args(out) + " --k-min 2 --k-max 12 --k-step 5 --n-init 2");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  RunResult r = run_train_mnist_ok("elbow " + common_args(out) + " --k-min 2 --k-max 12 --k-step 5 --n-init 2");
   auto m = read_json(out / "metrics.json");
   CHECK(m["command"] == "elbow");
   CHECK(m["ks"] == std::vector<int>{2, 7, 12});
@@ -243,9 +224,7 @@ TEST_CASE("elbow writes inertia per k as csv, png and json", "[driver][elbow]") 
 
 TEST_CASE("ae-kmeans trains the autoencoder, then clusters its latents", "[driver][ae-kmeans]") {
   fs::path out = fresh_dir("driver-ae-kmeans");
-  RunResult r = run_train_mnist("ae-kmeans " + common_args(out) + " --epochs 1 --batch 32 --k 10 --n-init 2");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  RunResult r = run_train_mnist_ok("ae-kmeans " + common_args(out) + " --epochs 1 --batch 32 --k 10 --n-init 2");
   for (auto f : {"loss.csv", "reconstructions.png", "latent_train.npy", "latent_test_labels.npy", "model.safetensors",
                  "clusters.csv", "confusion_train.png", "confusion_test.png"})
     CHECK(fs::exists(out / f));

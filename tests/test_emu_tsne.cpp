@@ -18,18 +18,13 @@
 #include "runtime/backend/kernel_backend.h"
 #include "runtime/embed/tsne.h"
 #include "simt_test_support.h"
+#include "test_data.h"
 
 namespace {
 
 namespace kns = ::zs::ZS_KNS;
 
-std::vector<float> random_points(int64_t n, int d, uint32_t seed, float scale = 1.f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.f, scale);
-  std::vector<float> x(size_t(n) * size_t(d));
-  for (float& v : x) v = normal(rng);
-  return x;
-}
+using zs_test::random_points;
 
 // Raw bytes of several outputs, to compare runs bit for bit.
 template <class... V>

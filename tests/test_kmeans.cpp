@@ -22,6 +22,7 @@
 #include "runtime/cluster/kmeans_common.h"
 #include "runtime/cluster/minibatch_kmeans.h"
 #include "runtime/core/error.h"
+#include "omp_threads.h"
 
 namespace {
 
@@ -125,14 +126,7 @@ bool same_partition(const std::vector<int32_t>& a, const std::vector<int32_t>& b
   return true;
 }
 
-// Runs `body` with the OpenMP thread count set to `threads`, restoring it afterwards.
-template <class F>
-void with_threads(int threads, F&& body) {
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(threads);
-  body();
-  omp_set_num_threads(saved);
-}
+using zs_test::with_threads;
 
 }  // namespace
 

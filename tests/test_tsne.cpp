@@ -26,18 +26,14 @@
 #include <vector>
 
 #include "kernels/cpu/tsne.h"
+#include "omp_threads.h"
+#include "test_data.h"
 
 namespace {
 
 constexpr double kU = 0x1p-24;
 
-std::vector<float> random_points(int64_t n, int d, uint32_t seed, float scale = 1.f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.f, scale);
-  std::vector<float> x(size_t(n) * size_t(d));
-  for (float& v : x) v = normal(rng);
-  return x;
-}
+using zs_test::random_points;
 
 double exact_sq_dist(const float* a, const float* b, int d) {
   double s = 0;
@@ -45,13 +41,7 @@ double exact_sq_dist(const float* a, const float* b, int d) {
   return s;
 }
 
-template <class F>
-void with_threads(int threads, F&& body) {
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(threads);
-  body();
-  omp_set_num_threads(saved);
-}
+using zs_test::with_threads;
 
 struct Knn {
   std::vector<int32_t> idx;

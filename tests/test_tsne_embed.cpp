@@ -11,6 +11,7 @@
 
 #include "runtime/backend/backend.h"
 #include "runtime/embed/tsne.h"
+#include "omp_threads.h"
 
 namespace {
 
@@ -45,13 +46,7 @@ double same_blob_neighbour_rate(const std::vector<float>& y, int64_t n, int blob
   return double(same) / double(n);
 }
 
-template <class F>
-void with_threads(int threads, F&& body) {
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(threads);
-  body();
-  omp_set_num_threads(saved);
-}
+using zs_test::with_threads;
 
 }  // namespace
 
