@@ -1,6 +1,6 @@
 // Replays a model's whole training step as one captured graph where the backend supports it (cuda,
-// emu). The first step of a given batch size runs directly (it sizes workspaces and syncs counters,
-// which a capture must not do), the second is captured, and every later one is a single replay.
+// emu). The first step of a given batch size runs directly (it sizes the kernel workspaces, which a
+// capture must not do), the second is captured, and every later one is a single replay.
 // A graph holds the values it captured, the Adam hyperparameters among them: a step with other
 // hyperparameters (a schedule, a resumed run with another --lr) captures that batch size again.
 #pragma once
