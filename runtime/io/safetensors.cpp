@@ -181,8 +181,9 @@ SafetensorsFile load_safetensors(const fs::path& path, std::string_view option_n
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(header_begin, header_begin + header_size);
-  } catch (const nlohmann::json::parse_error& e) {
-    // Drop nlohmann's "[json.exception.parse_error.101] " tag; keep the position and reason.
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for a number too large for a double (e.g. 2e777777). Drop
+    // nlohmann's "[json.exception.parse_error.101] " tag; keep the position and reason.
     std::string what = e.what();
     auto tag_end = what.find("] ");
     corrupt("the header is not valid JSON (" + (tag_end == std::string::npos ? what : what.substr(tag_end + 2)) + ")");
