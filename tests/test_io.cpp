@@ -365,6 +365,10 @@ TEST_CASE("safetensors corruption is a UserError naming file and problem", "[io]
     write_raw(f, safetensors_bytes(R"({"a":{"dtype":"F32",)", four_floats));
     require_corrupt(f, "the header is not valid JSON (parse error at");
   }
+  SECTION("a number too large for a double (found by the fuzzer)") {
+    write_raw(f, safetensors_bytes(R"({"a":2e777777})", ""));
+    require_corrupt(f, "the header is not valid JSON (");
+  }
   SECTION("header not an object") {
     write_raw(f, safetensors_bytes("[1,2,3] ", ""));
     require_corrupt(f, "the header is not a JSON object");
