@@ -186,7 +186,7 @@ void BM_adam_step(benchmark::State& state) {
 // The blog's conv autoencoder (z_dim 16), batch 128:
 //   encoder Conv2D 1->32 s1, 32->64 s2, 64->128 s2 (LeakyReLU 0.3), Flatten, Dense 6272->16;
 //   decoder Dense 16->6272, Reshape 128x7x7, Conv2DTranspose 128->64 s2, 64->32 s2 (LeakyReLU),
-//   32->1 s1, sigmoid; binary cross-entropy against the input; Adam.
+//   32->1 s1, LeakyReLU then sigmoid; binary cross-entropy against the input; Adam.
 struct Param {
   Vec value, grad, m, v;
   explicit Param(Vec init) : value(std::move(init)), grad(value.size()), m(value.size()), v(value.size()) {}
@@ -228,7 +228,7 @@ class AutoencoderStep {
     dense_forward(d0_.data(), z_.data(), wd_.value.data(), bd_.value.data(), n_, kLatent, kFlat, Act::None);
     conv2d_backward_data(g3_, t1_.data(), d0_.data(), wt1_.value.data(), bt1_.value.data(), Act::LeakyRelu);
     conv2d_backward_data(g2_, t2_.data(), t1_.data(), wt2_.value.data(), bt2_.value.data(), Act::LeakyRelu);
-    conv2d_backward_data(g1_, t3_.data(), t2_.data(), wt3_.value.data(), bt3_.value.data(), Act::Sigmoid);
+    conv2d_backward_data(g1_, t3_.data(), t2_.data(), wt3_.value.data(), bt3_.value.data(), Act::LeakyReluSigmoid);
     bce_loss(loss_.data(), gt3_.data(), t3_.data(), x_.data(), n_, 784);
     // Backward.
     if (layer_backward)
@@ -259,7 +259,7 @@ class AutoencoderStep {
     // Through the decoder. As in runtime/nn/sequential.cpp: each layer's backward also
     // applies the derivative of the activation that produced its input (ops.h: ActGate), so
     // only the last layer applies its own.
-    activation_backward(Act::Sigmoid, gt3_.data(), gt3_.data(), t3_.data(), int64_t(gt3_.size()));
+    activation_backward(Act::LeakyReluSigmoid, gt3_.data(), gt3_.data(), t3_.data(), int64_t(gt3_.size()));
     conv2d_transpose_layer_backward(g1_, wt3_.grad.data(), bt3_.grad.data(), gt2_.data(), t2_.data(), gt3_.data(),
                                     wt3_.value.data(), {Act::LeakyRelu, t2_.data()});
     conv2d_transpose_layer_backward(g2_, wt2_.grad.data(), bt2_.grad.data(), gt1_.data(), t1_.data(), gt2_.data(),
@@ -283,7 +283,7 @@ class AutoencoderStep {
   void backward_by_op() {
     using namespace zs::cpu;
     // Through the decoder.
-    activation_backward(Act::Sigmoid, gt3_.data(), gt3_.data(), t3_.data(), int64_t(gt3_.size()));
+    activation_backward(Act::LeakyReluSigmoid, gt3_.data(), gt3_.data(), t3_.data(), int64_t(gt3_.size()));
     bias_grad_nchw(bt3_.grad.data(), gt3_.data(), n_, 1, 784);
     conv2d_backward_weight(g1_, wt3_.grad.data(), nullptr, gt3_.data(), t2_.data());
     conv2d_forward(g1_, gt2_.data(), gt3_.data(), wt3_.value.data(), nullptr, Act::None);

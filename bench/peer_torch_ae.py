@@ -10,7 +10,7 @@ It trains the blog's model with the same semantics as zspace (Keras / TF 2.8):
   decoder  Dense z_dim -> 6272 (no activation) ; Reshape (128,7,7)
            Conv2DTranspose 128->64 k3 s2 'same' + LeakyReLU   7 -> 14
            Conv2DTranspose 64->32 k3 s2 'same' + LeakyReLU    14 -> 28
-           Conv2DTranspose 32->1 k3 s1 'same' ; sigmoid
+           Conv2DTranspose 32->1 k3 s1 'same' + LeakyReLU ; sigmoid  (the blog's head)
 Conventions that differ from PyTorch's defaults, and why:
   * TF 'same' padding: total = max((out-1)*s + k - in, 0), top/left = total//2, the rest
     bottom/right. For k3 s2 on 28x28 that is 0 top, 1 bottom -- PyTorch's padding=1 would pad
@@ -178,7 +178,7 @@ class ConvAutoencoder(torch.nn.Module):
         x = self.dec_dense(z).view(-1, *BOTTLENECK_SHAPE)
         for conv in self.dec_conv[:-1]:
             x = F.leaky_relu(conv(x), LEAKY_ALPHA)
-        return torch.sigmoid(self.dec_conv[-1](x))
+        return torch.sigmoid(F.leaky_relu(self.dec_conv[-1](x), LEAKY_ALPHA))
 
     def forward(self, x):
         return self.decode(self.encode(x))

@@ -1021,8 +1021,7 @@ void check_version(int version, int versions, const char* op) {
 }
 
 void check_act(Act act, const char* op) {
-  require(act == Act::None || act == Act::LeakyRelu || act == Act::Sigmoid, op,
-          "unknown activation " + std::to_string(int(act)));
+  require(is_known_act(act), op, "unknown activation " + std::to_string(int(act)));
 }
 
 // The CPU twin's rules, plus the 32-bit limits of the kernels' per-image offsets and pixel counts.

@@ -70,8 +70,7 @@ void dense_forward(float* y, const float* x, const float* w, const float* b, int
                    float* workspace, cudaStream_t stream, int version) {
   check_sizes("dense_forward", n, in, out, version);
   require(y && x && w, "dense_forward", "y, x and w must not be null");
-  require(act == Act::None || act == Act::LeakyRelu || act == Act::Sigmoid, "dense_forward",
-          "unknown activation " + std::to_string(int(act)));
+  require(is_known_act(act), "dense_forward", "unknown activation " + std::to_string(int(act)));
   GemmEpilogue ep;
   ep.bias = b;
   ep.act = act;

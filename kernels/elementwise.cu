@@ -31,8 +31,7 @@ void require(bool ok, const char* op, const std::string& what) {
 }
 
 void check_act(Act act, const char* op) {
-  require(act == Act::None || act == Act::LeakyRelu || act == Act::Sigmoid, op,
-          "unknown activation " + std::to_string(int(act)));
+  require(is_known_act(act), op, "unknown activation " + std::to_string(int(act)));
 }
 
 unsigned grid_for(int64_t work_items, int64_t max_blocks) {

@@ -427,8 +427,7 @@ void gemm(float* c, const float* a, const float* b, int m, int n, int k, Trans t
   require(trans_a == Trans::No || trans_a == Trans::Yes, "gemm", "trans_a must be Trans::No or Trans::Yes");
   require(trans_b == Trans::No || trans_b == Trans::Yes, "gemm", "trans_b must be Trans::No or Trans::Yes");
   const Act act = epilogue.act;
-  require(act == Act::None || act == Act::LeakyRelu || act == Act::Sigmoid, "gemm",
-          "unknown activation " + std::to_string(int(act)));
+  require(is_known_act(act), "gemm", "unknown activation " + std::to_string(int(act)));
   require(std::isfinite(epilogue.alpha) && std::isfinite(epilogue.beta), "gemm", "alpha and beta must be finite");
   launch_gemm(version, c, a, b, m, n, k, trans_a == Trans::Yes, trans_b == Trans::Yes, epilogue, workspace, stream);
 }

@@ -9,8 +9,13 @@
 
 namespace zs {
 
-enum class Act : int { None = 0, LeakyRelu = 1, Sigmoid = 2 };
+// LeakyReluSigmoid is sigmoid(leaky_relu(x)): the blog decoder's head, Conv2DTranspose ->
+// LeakyReLU -> sigmoid, fused into one epilogue.
+enum class Act : int { None = 0, LeakyRelu = 1, Sigmoid = 2, LeakyReluSigmoid = 3 };
 inline constexpr float kLeakyAlpha = 0.3f;  // Keras LeakyReLU default
+constexpr bool is_known_act(Act act) {
+  return act == Act::None || act == Act::LeakyRelu || act == Act::Sigmoid || act == Act::LeakyReluSigmoid;
+}
 
 // Geometry of one forward convolution x[N][C][H][W] (*) w[K][C][R][S] -> y[N][K][P][Q].
 struct ConvGeom {

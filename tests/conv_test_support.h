@@ -88,6 +88,7 @@ inline const char* act_name(Act act) {
   switch (act) {
     case Act::LeakyRelu: return "leaky";
     case Act::Sigmoid: return "sigmoid";
+    case Act::LeakyReluSigmoid: return "leaky+sigmoid";
     case Act::None: break;
   }
   return "none";
@@ -167,7 +168,7 @@ inline WeightGrads cpu_backward_weight(const ConvGeom& g, const ConvData& d) {
   return r;
 }
 
-// Activation x bias combinations: all six, or three that still cover every activation and both
+// Activation x bias combinations: all eight, or four that still cover every activation and both
 // bias settings (for the costlier geometries).
 struct Epilogue {
   Act act;
@@ -176,8 +177,9 @@ struct Epilogue {
 inline std::vector<Epilogue> epilogues(bool all) {
   if (all)
     return {{Act::None, false}, {Act::None, true},    {Act::LeakyRelu, false},
-            {Act::LeakyRelu, true}, {Act::Sigmoid, false}, {Act::Sigmoid, true}};
-  return {{Act::None, false}, {Act::LeakyRelu, true}, {Act::Sigmoid, true}};
+            {Act::LeakyRelu, true}, {Act::Sigmoid, false}, {Act::Sigmoid, true},
+            {Act::LeakyReluSigmoid, false}, {Act::LeakyReluSigmoid, true}};
+  return {{Act::None, false}, {Act::LeakyRelu, true}, {Act::Sigmoid, true}, {Act::LeakyReluSigmoid, true}};
 }
 
 }  // namespace zs::conv_test

@@ -138,12 +138,13 @@ inline double sum_rtol(int terms, int other_roundings) {
 }
 
 inline const char* act_name(Act act) {
-  return act == Act::None ? "none" : act == Act::LeakyRelu ? "leaky_relu" : "sigmoid";
+  return act == Act::None ? "none" : act == Act::LeakyRelu ? "leaky_relu" : act == Act::Sigmoid ? "sigmoid" : "leaky+sigmoid";
 }
 
 inline double activate_exact(Act act, double x) {
   if (act == Act::LeakyRelu) return x > 0 ? x : double(kLeakyAlpha) * x;
   if (act == Act::Sigmoid) return 1.0 / (1.0 + std::exp(-x));
+  if (act == Act::LeakyReluSigmoid) return activate_exact(Act::Sigmoid, activate_exact(Act::LeakyRelu, x));
   return x;
 }
 
@@ -174,7 +175,8 @@ struct GemmVariant {
 };
 inline const std::vector<GemmVariant>& gemm_variants() {
   static const std::vector<GemmVariant> variants = {
-      {1.f, 0.f, false, Act::None}, {0.5f, 0.f, true, Act::LeakyRelu}, {-1.25f, 0.75f, true, Act::Sigmoid}};
+      {1.f, 0.f, false, Act::None}, {0.5f, 0.f, true, Act::LeakyRelu}, {-1.25f, 0.75f, true, Act::Sigmoid},
+      {0.75f, 0.f, true, Act::LeakyReluSigmoid}};
   return variants;
 }
 
@@ -262,7 +264,7 @@ inline const std::vector<DenseCase>& dense_cases() {
       {1, 5, 7, Act::None, true},       {3, 5, 7, Act::LeakyRelu, true}, {3, 70, 3, Act::Sigmoid, true},
       {1, 3, 70, Act::LeakyRelu, false}, {3, 17, 33, Act::None, false},  {3, 1000, 5, Act::None, true},
       {1, 5, 1000, Act::Sigmoid, true},  {3, 5, 1000, Act::LeakyRelu, true}, {17, 40, 9, Act::Sigmoid, false},
-      {19, 6, 37, Act::LeakyRelu, true},
+      {19, 6, 37, Act::LeakyRelu, true}, {3, 40, 9, Act::LeakyReluSigmoid, true},
   };
   return cases;
 }

@@ -100,15 +100,32 @@ double act_ref(Act act, double v) {
   switch (act) {
     case Act::LeakyRelu: return v > 0 ? v : 0.3 * v;
     case Act::Sigmoid: return 1.0 / (1.0 + std::exp(-v));
+    case Act::LeakyReluSigmoid: return act_ref(Act::Sigmoid, act_ref(Act::LeakyRelu, v));
     case Act::None: break;
   }
   return v;
+}
+
+// The same, with the LeakyReLU of the fused head rounded to float as the op computes it (one
+// rounded multiply, checked on its own as Act::LeakyRelu), so only the sigmoid's error is left.
+double act_ref_float_input(Act act, float v) {
+  if (act != Act::LeakyReluSigmoid) return act_ref(act, v);
+  return act_ref(Act::Sigmoid, double(v * (v > 0.f ? 1.f : 0.3f)));
+}
+
+// The slope of the LeakyReLU inside act at x, as the op defines it through y = act(x): for the
+// fused head, where y rounds to exactly 1/2 (|x| below ~1e-7) the op cannot see x's sign and
+// takes alpha, as TensorFlow does at x == 0 (kernels/cpu/elementwise.cpp).
+double leaky_slope(Act act, float x, float y) {
+  if (act == Act::LeakyReluSigmoid && y == 0.5f) return 0.3;
+  return x > 0 ? 1.0 : 0.3;
 }
 
 const char* act_name(Act act) {
   switch (act) {
     case Act::LeakyRelu: return "leaky";
     case Act::Sigmoid: return "sigmoid";
+    case Act::LeakyReluSigmoid: return "leaky+sigmoid";
     case Act::None: break;
   }
   return "none";
@@ -256,7 +273,7 @@ std::vector<ConvGeom> test_geometries() {
 TEST_CASE("conv2d_forward matches a naive loop", "[cpu][conv]") {
   std::mt19937 rng(11);
   for (const ConvGeom& g : test_geometries()) {
-    for (Act act : {Act::None, Act::LeakyRelu, Act::Sigmoid}) {
+    for (Act act : {Act::None, Act::LeakyRelu, Act::Sigmoid, Act::LeakyReluSigmoid}) {
       for (bool with_bias : {false, true}) {
         const Vec x = random_vec(g.x_size(), rng), w = random_vec(g.w_size(), rng), b = random_vec(g.k, rng);
         Vec y(g.y_size(), std::nanf(""));
@@ -271,7 +288,7 @@ TEST_CASE("conv2d_forward matches a naive loop", "[cpu][conv]") {
 TEST_CASE("conv2d_backward_data matches a naive scatter (transposed conv)", "[cpu][conv]") {
   std::mt19937 rng(12);
   for (const ConvGeom& g : test_geometries()) {
-    for (Act act : {Act::None, Act::LeakyRelu, Act::Sigmoid}) {
+    for (Act act : {Act::None, Act::LeakyRelu, Act::Sigmoid, Act::LeakyReluSigmoid}) {
       for (bool with_bias : {false, true}) {
         const Vec dy = random_vec(g.y_size(), rng), w = random_vec(g.w_size(), rng), b = random_vec(g.c, rng);
         Vec dx(g.x_size(), std::nanf(""));
@@ -448,30 +465,33 @@ TEST_CASE("Conv2DTranspose layer gradients match finite differences", "[cpu][con
   // backward (as the runtime composes it): d(in) = conv2d_forward(g_out, no bias, None),
   // dw = conv2d_backward_weight(x = g_out, dy = in), dbias = bias_grad_nchw(g_out).
   std::mt19937 rng(22);
-  for (const ConvGeom& g : {ConvGeom::same(2, 3, 8, 6, 4, 3, 2), ConvGeom::same(3, 1, 7, 9, 5, 3, 1)}) {
-    const Vec in = random_vec(g.y_size(), rng), w = random_vec(g.w_size(), rng), bias = random_vec(g.c, rng);
-    const DVec u = to_double(random_vec(g.x_size(), rng));
-    Vec out(g.x_size());
-    zs::cpu::conv2d_backward_data(g, out.data(), in.data(), w.data(), bias.data(), Act::Sigmoid);
-    Vec g_out(g.x_size());
-    for (size_t i = 0; i < g_out.size(); ++i) g_out[i] = float(u[i]);
-    zs::cpu::activation_backward(Act::Sigmoid, g_out.data(), g_out.data(), out.data(), int64_t(g_out.size()));
-    Vec d_in(g.y_size()), dw(g.w_size()), dbias(g.c);
-    zs::cpu::conv2d_forward(g, d_in.data(), g_out.data(), w.data(), nullptr, Act::None);
-    zs::cpu::conv2d_backward_weight(g, dw.data(), nullptr, g_out.data(), in.data());
-    zs::cpu::bias_grad_nchw(dbias.data(), g_out.data(), g.n, g.c, g.h * g.w);
+  // Both decoder heads: the plain sigmoid and the blog's LeakyReLU -> sigmoid.
+  for (Act head : {Act::Sigmoid, Act::LeakyReluSigmoid}) {
+    for (const ConvGeom& g : {ConvGeom::same(2, 3, 8, 6, 4, 3, 2), ConvGeom::same(3, 1, 7, 9, 5, 3, 1)}) {
+      const Vec in = random_vec(g.y_size(), rng), w = random_vec(g.w_size(), rng), bias = random_vec(g.c, rng);
+      const DVec u = to_double(random_vec(g.x_size(), rng));
+      Vec out(g.x_size());
+      zs::cpu::conv2d_backward_data(g, out.data(), in.data(), w.data(), bias.data(), head);
+      Vec g_out(g.x_size());
+      for (size_t i = 0; i < g_out.size(); ++i) g_out[i] = float(u[i]);
+      zs::cpu::activation_backward(head, g_out.data(), g_out.data(), out.data(), int64_t(g_out.size()));
+      Vec d_in(g.y_size()), dw(g.w_size()), dbias(g.c);
+      zs::cpu::conv2d_forward(g, d_in.data(), g_out.data(), w.data(), nullptr, Act::None);
+      zs::cpu::conv2d_backward_weight(g, dw.data(), nullptr, g_out.data(), in.data());
+      zs::cpu::bias_grad_nchw(dbias.data(), g_out.data(), g.n, g.c, g.h * g.w);
 
-    const DVec ind = to_double(in), wd = to_double(w), bd = to_double(bias);
-    const Vec e_in = random_vec(in.size(), rng), ew = random_vec(w.size(), rng), eb = random_vec(bias.size(), rng);
-    auto f = [&](const DVec& iv, const DVec& wv, const DVec& bv) {
-      return functional(u, ref_conv_backward_data(g, iv, wv, &bv, Act::Sigmoid).value);
-    };
-    check_directional("convT d/din " + describe(g), d_in, e_in,
-                      central_difference([&](double t) { return f(axpy(in, t, e_in), wd, bd); }));
-    check_directional("convT d/dw " + describe(g), dw, ew,
-                      central_difference([&](double t) { return f(ind, axpy(w, t, ew), bd); }));
-    check_directional("convT d/dbias " + describe(g), dbias, eb,
-                      central_difference([&](double t) { return f(ind, wd, axpy(bias, t, eb)); }));
+      const DVec ind = to_double(in), wd = to_double(w), bd = to_double(bias);
+      const Vec e_in = random_vec(in.size(), rng), ew = random_vec(w.size(), rng), eb = random_vec(bias.size(), rng);
+      auto f = [&](const DVec& iv, const DVec& wv, const DVec& bv) {
+        return functional(u, ref_conv_backward_data(g, iv, wv, &bv, head).value);
+      };
+      check_directional("convT d/din " + describe(g) + " " + act_name(head), d_in, e_in,
+                        central_difference([&](double t) { return f(axpy(in, t, e_in), wd, bd); }));
+      check_directional("convT d/dw " + describe(g) + " " + act_name(head), dw, ew,
+                        central_difference([&](double t) { return f(ind, axpy(w, t, ew), bd); }));
+      check_directional("convT d/dbias " + describe(g) + " " + act_name(head), dbias, eb,
+                        central_difference([&](double t) { return f(ind, wd, axpy(bias, t, eb)); }));
+    }
   }
 }
 
@@ -513,7 +533,7 @@ TEST_CASE("dense_forward and dense_backward match naive loops", "[cpu][dense]") 
   for (auto [n, in, out] : {std::tuple{1, 7, 5}, {3, 13, 6}, {3, 6, 13}, {37, 150, 16}, {37, 16, 150}}) {
     const Vec x = random_vec(size_t(n) * in, rng), w = random_vec(size_t(in) * out, rng), b = random_vec(out, rng);
     const DVec xd = to_double(x), wd = to_double(w), bd = to_double(b);
-    for (Act act : {Act::None, Act::LeakyRelu, Act::Sigmoid}) {
+    for (Act act : {Act::None, Act::LeakyRelu, Act::Sigmoid, Act::LeakyReluSigmoid}) {
       Vec y(size_t(n) * out, std::nanf(""));
       zs::cpu::dense_forward(y.data(), x.data(), w.data(), b.data(), n, in, out, act);
       require_close("dense_forward act " + std::string(act_name(act)), y, ref_dense_forward(xd, wd, &bd, n, in, out, act));
@@ -579,9 +599,9 @@ TEST_CASE("activations forward and backward", "[cpu][activation]") {
   Vec x = random_vec(count, rng, -8.f, 8.f);
   x[0] = 0.f, x[1] = -0.f, x[2] = 1e-30f, x[3] = -1e-30f, x[4] = 100.f, x[5] = -100.f;
   const Vec dy = random_vec(count, rng);
-  for (Act act : {Act::None, Act::LeakyRelu, Act::Sigmoid}) {
+  for (Act act : {Act::None, Act::LeakyRelu, Act::Sigmoid, Act::LeakyReluSigmoid}) {
     DVec ref(count), dref(count);
-    for (int64_t i = 0; i < count; ++i) ref[i] = act_ref(act, x[i]);
+    for (int64_t i = 0; i < count; ++i) ref[i] = act_ref_float_input(act, x[i]);
     Vec y(count, std::nanf(""));
     zs::cpu::activation_forward(act, y.data(), x.data(), count);
     // Absolute floor: a few steps of the denormal grid, where relative precision runs out.
@@ -594,7 +614,10 @@ TEST_CASE("activations forward and backward", "[cpu][activation]") {
     // Backward from the output: the derivative at x, expressed through y.
     for (int64_t i = 0; i < count; ++i) {
       const double yv = y[i];
-      const double slope = act == Act::LeakyRelu ? (x[i] > 0 ? 1.0 : 0.3) : act == Act::Sigmoid ? yv * (1 - yv) : 1.0;
+      const double slope = act == Act::LeakyRelu          ? leaky_slope(act, x[i], y[i])
+                           : act == Act::Sigmoid          ? yv * (1 - yv)
+                           : act == Act::LeakyReluSigmoid ? yv * (1 - yv) * leaky_slope(act, x[i], y[i])
+                                                          : 1.0;
       dref[i] = dy[i] * slope;
     }
     Vec dx(count, std::nanf(""));
@@ -622,7 +645,7 @@ TEST_CASE("activation gradients match finite differences", "[cpu][activation][gr
     if (std::fabs(v) < 0.01f) v = 0.5f;  // keep LeakyReLU's kink out of the difference step
   const DVec u = to_double(random_vec(count, rng));
   const Vec e = random_vec(count, rng);
-  for (Act act : {Act::LeakyRelu, Act::Sigmoid}) {
+  for (Act act : {Act::LeakyRelu, Act::Sigmoid, Act::LeakyReluSigmoid}) {
     Vec y(count), gx(count), gu(count);
     zs::cpu::activation_forward(act, y.data(), x.data(), count);
     for (int64_t i = 0; i < count; ++i) gu[i] = float(u[i]);

@@ -153,3 +153,34 @@ TEST_CASE("vae trains on a tiny data set and reports its loss terms", "[driver][
   require_clean_failure("vae --data " + tiny_data().string() + " --out " + never.string() + " --sample-at-inference maybe",
                         "--sample-at-inference", never);
 }
+
+TEST_CASE("a checkpoint from before the blog's decoder head resumes only with --decoder-head sigmoid", "[driver]") {
+  fs::path legacy = fresh_dir("driver-legacy-head"), out = fresh_dir("driver-legacy-resume");
+  const std::string opts = " --batch 32 --z-dim 3 --epochs 1";
+  run_train_mnist_ok("ae " + common_args(legacy) + opts + " --decoder-head sigmoid");
+  CHECK(read_json(legacy / "metrics.json")["decoder_head"] == "sigmoid");
+  // What an older zspace wrote: the same checkpoint without the decoder_head entry.
+  fs::path ck = legacy / "model.safetensors";
+  SafetensorsFile f = load_safetensors(ck);
+  REQUIRE(f.metadata.at("decoder_head") == "sigmoid");
+  f.metadata.erase("decoder_head");
+  save_safetensors(ck, f.tensors, f.metadata);
+
+  fs::path never = fs::temp_directory_path() / ("zs-test-never-head-" + std::to_string(::getpid()));
+  fs::remove_all(never);
+  const std::string args = "ae --data " + tiny_data().string() + " --out " + never.string() +
+                           " --device cpu --quiet --batch 32 --z-dim 3 --epochs 1 --resume " + ck.string();
+  require_clean_failure(args, "--decoder-head sigmoid", never);
+  require_clean_failure(args + " --decoder-head blorg", "--decoder-head", never);
+  run_train_mnist_ok("ae " + common_args(out) + opts + " --decoder-head sigmoid --resume " + ck.string());
+  CHECK(read_json(out / "metrics.json")["first_epoch"] == 2);  // 1-based: it continued after epoch 1
+  CHECK(load_safetensors(out / "model.safetensors").metadata.at("decoder_head") == "sigmoid");
+  // The default is the blog's head, and a blog-head checkpoint refuses the plain head by name.
+  fs::path blog = fresh_dir("driver-blog-head");
+  run_train_mnist_ok("ae " + common_args(blog) + opts);
+  CHECK(read_json(blog / "metrics.json")["decoder_head"] == "blog");
+  require_clean_failure("ae --data " + tiny_data().string() + " --out " + never.string() +
+                            " --device cpu --quiet --batch 32 --z-dim 3 --epochs 1 --decoder-head sigmoid --resume " +
+                            (blog / "model.safetensors").string(),
+                        "--decoder-head blog", never);
+}

@@ -591,11 +591,13 @@ namespace {
 float act_ref(zs::Act act, float x) {
   using zs::Act;
   if (act == Act::LeakyRelu) return x > 0.f ? x : zs::kLeakyAlpha * x;
+  if (act == Act::LeakyReluSigmoid) return act_ref(Act::Sigmoid, act_ref(Act::LeakyRelu, x));
   return act == Act::Sigmoid ? 1.f / (1.f + std::exp(-x)) : x;
 }
 float grad_ref(zs::Act act, float dy, float y) {
   using zs::Act;
   if (act == Act::LeakyRelu) return y > 0.f ? dy : zs::kLeakyAlpha * dy;
+  if (act == Act::LeakyReluSigmoid) return dy * y * (1.f - y) * (y > 0.5f ? 1.f : zs::kLeakyAlpha);
   return act == Act::Sigmoid ? dy * y * (1.f - y) : dy;
 }
 
@@ -649,7 +651,7 @@ TEST_CASE("simt: kernels/elementwise.cu runs on the emulator in every order", "[
   using zs::Act;
   for (const Settings& s : {all_orders()[0], all_orders()[1], all_orders()[2]})
     for (int version = 1; version <= zs::emu::kActivationKernelVersions; ++version)
-      for (Act act : {Act::None, Act::LeakyRelu, Act::Sigmoid})
+      for (Act act : {Act::None, Act::LeakyRelu, Act::Sigmoid, Act::LeakyReluSigmoid})
         for (int count : {1, 7, 1029})
           for (const ActOffsets& offsets : kActOffsets) {
             ScopedSettings scoped(s);

@@ -252,3 +252,34 @@ TEST_CASE("a few Adam steps on a fixed batch lower the autoencoder loss", "[nn][
   INFO("loss before " << before << ", after " << after);
   REQUIRE(after < 0.5 * before);
 }
+
+TEST_CASE("the decoder head is the blog's LeakyReLU then sigmoid by default, a plain sigmoid on request", "[nn]") {
+  // The same seed gives both heads the same weights, so the plain head's output y gives the last
+  // layer's pre-activation v = logit(y), and the blog head must output sigmoid(leaky_relu(v)).
+  auto be = make_cpu_backend();
+  const int n = 3;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  std::vector<float> x(size_t(n) * kImageSize);
+  for (float& v : x) v = u(rng);
+  Autoencoder blog(*be, 4, LossKind::Bce, n, 7), plain(*be, 4, LossKind::Bce, n, 7, DecoderHead::Sigmoid);
+  CHECK(blog.checkpoint_metadata().at("decoder_head") == "blog");
+  CHECK(plain.checkpoint_metadata().at("decoder_head") == "sigmoid");
+  blog.forward_loss(x.data(), n);
+  plain.forward_loss(x.data(), n);
+  const float* yb = blog.reconstruction();
+  const float* yp = plain.reconstruction();
+  size_t negative = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double v = std::log(double(yp[i]) / (1.0 - double(yp[i])));
+    const double want = 1.0 / (1.0 + std::exp(-(v > 0 ? v : 0.3 * v)));
+    negative += v < 0;
+    INFO("pixel " << i << ": pre-activation " << v);
+    // logit amplifies y's rounding by 1 / (y (1 - y)); near 1/2 that is 4x, so a few float ulps.
+    REQUIRE(std::fabs(yb[i] - want) <= 1e-6);
+  }
+  CHECK(negative > 0);  // the LeakyReLU's slope was in play
+  CHECK(parse_decoder_head("blog") == DecoderHead::Blog);
+  CHECK(parse_decoder_head("sigmoid") == DecoderHead::Sigmoid);
+  CHECK(!parse_decoder_head("relu").has_value());
+}

@@ -1,7 +1,10 @@
 // Activations, forward and backward. The backward uses the activation's OUTPUT y:
 //   LeakyReLU: y > 0 exactly when x > 0 (alpha > 0), so dx = y > 0 ? dy : alpha * dy
 //              (alpha at x == 0, as TensorFlow's LeakyReluGrad);
-//   sigmoid:   dx = dy * y * (1 - y).
+//   sigmoid:   dx = dy * y * (1 - y);
+//   sigmoid(leaky_relu(x)) (the blog decoder's head): dx = dy * y * (1 - y) * (y > 1/2 ? 1 : alpha).
+//              y > 1/2 exactly when the sigmoid's input is positive, except where sigmoid(x)
+//              rounds to 1/2 (0 < x < ~1e-7), whose derivative takes alpha instead of 1.
 // Loops are written so the compiler vectorizes them (see simd_math_impl.h for exp); large arrays
 // are split over OpenMP threads. Element-wise, so any split gives the same bits.
 #include <omp.h>
@@ -40,7 +43,10 @@ void bias_activation_impl(float* dst, const float* src, int64_t count, float bia
 #pragma omp simd
   for (int64_t i = 0; i < count; ++i) {
     const float v = src[i] + bias;
-    dst[i] = kAct == Act::LeakyRelu ? leaky(v) : kAct == Act::Sigmoid ? sigmoid(v) : v;
+    dst[i] = kAct == Act::LeakyRelu          ? leaky(v)
+             : kAct == Act::Sigmoid          ? sigmoid(v)
+             : kAct == Act::LeakyReluSigmoid ? sigmoid(leaky(v))
+                                             : v;
   }
 }
 
@@ -58,6 +64,7 @@ void bias_activation(float* dst, const float* src, int64_t count, float bias, Ac
       return bias_activation_impl<Act::None>(dst, src, count, bias);
     case Act::LeakyRelu: return bias_activation_impl<Act::LeakyRelu>(dst, src, count, bias);
     case Act::Sigmoid: return bias_activation_impl<Act::Sigmoid>(dst, src, count, bias);
+    case Act::LeakyReluSigmoid: return bias_activation_impl<Act::LeakyReluSigmoid>(dst, src, count, bias);
   }
 }
 
@@ -75,6 +82,10 @@ void activation_grad(Act act, float* dx, const float* dy, const float* y, int64_
     case Act::Sigmoid:
 #pragma omp simd
       for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * y[i] * (1.f - y[i]);
+      return;
+    case Act::LeakyReluSigmoid:
+#pragma omp simd
+      for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * y[i] * (1.f - y[i]) * (y[i] > 0.5f ? 1.f : kLeakyAlpha);
       return;
   }
 }

@@ -4,14 +4,16 @@
 
 namespace zs {
 
-Vae::Vae(Backend& be, int z_dim, double kl_weight, bool sample_at_inference, int max_batch, uint64_t seed)
+Vae::Vae(Backend& be, int z_dim, double kl_weight, bool sample_at_inference, int max_batch, uint64_t seed,
+         DecoderHead head)
     : be_(be),
       z_dim_(z_dim),
       kl_weight_(kl_weight),
       sample_at_inference_(sample_at_inference),
       seed_(seed),
+      head_(head),
       encoder_(build_encoder_trunk()),
-      decoder_(build_decoder(z_dim)) {
+      decoder_(build_decoder(head)) {
   encoder_.add(std::make_unique<Dense>("encoder.mu_log_var", 2 * z_dim, Act::None));
   encoder_.plan(Shape{1, kImageSide, kImageSide}, max_batch, params_);
   decoder_.plan(Shape{z_dim, 1, 1}, max_batch, params_);
@@ -28,7 +30,10 @@ Vae::Vae(Backend& be, int z_dim, double kl_weight, bool sample_at_inference, int
 std::map<std::string, std::string> Vae::checkpoint_metadata() const {
   std::ostringstream beta;
   beta << kl_weight_;
-  return {{"command", "vae"}, {"z_dim", std::to_string(z_dim_)}, {"kl_weight", beta.str()}};
+  return {{"command", "vae"},
+          {"z_dim", std::to_string(z_dim_)},
+          {"kl_weight", beta.str()},
+          {"decoder_head", decoder_head_name(head_)}};
 }
 
 const float* Vae::loss(const float* x, const float* mu_logvar, int n) {

@@ -1,7 +1,7 @@
 // The blog's variational autoencoder: the autoencoder's encoder up to Flatten, then ONE Dense head of
 // width 2*z_dim whose output rows are [mu | log_var] ("encoder.mu_log_var"), the reparameterization
 // z = mu + exp(0.5*log_var) * eps (eps ~ N(0,1) from Philox keyed by (seed, step, element)), and the
-// autoencoder's decoder. Loss per sample: BCE summed over the 784 pixels + beta * KL, averaged over
+// autoencoder's decoder (with its head: autoencoder.h). Loss per sample: BCE summed over the 784 pixels + beta * KL, averaged over
 // the batch; the fused loss kernel returns the three terms per sample as [total | recon | kl].
 #pragma once
 #include <cstdint>
@@ -18,7 +18,8 @@ namespace zs {
 // when sample_at_inference, else uses mu.
 class Vae final : public Model {
  public:
-  Vae(Backend& be, int z_dim, double kl_weight, bool sample_at_inference, int max_batch, uint64_t seed);
+  Vae(Backend& be, int z_dim, double kl_weight, bool sample_at_inference, int max_batch, uint64_t seed,
+      DecoderHead head = DecoderHead::Blog);
 
   // ---- Model ----
   std::vector<std::string> loss_terms() const override { return {"loss", "recon", "kl"}; }
@@ -27,7 +28,7 @@ class Vae final : public Model {
   const float* evaluate(const float* x, int n, int epoch) override;
   ParamStore& params() override { return params_; }
   int max_batch() const override { return encoder_.max_batch(); }
-  // command "vae", z_dim, kl_weight.
+  // command "vae", z_dim, kl_weight, decoder_head.
   std::map<std::string, std::string> checkpoint_metadata() const override;
 
   // Forward and loss with eps keyed by `key` (negative keys never collide with a training step's).
@@ -47,6 +48,7 @@ class Vae final : public Model {
   double kl_weight_;
   bool sample_at_inference_;
   uint64_t seed_;
+  DecoderHead head_;
   ParamStore params_;
   Sequential encoder_, decoder_;
   Buffer z_, eps_, dz_, losses_;

@@ -18,12 +18,25 @@ LossKind parse_loss(const std::string& s) {
 
 }  // namespace
 
+void add_decoder_head_option(CLI::App& cmd, std::string& head) {
+  cmd.add_option("--decoder-head", head,
+                 "blog: LeakyReLU(0.3) then sigmoid, as the blog's decoder; sigmoid: a plain sigmoid (the head of "
+                 "checkpoints written before the blog's became the default)")
+      ->capture_default_str();
+}
+
+DecoderHead parse_decoder_head_option(const std::string& name) {
+  if (auto head = parse_decoder_head(name)) return *head;
+  throw UserError("--decoder-head " + name + ": unknown head; use blog (LeakyReLU then sigmoid) or sigmoid");
+}
+
 void add_ae_train_options(CLI::App& cmd, AeTrainOptions& o, const std::string& epochs_help) {
   cmd.add_option("--z-dim", o.z_dim, "latent dimension")->capture_default_str();
   cmd.add_option("--epochs", o.epochs, epochs_help)->capture_default_str();
   cmd.add_option("--batch", o.batch, "training batch size")->capture_default_str();
   cmd.add_option("--lr", o.lr, "Adam learning rate")->capture_default_str();
   cmd.add_option("--loss", o.loss, "bce|mse")->capture_default_str();
+  add_decoder_head_option(cmd, o.decoder_head);
   cmd.add_option("--resume", o.resume, "continue from a model.safetensors written by ae or ae-kmeans");
 }
 
@@ -34,6 +47,7 @@ SafetensorsFile prepare_ae_training(const AeTrainOptions& o) {
   require_range("--lr", o.lr, 1e-12, 10.0);
   if (o.lr <= 0) throw UserError("--lr: must be positive");
   parse_loss(o.loss);
+  parse_decoder_head_option(o.decoder_head);
   SafetensorsFile resume;
   if (!o.resume.empty()) resume = load_safetensors(o.resume, "--resume");
   return resume;
@@ -43,7 +57,7 @@ AeRun train_autoencoder(RunContext& ctx, const AeTrainOptions& o, const Safetens
                         const std::string& command) {
   Backend& be = *ctx.backend;
   const LossKind loss = parse_loss(o.loss);
-  Autoencoder model(be, o.z_dim, loss, o.batch, ctx.opt.seed);
+  Autoencoder model(be, o.z_dim, loss, o.batch, ctx.opt.seed, parse_decoder_head_option(o.decoder_head));
   const char* loss_name = loss == LossKind::Bce ? "bce" : "mse";
   TrainLoop loop(ctx, model, o.batch, o.epochs, resume, o.resume);
   loop.run(o.lr);
@@ -61,6 +75,7 @@ AeRun train_autoencoder(RunContext& ctx, const AeTrainOptions& o, const Safetens
   run.metrics = loop.metrics(command);
   run.metrics["z_dim"] = o.z_dim;
   run.metrics["loss"] = loss_name;
+  run.metrics["decoder_head"] = o.decoder_head;
   run.metrics["batch"] = o.batch;
   run.metrics["lr"] = o.lr;
   run.metrics["latent_stats"] = latent_stats(run.z_test, o.z_dim);

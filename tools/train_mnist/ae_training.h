@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/io/safetensors.h"
+#include "runtime/models/autoencoder.h"
 #include "tools/train_mnist/common.h"
 #include "tools/train_mnist/latents.h"
 
@@ -24,11 +25,17 @@ struct AeTrainOptions {
   int batch = 128;
   double lr = 5e-4;
   std::string loss = "bce";
+  std::string decoder_head = "blog";
   std::string resume;
   std::optional<LatentRange> latent_range;  // latent.png axes (ae's --latent-range), z_dim 2 only
 };
 
-// Registers --z-dim, --epochs, --batch, --lr, --loss, --resume with the defaults `o` holds;
+// --decoder-head blog|sigmoid (ae, vae, ae-kmeans): the decoder's last activation.
+void add_decoder_head_option(CLI::App& cmd, std::string& head);
+// Throws UserError naming --decoder-head when `name` is not blog or sigmoid.
+DecoderHead parse_decoder_head_option(const std::string& name);
+
+// Registers --z-dim, --epochs, --batch, --lr, --loss, --decoder-head, --resume with the defaults `o` holds;
 // `epochs_help` explains the --epochs default of the command.
 void add_ae_train_options(CLI::App& cmd, AeTrainOptions& o, const std::string& epochs_help = "training epochs");
 

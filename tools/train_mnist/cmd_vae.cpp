@@ -11,6 +11,7 @@
 #include "runtime/core/error.h"
 #include "runtime/io/safetensors.h"
 #include "runtime/models/vae.h"
+#include "tools/train_mnist/ae_training.h"
 #include "tools/train_mnist/commands.h"
 #include "tools/train_mnist/common.h"
 #include "tools/train_mnist/figures.h"
@@ -29,6 +30,7 @@ struct VaeOptions {
   double lr = 5e-4;
   double kl_weight = 1.0;
   std::string sample_at_inference = "on";
+  std::string decoder_head = "blog";
   std::string resume;
   std::string latent_range;
   int tsne = 0;
@@ -100,13 +102,14 @@ void run_vae(const VaeOptions& o) {
   if (o.sample_at_inference != "on" && o.sample_at_inference != "off")
     throw UserError("--sample-at-inference " + o.sample_at_inference + ": use on or off");
   const bool sample = o.sample_at_inference == "on";
+  const DecoderHead head = parse_decoder_head_option(o.decoder_head);
   auto range = parse_latent_range(o.latent_range);
   SafetensorsFile resume;
   if (!o.resume.empty()) resume = load_safetensors(o.resume, "--resume");
 
   RunContext ctx(o.common);
   Backend& be = *ctx.backend;
-  Vae model(be, o.z_dim, o.kl_weight, sample, o.batch, o.common.seed);
+  Vae model(be, o.z_dim, o.kl_weight, sample, o.batch, o.common.seed, head);
   std::ostringstream beta;
   beta << o.kl_weight;
   TrainLoop loop(ctx, model, o.batch, o.epochs, resume, o.resume);
@@ -130,6 +133,7 @@ void run_vae(const VaeOptions& o) {
   m["z_dim"] = o.z_dim;
   m["kl_weight"] = o.kl_weight;
   m["sample_at_inference"] = sample;
+  m["decoder_head"] = o.decoder_head;
   m["batch"] = o.batch;
   m["lr"] = o.lr;
   m["loss_terms"] = "loss = recon + kl_weight * kl, per image: recon = BCE summed over the 784 pixels";
@@ -152,6 +156,7 @@ void register_vae(CLI::App& app) {
   cmd->add_option("--kl-weight", opts->kl_weight, "beta: weight of the KL term")->capture_default_str();
   cmd->add_option("--sample-at-inference", opts->sample_at_inference,
                   "on: latents and reconstructions sample z; off: use mu")->capture_default_str();
+  add_decoder_head_option(*cmd, opts->decoder_head);
   cmd->add_option("--resume", opts->resume, "continue from a model.safetensors written by vae");
   cmd->add_option("--latent-range", opts->latent_range, "xmin,xmax,ymin,ymax of latent.png (z_dim 2)");
   add_tsne_maps_option(*cmd, opts->tsne);

@@ -12,5 +12,6 @@ void register_kmeans(CLI::App& app);
 void register_elbow(CLI::App& app);
 void register_ae_kmeans(CLI::App& app);
 void register_tsne(CLI::App& app);
+void register_replicate(CLI::App& app);
 
 }  // namespace zs::driver

@@ -38,9 +38,10 @@ int main(int argc, char** argv) {
   zs::driver::register_kmeans(app);
   zs::driver::register_elbow(app);
   zs::driver::register_ae_kmeans(app);
+  zs::driver::register_tsne(app);
+  zs::driver::register_replicate(app);
   app.set_version_flag("--version", [] { return zs::driver::version_text(); });
   refuse_empty_numbers(app);
-  zs::driver::register_tsne(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -117,14 +117,34 @@ void save_checkpoint(const std::string& path, Model& model, int epochs_done) {
   save_safetensors(path, model.params().to_host(true), meta);
 }
 
+namespace {
+
+// How to ask for a checkpoint's metadata entry `value` (a command, or the option that sets it).
+std::string how_to_match(const std::string& key, const std::string& value) {
+  if (key == "command") return "run train_mnist " + value;
+  std::string option = "--" + key;
+  for (char& c : option)
+    if (c == '_') c = '-';
+  return "pass " + option + " " + value;
+}
+
+}  // namespace
+
 int restore_checkpoint(const SafetensorsFile& f, const std::string& path, Model& model) {
   check_checkpoint_origin(f, path);
   for (const auto& [key, want] : model.checkpoint_metadata()) {
     auto it = f.metadata.find(key);
-    std::string have = it == f.metadata.end() ? "(missing)" : it->second;
-    if (have != want)
-      throw UserError("--resume " + path + ": the checkpoint has " + key + " = " + have + " but this run asks for " + want +
-                      "; pass the same options it was trained with, or start without --resume");
+    // Checkpoints from before the blog's decoder head became the default have no decoder_head
+    // entry: they were trained with the plain sigmoid head.
+    const bool legacy_head = it == f.metadata.end() && key == "decoder_head";
+    std::string have = legacy_head ? "sigmoid" : it == f.metadata.end() ? "(missing)" : it->second;
+    if (have == want) continue;
+    if (legacy_head)
+      throw UserError("--resume " + path + ": the checkpoint was written before the blog's decoder head (LeakyReLU "
+                      "then sigmoid) became the default and has the plain sigmoid head; resume it with "
+                      "--decoder-head sigmoid, or start without --resume");
+    throw UserError("--resume " + path + ": the checkpoint has " + key + " = " + have + " but this run asks for " + want +
+                    "; " + how_to_match(key, have) + " as it was trained, or start without --resume");
   }
   ParamStore& ps = model.params();
   const CheckpointCounters counters = check_checkpoint(f, path, ps);  // names, values, counter ranges

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "runtime/core/error.h"
+#include "runtime/embed/map_knn_accuracy.h"
 #include "runtime/embed/trustworthiness.h"
 #include "runtime/io/atomic_file.h"
 #include "runtime/plot/plot.h"
@@ -14,6 +15,8 @@ namespace {
 
 constexpr int64_t kTrustworthinessPoints = 5000;
 constexpr int kTrustworthinessNeighbours = 5;
+// How well the map separates the digits: leave-one-out 10-NN label accuracy on the same points.
+constexpr int kMapNeighbours = 10;
 
 std::string with_commas(int64_t v) {
   std::string s = std::to_string(v);
@@ -52,6 +55,9 @@ TsneMap make_tsne_map(RunContext& ctx, const float* x, int dim, std::span<const 
   const double tw = tw_points > 2 * kTrustworthinessNeighbours
                         ? trustworthiness(picked.data(), tw_points, dim, map.embedding.data(), 2, kTrustworthinessNeighbours)
                         : NAN;
+  const double knn = tw_points > kMapNeighbours
+                         ? map_knn_accuracy(map.embedding.data(), tw_points, 2, map.labels.data(), kMapNeighbours)
+                         : NAN;
   map.metrics = {{"n", n},
                  {"input_dim", dim},
                  {"perplexity", options.perplexity},
@@ -65,7 +71,8 @@ TsneMap make_tsne_map(RunContext& ctx, const float* x, int dim, std::span<const 
                  {"seconds_p", r.seconds_p},
                  {"seconds_optimize", r.seconds_optimize},
                  {"trustworthiness_5", std::isfinite(tw) ? nlohmann::json(tw) : nlohmann::json(nullptr)},
-                 {"trustworthiness_points", tw_points}};
+                 {"trustworthiness_points", tw_points},
+                 {"knn_accuracy_10", std::isfinite(knn) ? nlohmann::json(knn) : nlohmann::json(nullptr)}};
   ctx.say("t-SNE: KL " + std::to_string(r.kl_divergence) + " after " + std::to_string(r.n_iter + 1) +
           " iterations, " + std::to_string(r.seconds_knn + r.seconds_p + r.seconds_optimize) + " s");
   return map;
