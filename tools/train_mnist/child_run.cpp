@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,8 +86,9 @@ ChildResult run_train_mnist_child(const std::vector<std::string>& args, const st
   ::close(log_fd);
   bool forwarded = false;
   int status = 0;
+  rusage usage{};
   for (;;) {
-    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    const pid_t done = ::wait4(pid, &status, WNOHANG, &usage);
     if (done == pid) break;
     if (done < 0 && errno != EINTR) throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
     if (interrupt_requested() && !forwarded) {
@@ -98,6 +100,8 @@ ChildResult run_train_mnist_child(const std::vector<std::string>& args, const st
   ChildResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.last_line = last_nonempty_line(log);
+  r.cpu_seconds = double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                  1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
   if (interrupt_requested())
     throw Interrupted("stopped by signal " + std::to_string(interrupt_signal()) + " during " + shell_command(args) +
                           "; run the same replicate command again to continue (complete steps are kept)",

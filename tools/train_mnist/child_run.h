@@ -15,6 +15,7 @@ namespace zs::driver {
 struct ChildResult {
   int exit_code = -1;     // the child's exit code, or 128 + N when it died of signal N
   std::string last_line;  // the last non-empty line of its log: its one-line message when it failed
+  double cpu_seconds = 0; // user + system time of the child (what the load of other processes does not inflate)
 };
 
 // `args` are the arguments after the program name. Waits for the child; throws zs::Interrupted when

@@ -109,7 +109,8 @@ class Replicator {
         continue;
       }
       double remaining = 0;
-      for (size_t j = i; j < steps.size(); ++j) remaining += estimated_seconds(steps[j], s_);
+      for (size_t j = i; j < steps.size(); ++j)
+        if (j == i || !why_run(steps[j]).empty()) remaining += estimated_seconds(steps[j], s_);
       const double pace = estimated_done > 0 ? actual_done / estimated_done : 1.0;
       say(tag + ": " + why + "; about " + format_duration(pace * estimated_seconds(step, s_)) +
           " (ETA for the rest: " + format_duration(pace * remaining) + ")");
@@ -149,12 +150,14 @@ class Replicator {
     fs::create_directories(dir);
     json commands = json::array();
     std::string device;
+    double cpu_seconds = 0;
     for (const RunSpec& r : plan_step(step, s_, dir.string())) {
       std::vector<std::string> args = r.args;
       args.insert(args.end(), {"--out", (dir / r.name).string()});
       commands.push_back(shell_command(args));
       const fs::path log = dir / (r.name + ".log");
       const ChildResult result = run_train_mnist_child(args, log);
+      cpu_seconds += result.cpu_seconds;
       if (result.exit_code != 0) {
         fs::remove_all(dir / r.name);  // its log stays, for the details
         throw UserError("replicate: step " + step + " failed in `" + shell_command(args) + "`: " +
@@ -172,6 +175,7 @@ class Replicator {
                            {"threads", s_.threads},
                            {"finished", now_text()}};
     summary["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    summary["cpu_seconds"] = cpu_seconds;
     write_json_atomic(dir / "metrics.json", summary);
     return summary;
   }

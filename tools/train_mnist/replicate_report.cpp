@@ -104,7 +104,7 @@ pre { background: #f6f6f6; padding: 0.5em; white-space: pre-wrap; word-break: br
 )";
 
 void summary_table(std::ostringstream& h, const std::vector<json>& steps) {
-  h << "<h2>Summary</h2>\n<table>\n<tr><th>step</th><th>the blog</th><th>ours</th><th>difference</th><th>time</th></tr>\n";
+  h << "<h2>Summary</h2>\n<table>\n<tr><th>step</th><th>the blog</th><th>ours</th><th>difference</th><th>time (CPU time)</th></tr>\n";
   for (const json& s : steps) {
     const std::string name = s.at("step");
     h << "<tr><td><a href=\"#" << escape(name) << "\">" << escape(name) << "</a></td>";
@@ -114,7 +114,8 @@ void summary_table(std::ostringstream& h, const std::vector<json>& steps) {
       continue;
     }
     h << "<td>" << escape(s.at("blog_result")) << "</td><td>" << escape(s.at("ours")) << "</td><td>"
-      << escape(s.at("difference")) << "</td><td class=\"num\">" << show(s.at("seconds"), "seconds") << "</td></tr>\n";
+      << escape(s.at("difference")) << "</td><td class=\"num\">" << show(s.at("seconds"), "seconds") << " ("
+      << show(s.value("cpu_seconds", json()), "seconds") << ")</td></tr>\n";
   }
   h << "</table>\n";
 }
@@ -142,8 +143,8 @@ void step_section(std::ostringstream& h, const json& s, const fs::path& out) {
   h << "</div>\n";
   const json& st = s.at("settings");
   h << "<p class=\"note\">Budget " << escape(st.at("budget")) << " (" << escape(st.at("shortened")) << "); device "
-    << escape(s.value("device", std::string("?"))) << "; " << show(s.at("seconds"), "seconds")
-    << " in all. Reproduce:</p>\n<pre>";
+    << escape(s.value("device", std::string("?"))) << "; " << show(s.at("seconds"), "seconds") << " in all ("
+    << show(s.value("cpu_seconds", json()), "seconds") << " of CPU time). Reproduce:</p>\n<pre>";
   for (const json& c : s.at("commands")) h << escape(c) << "\n";
   h << "</pre>\n</section>\n";
 }
