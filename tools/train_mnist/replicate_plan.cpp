@@ -177,12 +177,14 @@ double estimated_seconds(const std::string& step, const ReplicateSettings& s) {
   // Rates measured on 2 cores of an AMD EPYC (Zen 4) with the cpu backend.
   constexpr double kTrainImagesPerSecond = 800, kMapSecondsPerPoint = 2e-3, kPixelMapSecondsPerPoint = 6e-3;
   // A Lloyd pass costs about kLloydSeconds per image x feature x cluster; the estimate assumes every
-  // init runs all max_iter passes.
-  constexpr double kMiniBatchInitSeconds = 1.5, kLloydSeconds = 7e-11, kElbowFitSeconds = 3;
+  // init runs all max_iter passes. MiniBatchKMeans (k ~ 225) runs only the best of its n_init
+  // initialisations: a fit costs kMiniBatchSeconds per 8,000 images plus kMiniBatchInitSeconds per init.
+  constexpr double kMiniBatchSeconds = 0.8, kMiniBatchInitSeconds = 0.05, kLloydSeconds = 7e-11;
   const Budget& b = s.budget;
   const double train = s.train_images, test = s.test_images;
   const double ae = b.ae_epochs * (train + test / 4) / kTrainImagesPerSecond + 2;
-  const double minibatch = b.kmeans_n_init * kMiniBatchInitSeconds * train / 8000 + 1;
+  const auto minibatch_fit = [&](int n_init) { return kMiniBatchSeconds * train / 8000 + kMiniBatchInitSeconds * n_init; };
+  const double minibatch = minibatch_fit(b.kmeans_n_init) + 1;  // + loading, labels, figures
   if (step == "ae16") return ae + kMapSecondsPerPoint * (std::min<double>(b.tsne_latents, train) + std::min<double>(b.tsne_latents, test));
   if (step == "ae2") return ae;
   if (step == "vae2") return 2 * ae;
@@ -190,7 +192,7 @@ double estimated_seconds(const std::string& step, const ReplicateSettings& s) {
   if (step == "kmeans-scalers") return 2 * minibatch;
   if (step == "elbow") {
     const double fits = std::floor((std::min(b.elbow_k_max, s.train_images) - 2) / double(b.elbow_k_step)) + 1;
-    return fits * b.elbow_n_init / 3.0 * kElbowFitSeconds * train / 8000;
+    return fits * minibatch_fit(b.elbow_n_init);
   }
   if (step == "kmeans-time")
     return kLloydSeconds * train * 784 * b.time_n_init * b.time_max_iter * (25 + b.time_k_large) + minibatch;
