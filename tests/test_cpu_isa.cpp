@@ -6,7 +6,8 @@
 //    BIT: the paths run the same FMAs per element in the same order (gemm_panels.h). The same
 //    for the convolutions built on that GEMM, on the blog's layer shapes, the element-wise ops
 //    (activations, their derivatives, Adam, the BCE gradient; the BCE loss within a bound: its
-//    simd sum follows the vector width) and the KMeans distance kernel against a naive argmin.
+//    terms' FMAs and its simd sum follow the vector width) and the KMeans pass, also against a
+//    naive argmin.
 // Paths the CPU lacks are skipped with "SKIPPED: this CPU lacks <path>", which ctest counts as
 // skipped. (All the op tests of test_cpu_ops also run once per forced path: tests/CMakeLists.txt.)
 #include <catch2/catch.hpp>
@@ -243,12 +244,13 @@ TEST_CASE("the element-wise ops give the AVX2 bits on every CPU path", "[cpu][is
         INFO(zs::cpu::cpu_isa_name(isa) << " " << names[o] << ", count " << count);
         CHECK(first_bit_difference(got[o], avx2[o]) == -1);
       }
-      // The loss: a mean of dim terms each under 17 (-ln 1e-7 = 16.1), summed in double in a
-      // different order: the paths agree to the float rounding of the result.
+      // The loss: its terms (all <= 0, so |sum| = sum |terms|) may each differ by the few ulp of
+      // an FMA contracted differently (elementwise_impl.h), and the double sum runs in another
+      // order: with 4 ulp per term and the final rounding to float, |difference| <= 5 eps |loss|.
       const Vec& loss = got.back();
       for (size_t i = 0; i < loss.size(); ++i) {
         INFO(zs::cpu::cpu_isa_name(isa) << " bce loss of sample " << i << ", count " << count);
-        CHECK(std::fabs(loss[i] - avx2.back()[i]) <= kFloatEps * std::fabs(avx2.back()[i]));
+        CHECK(std::fabs(loss[i] - avx2.back()[i]) <= 5 * kFloatEps * std::fabs(avx2.back()[i]));
       }
     }
   }

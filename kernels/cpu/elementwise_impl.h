@@ -5,10 +5,11 @@
 // vectorizes them for whichever target the calling function has, once inlined into it, which
 // always_inline guarantees (a copy left out of line would be compiled for one target only).
 //
-// Bits: every element's operations are the same on both targets, so activations, derivatives,
-// Adam updates and the BCE gradient are the same bits. The BCE loss's per-sample sum is a simd
-// reduction whose partial sums follow the vector width (4 doubles per ymm, 8 per zmm): its last
-// bits can differ between the paths.
+// Bits: activations, derivatives, Adam updates and the BCE gradient give the same bits on both
+// targets (tests/test_cpu_isa.cpp). The BCE loss value does not: its per-sample sum is a simd
+// reduction whose partial sums follow the vector width, and the compiler contracts the log's
+// multiply-adds into FMAs differently in the 256- and 512-bit code (GCC contracts by default in
+// C++), so a term can differ by an ulp. The loss is only reported; training uses the gradient.
 #pragma once
 #include <algorithm>
 #include <cmath>

@@ -59,18 +59,19 @@ void check_sizes(const char* op, int64_t n, int d, int k) {
 
 // The centres of all groups (width x d) as gemm_panels.h B panels, times -2 (exact in float), so
 // that the GEMM accumulating onto ||c||^2 yields ||c||^2 - 2 x.c. Packed once per call into the
-// calling thread's scratch and read by every thread: OpenBLAS re-packed them for every tile, which
-// cost about as much as the multiply itself at k = 25.
+// calling thread's scratch and read by every thread (sgemm re-packed them for every tile).
 const float* pack_centres(const float* centers, int64_t width, int d) {
   using detail::kPanelCols;
   float* bp = detail::thread_scratch(detail::kScratchWeights, size_t(detail::b_panels_floats(d, width)));
   for (int64_t j0 = 0; j0 < width; j0 += kPanelCols) {
     float* panel = bp + j0 * d;  // panel j0 / 16 starts at (j0 / 16) * d * 16 floats
     const int64_t cols = std::min<int64_t>(kPanelCols, width - j0);
-    for (int64_t jj = 0; jj < kPanelCols; ++jj) {
+    for (int64_t jj = 0; jj < cols; ++jj) {
       const float* c = centers + (j0 + jj) * d;
-      for (int f = 0; f < d; ++f) panel[f * kPanelCols + jj] = jj < cols ? -2.f * c[f] : 0.f;
+      for (int f = 0; f < d; ++f) panel[f * kPanelCols + jj] = -2.f * c[f];
     }
+    for (int64_t jj = cols; jj < kPanelCols; ++jj)
+      for (int f = 0; f < d; ++f) panel[f * kPanelCols + jj] = 0.f;
   }
   return bp;
 }

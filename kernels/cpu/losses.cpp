@@ -5,8 +5,9 @@
 //   MSE: per-sample loss = mean over dim of (p - t)^2; gradient 2 (p - t) / (n dim).
 // Samples are split over OpenMP threads; each sample's sum runs in a fixed (vectorized) order and
 // accumulates in double, so the results do not depend on the thread count. The logs are the
-// vectorizable log_positive of simd_math_impl.h. BCE runs elementwise_impl.h's loop (its AVX-512
-// copy on the avx512 path: the same gradient bits, a loss whose sum may differ in the last bits).
+// vectorizable log_positive of simd_math_impl.h. BCE runs elementwise_impl.h's bce_row (its
+// AVX-512 copy on the avx512 path: the same gradient bits, a loss that can differ in the last
+// bits, see there).
 // loss and dpred are overwritten; dpred may be null when only the loss is wanted.
 #include <algorithm>
 #include <cmath>
