@@ -11,6 +11,9 @@ fit_seconds, n_iter, train_error, test_error), and prints times, inertias, class
 sklearn gets float32 input by default, the precision zspace computes in (pass --sklearn-dtype
 float64 for sklearn's float64 path, which is what `X / 255.0` would give). Both use the same
 thread count (--threads, default: all cores). Fit times exclude loading and scaling the data.
+On a shared machine wall times swing with the load (printed before and after), so CPU seconds
+are reported too: sklearn's for the fit alone, zspace's for its whole process (loading the data
+and the classifier errors included: an upper bound on its fit's CPU time).
 
 Needs /usr/bin/python3 with numpy and sklearn (Debian python3-numpy, python3-sklearn), and a
 built train_mnist (--train-mnist, default: the newest build/*/tools/train_mnist).
@@ -21,6 +24,7 @@ import glob
 import gzip
 import json
 import os
+import resource
 import struct
 import subprocess
 import sys
@@ -115,13 +119,13 @@ def run_sklearn(kind, args, x, x_test, y_train, y_test):
     else:
         model = MiniBatchKMeans(n_clusters=args.minibatch_k, init="k-means++", batch_size=args.batch_size,
                                 n_init=args.minibatch_n_init, max_iter=args.minibatch_max_iter, random_state=args.seed)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model.fit(xs)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     train_err, test_err = majority_classifier_errors(model.cluster_centers_, model.labels_, y_train,
                                                      model.predict(xt), y_test)
-    return {"fit_seconds": seconds, "inertia": float(model.inertia_), "n_iter": int(model.n_iter_),
-            "train_error": train_err, "test_error": test_err}
+    return {"fit_seconds": seconds, "cpu_seconds": cpu, "inertia": float(model.inertia_),
+            "n_iter": int(model.n_iter_), "train_error": train_err, "test_error": test_err}
 
 
 def run_zspace(kind, args, binary):
@@ -134,21 +138,26 @@ def run_zspace(kind, args, binary):
         else:
             cmd += ["--algo", "minibatch", "--k", str(args.minibatch_k), "--batch-size", str(args.batch_size),
                     "--n-init", str(args.minibatch_n_init), "--max-iter", str(args.minibatch_max_iter)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(cmd, capture_output=True, text=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode != 0:
             fail(f"{' '.join(cmd)} failed (exit {done.returncode}):\n{done.stderr}")
         with open(os.path.join(out, "metrics.json")) as f:
             m = json.load(f)
-    return {key: m[key] for key in ("fit_seconds", "inertia", "n_iter", "train_error", "test_error")}
+    result = {key: m[key] for key in ("fit_seconds", "inertia", "n_iter", "train_error", "test_error")}
+    result["cpu_seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return result
 
 
 def report(title, sk, zs):
     print(f"\n== {title}")
-    print(f"{'':10} {'fit s':>9} {'inertia':>14} {'n_iter':>7} {'train err':>10} {'test err':>9}")
+    print(f"{'':10} {'fit s':>9} {'CPU s':>9} {'inertia':>14} {'n_iter':>7} {'train err':>10} {'test err':>9}")
     for name, r in (("sklearn", sk), ("zspace", zs)):
-        print(f"{name:10} {r['fit_seconds']:9.2f} {r['inertia']:14.1f} {r['n_iter']:7d} "
+        print(f"{name:10} {r['fit_seconds']:9.2f} {r['cpu_seconds']:9.2f} {r['inertia']:14.1f} {r['n_iter']:7d} "
               f"{100 * r['train_error']:9.2f}% {100 * r['test_error']:8.2f}%")
     print(f"zspace/sklearn: time {zs['fit_seconds'] / sk['fit_seconds']:.3f}x, "
+          f"CPU {zs['cpu_seconds'] / sk['cpu_seconds']:.3f}x (zspace's whole process), "
           f"inertia {zs['inertia'] / sk['inertia']:.4f}x, "
           f"train error {zs['train_error'] - sk['train_error']:+.4f}, test error {zs['test_error'] - sk['test_error']:+.4f}")
 
@@ -174,8 +183,12 @@ def main():
           f"{x.shape[0]} x {x.shape[1]} training images, {args.threads} threads, seed {args.seed}")
     kinds = [args.only] if args.only else ["lloyd", "minibatch"]
     for kind in kinds:
+        load = os.getloadavg()[0]
         sk = run_sklearn(kind, args, x, x_test, y_train, y_test)
+        load_mid = os.getloadavg()[0]
         zs = run_zspace(kind, args, binary)
+        print(f"load average (1 min): {load:.1f} before sklearn, {load_mid:.1f} before zspace, "
+              f"{os.getloadavg()[0]:.1f} after")
         if kind == "lloyd":
             report(f"KMeans k={args.lloyd_k}, n_init={args.n_init}, max_iter={args.max_iter}, tol={args.tol}", sk, zs)
         else:

@@ -4,11 +4,15 @@
 //  * every path this CPU has, forced in turn, against a naive double product (tolerance from the
 //    float error bound of a k-term sum) and against the AVX2 path, which it must match BIT FOR
 //    BIT: the paths run the same FMAs per element in the same order (gemm_panels.h). The same
-//    for the convolutions built on that GEMM, on the blog's layer shapes.
+//    for the convolutions built on that GEMM, on the blog's layer shapes, the element-wise ops
+//    (activations, their derivatives, Adam, the BCE gradient; the BCE loss within a bound: its
+//    terms' FMAs and its simd sum follow the vector width) and the KMeans pass, also against a
+//    naive argmin.
 // Paths the CPU lacks are skipped with "SKIPPED: this CPU lacks <path>", which ctest counts as
 // skipped. (All the op tests of test_cpu_ops also run once per forced path: tests/CMakeLists.txt.)
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -21,6 +25,7 @@
 
 #include "kernels/cpu/cpu_isa.h"
 #include "kernels/cpu/gemm_panels.h"
+#include "kernels/cpu/kmeans.h"
 #include "kernels/cpu/ops.h"
 
 namespace {
@@ -194,6 +199,113 @@ TEST_CASE("the convolutions give the AVX2 bits on every CPU path", "[cpu][isa][c
         CHECK(first_bit_difference(got[o], avx2[o]) == -1);
       }
     }
+  }
+}
+
+TEST_CASE("the element-wise ops give the AVX2 bits on every CPU path", "[cpu][isa][elementwise]") {
+  // Lengths that end mid-vector for both widths (8 and 16 floats), and a parallel-sized one.
+  std::mt19937 rng(33);
+  for (int64_t count : {int64_t(1), int64_t(15), int64_t(17), int64_t(100), int64_t(40000)}) {
+    Vec x = random_vec(size_t(count), rng), dy = random_vec(size_t(count), rng);
+    for (auto& v : x) v *= 30.f;  // sigmoid's saturated ranges and the exp's reduction both covered
+    // Probabilities for the BCE: some beyond the clamp at each end.
+    Vec p = random_vec(size_t(count), rng), t = random_vec(size_t(count), rng);
+    for (size_t i = 0; i < p.size(); ++i) p[i] = i % 50 == 0 ? (i % 100 == 0 ? 0.f : 1.f) : 0.5f + 0.5f * p[i];
+    for (auto& v : t) v = 0.5f + 0.5f * v;
+    const int dim = count % 5 == 0 ? 5 : 1;  // BCE samples of 5 or 1 values
+    const int n = int(count / dim);
+    auto run = [&](CpuIsa isa) {
+      const zs::cpu::ScopedCpuIsa forced(isa);
+      std::vector<Vec> out;
+      for (zs::Act act : {zs::Act::LeakyRelu, zs::Act::Sigmoid}) {
+        Vec y(x.size()), dx(x.size());
+        zs::cpu::activation_forward(act, y.data(), x.data(), count);
+        zs::cpu::activation_backward(act, dx.data(), dy.data(), y.data(), count);
+        out.push_back(y), out.push_back(dx);
+      }
+      std::mt19937 grad_rng(7);
+      Vec param = x, m = dy, v(x.size()), grad = random_vec(x.size(), grad_rng);
+      for (size_t i = 0; i < v.size(); ++i) v[i] = std::fabs(dy[i]) * 0.01f;
+      for (int64_t step = 1; step <= 3; ++step)
+        zs::cpu::adam_step(param.data(), m.data(), v.data(), grad.data(), count, zs::AdamHyper{}, step);
+      out.push_back(param), out.push_back(m), out.push_back(v);
+      Vec loss(static_cast<size_t>(n)), dpred(x.size());
+      zs::cpu::bce_loss(loss.data(), dpred.data(), p.data(), t.data(), n, dim);
+      out.push_back(dpred), out.push_back(loss);
+      return out;
+    };
+    const std::vector<Vec> avx2 = run(CpuIsa::kAvx2);
+    for (CpuIsa isa : all_paths()) {
+      if (!have_or_skip(isa)) continue;
+      const std::vector<Vec> got = run(isa);
+      const char* names[] = {"leaky y", "leaky dx", "sigmoid y", "sigmoid dx", "adam param", "adam m", "adam v",
+                             "bce dpred", "bce loss"};
+      for (size_t o = 0; o + 1 < got.size(); ++o) {
+        INFO(zs::cpu::cpu_isa_name(isa) << " " << names[o] << ", count " << count);
+        CHECK(first_bit_difference(got[o], avx2[o]) == -1);
+      }
+      // The loss: its terms (all <= 0, so |sum| = sum |terms|) may each differ by the few ulp of
+      // an FMA contracted differently (elementwise_impl.h), and the double sum runs in another
+      // order: with 4 ulp per term and the final rounding to float, |difference| <= 5 eps |loss|.
+      const Vec& loss = got.back();
+      for (size_t i = 0; i < loss.size(); ++i) {
+        INFO(zs::cpu::cpu_isa_name(isa) << " bce loss of sample " << i << ", count " << count);
+        CHECK(std::fabs(loss[i] - avx2.back()[i]) <= 5 * kFloatEps * std::fabs(avx2.back()[i]));
+      }
+    }
+  }
+}
+
+TEST_CASE("KMeans assignment: every CPU path matches a naive argmin and the AVX2 bits", "[cpu][isa][kmeans]") {
+  // 300 points (2 full tiles of 128 and a partial one), d = 37 (no whole 8-float rows), 3 groups
+  // of k = 7 (21 centres: a partial B panel on both paths).
+  std::mt19937 rng(34);
+  const int64_t n = 300;
+  const int d = 37, k = 7, groups = 3;
+  const Vec x = random_vec(size_t(n) * d, rng), c = random_vec(size_t(groups) * k * d, rng);
+  Vec x_sq(static_cast<size_t>(n)), c_sq(static_cast<size_t>(groups) * k);
+  zs::cpu::row_sqnorms(x_sq.data(), x.data(), n, d);
+  zs::cpu::row_sqnorms(c_sq.data(), c.data(), int64_t(groups) * k, d);
+  auto run = [&](CpuIsa isa, std::vector<int32_t>& labels, Vec& dist, Vec& sums) {
+    const zs::cpu::ScopedCpuIsa forced(isa);
+    std::vector<int64_t> counts(size_t(groups) * k);
+    labels.assign(size_t(n) * groups, -1), dist.assign(size_t(n) * groups, -1.f), sums.assign(size_t(groups) * k * d, 0);
+    zs::cpu::kmeans_lloyd_pass(labels.data(), dist.data(), sums.data(), counts.data(), x.data(), x_sq.data(), c.data(),
+                               c_sq.data(), n, d, k, groups);
+  };
+  std::vector<int32_t> labels2;
+  Vec dist2, sums2;
+  run(CpuIsa::kAvx2, labels2, dist2, sums2);
+  for (CpuIsa isa : all_paths()) {
+    if (!have_or_skip(isa)) continue;
+    std::vector<int32_t> labels;
+    Vec dist, sums;
+    run(isa, labels, dist, sums);
+    INFO(zs::cpu::cpu_isa_name(isa));
+    CHECK(labels == labels2);
+    CHECK(first_bit_difference(dist, dist2) == -1);
+    CHECK(first_bit_difference(sums, sums2) == -1);
+    // Naive double distances: the chosen centre is within the float error of the expansion
+    // (||x||^2 + ||c||^2 + 2 |x.c| magnitudes, d + 3 roundings) of the true nearest one.
+    int64_t bad = 0;
+    for (int g = 0; g < groups; ++g)
+      for (int64_t i = 0; i < n; ++i) {
+        double best = 1e300, mag = 0;
+        std::vector<double> dd(k);
+        for (int j = 0; j < k; ++j) {
+          double s = 0, m = 0;
+          for (int f = 0; f < d; ++f) {
+            const double xv = x[size_t(i * d + f)], cv = c[(size_t(g) * k + j) * d + f];
+            s += (xv - cv) * (xv - cv), m += xv * xv + cv * cv + 2 * std::fabs(xv * cv);
+          }
+          dd[size_t(j)] = s, best = std::min(best, s), mag = std::max(mag, m);
+        }
+        const double tol = 2.0 * (d + 3) * kFloatEps * mag;
+        const int32_t got = labels[size_t(g) * n + size_t(i)];
+        if (!(dd[size_t(got)] - best <= tol) || !(std::fabs(dist[size_t(g) * n + size_t(i)] - dd[size_t(got)]) <= tol))
+          ++bad;
+      }
+    CHECK(bad == 0);
   }
 }
 

@@ -3,10 +3,15 @@
 //   lr_t = lr sqrt(1 - b2^t) / (1 - b1^t);  p -= lr_t m / (sqrt(v) + eps)
 // (eps is added to sqrt(v) without bias correction, as Keras does). The bias-correction powers
 // are computed in double. Updates param, m and v in place; element-wise, so any split over
-// threads gives the same bits.
+// threads gives the same bits. The loop is elementwise_impl.h's (its AVX-512 copy on the avx512
+// path: same bits).
 #include <cmath>
 
+#include <omp.h>
+
 #include "kernels/cpu/cpu_common_impl.h"
+#include "kernels/cpu/cpu_isa.h"
+#include "kernels/cpu/elementwise_impl.h"
 #include "kernels/cpu/ops.h"
 
 namespace zs::cpu {
@@ -20,16 +25,17 @@ void adam_step(float* param, float* m, float* v, const float* grad, int64_t coun
   const double t = double(step);
   const float lr_t = float(double(h.lr) * std::sqrt(1.0 - std::pow(double(h.beta2), t)) /
                            (1.0 - std::pow(double(h.beta1), t)));
-  const float b1 = h.beta1, b2 = h.beta2, eps = h.eps;
-  const float one_minus_b1 = 1.f - b1, one_minus_b2 = 1.f - b2;
-#pragma omp parallel for simd schedule(static) if (count >= (1 << 15))
-  for (int64_t i = 0; i < count; ++i) {
-    const float g = grad[i];
-    const float mi = b1 * m[i] + one_minus_b1 * g;
-    const float vi = b2 * v[i] + one_minus_b2 * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    param[i] -= lr_t * mi / (std::sqrt(vi) + eps);
+  const AdamFloats f{lr_t, h.beta1, h.beta2, h.eps};
+  const bool avx512 = active_cpu_isa() >= CpuIsa::kAvx512;
+  const int threads = count >= (1 << 15) ? max_threads() : 1;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    int64_t begin = 0, end = 0;
+    static_range(count, omp_get_thread_num(), omp_get_num_threads(), begin, end);
+    if (avx512)
+      adam_avx512(param, m, v, grad, begin, end, f);
+    else
+      adam_loop(param, m, v, grad, begin, end, f);
   }
 }
 

@@ -7,6 +7,8 @@
 // Paths, narrowest first (each needs the ones before it):
 //   avx2    x86-64-v3: AVX2 + FMA (the baseline; the CPU twin does not run without it)
 //   avx512  AVX-512 F + BW + VL + DQ, with the OS saving the opmask and zmm state (XCR0 bits 5-7)
+// Ops with an avx512 version: the panel GEMM (gemm_panels_avx512.cpp: the convolutions and the
+// KMeans distances) and the element-wise loops (elementwise_avx512.cpp).
 // AVX512_BF16 (vdpbf16ps) serves the opt-in bf16 convolution GEMMs (ConvPrecision below), on top of
 // avx512. AMX-TILE/AMX-BF16 (with the OS's tile state, XCR0 bits 17-18) is detected and reported,
 // not yet used.

@@ -5,16 +5,17 @@
 //   sigmoid(leaky_relu(x)) (the blog decoder's head): dx = dy * y * (1 - y) * (y > 1/2 ? 1 : alpha).
 //              y > 1/2 exactly when the sigmoid's input is positive, except where sigmoid(x)
 //              rounds to 1/2 (0 < x < ~1e-7), whose derivative takes alpha instead of 1.
-// Loops are written so the compiler vectorizes them (see simd_math_impl.h for exp); large arrays
-// are split over OpenMP threads. Element-wise, so any split gives the same bits.
+// The loops are elementwise_impl.h's, run as the AVX-512 copy (elementwise_avx512.cpp) when the
+// active ISA path is avx512 (same bits); large arrays are split over OpenMP threads. Element-wise,
+// so any split gives the same bits.
 #include <omp.h>
 
-#include <cmath>
 #include <cstring>
 
 #include "kernels/cpu/cpu_common_impl.h"
+#include "kernels/cpu/cpu_isa.h"
+#include "kernels/cpu/elementwise_impl.h"
 #include "kernels/cpu/ops.h"
-#include "kernels/cpu/simd_math_impl.h"
 
 namespace zs::cpu {
 
@@ -25,46 +26,21 @@ namespace {
 // Below this many elements the OpenMP fork/join costs more than it saves.
 constexpr int64_t kParallelMinElements = 1 << 15;
 
-// Branch-free forms: the compiler may not if-convert `x > 0 ? x : alpha * x` (the multiply could
-// trap), and a data-dependent branch mispredicts on half of all activations. Multiplying by the
-// selected slope gives the same bits.
-inline float leaky(float x) { return x * (x > 0.f ? 1.f : kLeakyAlpha); }
-// With e = e^-|x| <= 1 nothing overflows, and for x < 0 the result e / (1 + e) keeps its
-// relative accuracy down to the denormals (1 / (1 + e^-x) would round e.g. sigmoid(-100) to 0).
-inline float sigmoid(float x) {
-  const float e = exp_nonpositive(-std::fabs(x));
-  const float r = 1.f / (1.f + e);
-  return (x >= 0.f ? 1.f : e) * r;
-}
-
-// dst = act(src + bias); dst may alias src (each iteration reads its element before writing it).
-template <Act kAct>
-void bias_activation_impl(float* dst, const float* src, int64_t count, float bias) {
-#pragma omp simd
-  for (int64_t i = 0; i < count; ++i) {
-    const float v = src[i] + bias;
-    dst[i] = kAct == Act::LeakyRelu          ? leaky(v)
-             : kAct == Act::Sigmoid          ? sigmoid(v)
-             : kAct == Act::LeakyReluSigmoid ? sigmoid(leaky(v))
-                                             : v;
-  }
-}
-
 }  // namespace
 
 namespace detail {
 
 void bias_activation(float* dst, const float* src, int64_t count, float bias, Act act) {
+  if (act == Act::None && bias == 0.f) {
+    if (dst != src) std::memcpy(dst, src, sizeof(float) * count);
+    return;
+  }
+  if (active_cpu_isa() >= CpuIsa::kAvx512) return bias_activation_avx512(dst, src, count, bias, act);
   switch (act) {
-    case Act::None:
-      if (bias == 0.f) {
-        if (dst != src) std::memcpy(dst, src, sizeof(float) * count);
-        return;
-      }
-      return bias_activation_impl<Act::None>(dst, src, count, bias);
-    case Act::LeakyRelu: return bias_activation_impl<Act::LeakyRelu>(dst, src, count, bias);
-    case Act::Sigmoid: return bias_activation_impl<Act::Sigmoid>(dst, src, count, bias);
-    case Act::LeakyReluSigmoid: return bias_activation_impl<Act::LeakyReluSigmoid>(dst, src, count, bias);
+    case Act::None: return bias_activation_loop<Act::None>(dst, src, count, bias);
+    case Act::LeakyRelu: return bias_activation_loop<Act::LeakyRelu>(dst, src, count, bias);
+    case Act::Sigmoid: return bias_activation_loop<Act::Sigmoid>(dst, src, count, bias);
+    case Act::LeakyReluSigmoid: return bias_activation_loop<Act::LeakyReluSigmoid>(dst, src, count, bias);
   }
 }
 
@@ -76,17 +52,14 @@ void activation_grad(Act act, float* dx, const float* dy, const float* y, int64_
       if (dx != dy) std::memcpy(dx, dy, sizeof(float) * count);
       return;
     case Act::LeakyRelu:
-#pragma omp simd
-      for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * (y[i] > 0.f ? 1.f : kLeakyAlpha);
-      return;
+      if (active_cpu_isa() >= CpuIsa::kAvx512) return activation_grad_avx512(act, dx, dy, y, count);
+      return leaky_grad_loop(dx, dy, y, count);
     case Act::Sigmoid:
-#pragma omp simd
-      for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * y[i] * (1.f - y[i]);
-      return;
+      if (active_cpu_isa() >= CpuIsa::kAvx512) return activation_grad_avx512(act, dx, dy, y, count);
+      return sigmoid_grad_loop(dx, dy, y, count);
     case Act::LeakyReluSigmoid:
-#pragma omp simd
-      for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * y[i] * (1.f - y[i]) * (y[i] > 0.5f ? 1.f : kLeakyAlpha);
-      return;
+      if (active_cpu_isa() >= CpuIsa::kAvx512) return activation_grad_avx512(act, dx, dy, y, count);
+      return leaky_sigmoid_grad_loop(dx, dy, y, count);
   }
 }
 

@@ -134,6 +134,13 @@ void gemm_panels(int64_t m, int64_t n, int64_t k, const float* ap, const float* 
   gemm_panels_avx2(m, n, k, ap, bp, c, ldc, accumulate, ahead, ahead2);
 }
 
+void gemm_panels_fp32(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp, float* c, int64_t ldc,
+                      bool accumulate) {
+  if (k == 0) return gemm_panels(m, n, k, ap, bp, c, ldc, accumulate);
+  if (active_cpu_isa() >= CpuIsa::kAvx512) return gemm_panels_avx512(m, n, k, ap, bp, c, ldc, accumulate, {}, {});
+  gemm_panels_avx2(m, n, k, ap, bp, c, ldc, accumulate, {}, {});
+}
+
 void gemm_panels_avx2(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp, float* c, int64_t ldc,
                       bool accumulate, const PrefetchAhead& ahead, const PrefetchAhead& ahead2) {
   const int64_t a_panels = (m + kPanelRows - 1) / kPanelRows, b_panels = (n + kPanelCols - 1) / kPanelCols;

@@ -61,6 +61,9 @@ void gemm_panels_avx2(int64_t m, int64_t n, int64_t k, const float* ap, const fl
                       bool accumulate, const PrefetchAhead& ahead, const PrefetchAhead& ahead2);
 void gemm_panels_avx512(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp, float* c, int64_t ldc,
                         bool accumulate, const PrefetchAhead& ahead, const PrefetchAhead& ahead2);
+// gemm_panels' fp32 path whatever the conv precision (KMeans distances are never rounded to bf16).
+void gemm_panels_fp32(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp, float* c, int64_t ldc,
+                      bool accumulate);
 // With ConvPrecision::kBf16 (cpu_isa.h), gemm_panels runs this one: the panels rounded to bf16,
 // multiplied with fp32 accumulation (gemm_panels_bf16.cpp). Not the bits of the fp32 paths.
 void gemm_panels_bf16(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp, float* c, int64_t ldc,

@@ -1,11 +1,13 @@
 // The CPU twin of the KMeans kernels (see kmeans.h for the conventions).
 //
 // Versions (one line each; the shipped one is the last of each list):
-//   assignment: tile GEMM (OpenBLAS sgemm of kKMeansTileRows points x the centres of every
+//   assignment: (1) tile GEMM (OpenBLAS sgemm of kKMeansTileRows points x the centres of every
 //               group, with ||c||^2 preloaded as the C operand so one call yields ||c||^2 - 2 x.c)
 //               + fused per-group argmin. Profile at k = 25, one group: packing the points costs
 //               as much as the GEMM itself (26% vs 32% of the time), which is why groups exist:
-//               ten runs of k = 25 share one pack and one 250-wide GEMM.
+//               ten runs of k = 25 share one pack and one 250-wide GEMM. (2) the same with the
+//               conv's panel GEMM (gemm_panels.h, AVX2 or AVX-512 by cpu_isa.h): the centres are
+//               packed once per pass, not once per tile as sgemm did, and each tile's points once.
 //   centroid update: (1) per-centre scan in point order (kmeans_centroid_sums, thread-count
 //               independent); (2) fused into the assignment pass with per-thread double partials,
 //               point by point across groups (the 1.5 MB of double accumulators of 10 x 25 centres
@@ -13,7 +15,6 @@
 //               float within a block and double across blocks (kmeans_lloyd_pass).
 #include "kernels/cpu/kmeans.h"
 
-#include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_common_impl.h"
+#include "kernels/cpu/gemm_panels.h"
 
 namespace zs::cpu {
 namespace {
@@ -55,13 +57,35 @@ void check_sizes(const char* op, int64_t n, int d, int k) {
   require(k >= 1, op, "k (number of centres) must be >= 1");
 }
 
+// The centres of all groups (width x d) as gemm_panels.h B panels, times -2 (exact in float), so
+// that the GEMM accumulating onto ||c||^2 yields ||c||^2 - 2 x.c. Packed once per call into the
+// calling thread's scratch and read by every thread (sgemm re-packed them for every tile).
+const float* pack_centres(const float* centers, int64_t width, int d) {
+  using detail::kPanelCols;
+  float* bp = detail::thread_scratch(detail::kScratchWeights, size_t(detail::b_panels_floats(d, width)));
+  for (int64_t j0 = 0; j0 < width; j0 += kPanelCols) {
+    float* panel = bp + j0 * d;  // panel j0 / 16 starts at (j0 / 16) * d * 16 floats
+    const int64_t cols = std::min<int64_t>(kPanelCols, width - j0);
+    for (int64_t jj = 0; jj < cols; ++jj) {
+      const float* c = centers + (j0 + jj) * d;
+      for (int f = 0; f < d; ++f) panel[f * kPanelCols + jj] = -2.f * c[f];
+    }
+    for (int64_t jj = cols; jj < kPanelCols; ++jj)
+      for (int f = 0; f < d; ++f) panel[f * kPanelCols + jj] = 0.f;
+  }
+  return bp;
+}
+
 // scores[r][j] = ||c_j||^2 - 2 x_r.c_j for the `rows` points of one tile: ||c||^2 is written into
-// the output first and the GEMM accumulates onto it (beta = 1).
-void tile_scores(float* scores, const float* x_tile, int64_t rows, const float* centers, const float* c_sqnorm,
-                 int d, int k) {
-  for (int64_t r = 0; r < rows; ++r) std::copy(c_sqnorm, c_sqnorm + k, scores + r * k);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), k, d, -2.0f, x_tile, d, centers, d,
-              1.0f, scores, k);
+// the output first and the panel GEMM accumulates onto it. The tile's points are packed into A
+// panels (in L2) and multiplied by the fp32 panel GEMM of the active ISA path, never bf16: the
+// conv precision does not apply to distances. Each score's summation order depends only on d.
+void tile_scores(float* scores, const float* x_tile, int64_t rows, const float* centre_panels, const float* c_sqnorm,
+                 int d, int width) {
+  for (int64_t r = 0; r < rows; ++r) std::copy(c_sqnorm, c_sqnorm + width, scores + r * width);
+  float* ap = detail::thread_scratch(detail::kScratchPackedA, size_t(detail::a_panels_floats(rows, d)));
+  detail::pack_a_panels(ap, rows, d, 0, d, x_tile, d, 1);
+  detail::gemm_panels_fp32(rows, width, d, ap, centre_panels, scores, width, true);
 }
 
 // Argmin of one row of scores (ties -> smallest index) and the clamped squared distance.
@@ -80,14 +104,14 @@ inline void row_argmin(int32_t& label, float& dist, const float* score_row, floa
 
 // Assigns the points of tiles [tile_begin, tile_end) to the nearest centre of every group. One
 // GEMM per tile covers the centres of all groups.
-void assign_tiles(int32_t* labels, float* min_dist, const float* x, const float* x_sqnorm, const float* centers,
+void assign_tiles(int32_t* labels, float* min_dist, const float* x, const float* x_sqnorm, const float* centre_panels,
                   const float* c_sqnorm, int64_t n, int d, int k, int groups, int64_t tile_begin, int64_t tile_end) {
   const int width = k * groups;
   float* scores = detail::thread_scratch(detail::kScratchGemmOut, static_cast<size_t>(kKMeansTileRows) * width);
   for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
     const int64_t r0 = tile * kKMeansTileRows;
     const int64_t rows = std::min(kKMeansTileRows, n - r0);
-    tile_scores(scores, x + r0 * d, rows, centers, c_sqnorm, d, width);
+    tile_scores(scores, x + r0 * d, rows, centre_panels, c_sqnorm, d, width);
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t i = r0 + r;
       for (int g = 0; g < groups; ++g) {
@@ -138,12 +162,12 @@ void kmeans_assign(int32_t* labels, float* min_dist, const float* x, const float
   require(groups >= 1, "kmeans_assign", "groups must be >= 1");
   require(labels && x && x_sqnorm && centers && c_sqnorm, "kmeans_assign", "null buffer");
   const int64_t tiles = tile_count(n);
-  detail::BlasSingleThread one_blas_thread;
+  const float* centre_panels = pack_centres(centers, int64_t(k) * groups, d);
 #pragma omp parallel num_threads(threads_for(tiles, double(n) * d * k * groups))
   {
     int64_t begin, end;
     detail::static_range(tiles, omp_get_thread_num(), omp_get_num_threads(), begin, end);
-    assign_tiles(labels, min_dist, x, x_sqnorm, centers, c_sqnorm, n, d, k, groups, begin, end);
+    assign_tiles(labels, min_dist, x, x_sqnorm, centre_panels, c_sqnorm, n, d, k, groups, begin, end);
   }
 }
 
@@ -161,7 +185,7 @@ void kmeans_lloyd_pass(int32_t* labels, float* min_dist, float* sums, int64_t* c
   // One double accumulator per thread; slots of threads the runtime did not start stay empty.
   std::vector<std::vector<double>> thread_sums(nthreads);
   std::vector<std::vector<int64_t>> thread_counts(nthreads);
-  detail::BlasSingleThread one_blas_thread;
+  const float* centre_panels = pack_centres(centers, centres, d);
   // One parallel region for the pass and its reduction: on a busy machine every extra region
   // costs a scheduling round trip per thread.
 #pragma omp parallel num_threads(nthreads)
@@ -179,7 +203,7 @@ void kmeans_lloyd_pass(int32_t* labels, float* min_dist, float* sums, int64_t* c
     for (int64_t b = first_block; b < end_block; ++b) {
       const int64_t block = b * kTilesPerSumBlock;
       const int64_t block_end = std::min(tiles, block + kTilesPerSumBlock);
-      assign_tiles(labels, min_dist, x, x_sqnorm, centers, c_sqnorm, n, d, k, groups, block, block_end);
+      assign_tiles(labels, min_dist, x, x_sqnorm, centre_panels, c_sqnorm, n, d, k, groups, block, block_end);
       // Group by group, so that one group's accumulators stay in cache while the block's points
       // (still in L3) are added; point by point across all groups would thrash the cache. The
       // block is summed in float (at most kTilesPerSumBlock * kKMeansTileRows points: ~1e-7
@@ -252,7 +276,7 @@ void kmeans_pp_candidates(float* cand_dist, double* cand_pot, const float* x, co
   }
   const int64_t tiles = tile_count(n);
   std::vector<double> tile_pot(static_cast<size_t>(tiles) * width, 0.0);
-  detail::BlasSingleThread one_blas_thread;
+  const float* cand_panels = pack_centres(cand.data(), width, d);
 #pragma omp parallel num_threads(threads_for(tiles, double(n) * d * width))
   {
     float* scores = detail::thread_scratch(detail::kScratchGemmOut, static_cast<size_t>(kKMeansTileRows) * width);
@@ -261,7 +285,7 @@ void kmeans_pp_candidates(float* cand_dist, double* cand_pot, const float* x, co
     for (int64_t tile = begin; tile < end; ++tile) {
       const int64_t r0 = tile * kKMeansTileRows;
       const int64_t rows = std::min(kKMeansTileRows, n - r0);
-      tile_scores(scores, x + r0 * d, rows, cand.data(), cand_sq.data(), d, width);
+      tile_scores(scores, x + r0 * d, rows, cand_panels, cand_sq.data(), d, width);
       double* pot = tile_pot.data() + tile * width;
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = r0 + r;

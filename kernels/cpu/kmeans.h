@@ -18,8 +18,8 @@
 //   Callers that need accuracy centre the data first (the runtime does, as sklearn does).
 // - Ties in an argmin go to the smallest centre index.
 // - The N x k distance matrix is never stored: points are processed in tiles of kKMeansTileRows
-//   rows, one OpenBLAS sgemm per tile against all centres of all groups (single-threaded inside
-//   the OpenMP region), then a fused running argmin over the tile.
+//   rows, one panel GEMM (gemm_panels.h, fp32 on the active ISA path) per tile against all centres
+//   of all groups, packed once per call, then a fused running argmin over the tile.
 // - Determinism: tiles have a fixed size, threads take contiguous tile ranges, and every scalar
 //   reduction (potentials, inertia) sums per-TILE partials in tile order, so scalars do not depend
 //   on the thread count. Centroid sums are accumulated in float over fixed blocks of points,

@@ -5,16 +5,19 @@
 //   MSE: per-sample loss = mean over dim of (p - t)^2; gradient 2 (p - t) / (n dim).
 // Samples are split over OpenMP threads; each sample's sum runs in a fixed (vectorized) order and
 // accumulates in double, so the results do not depend on the thread count. The logs are the
-// vectorizable log_positive of simd_math_impl.h. loss and dpred are overwritten; dpred may be
-// null when only the loss is wanted.
+// vectorizable log_positive of simd_math_impl.h. BCE runs elementwise_impl.h's bce_row (its
+// AVX-512 copy on the avx512 path: the same gradient bits, a loss that can differ in the last
+// bits, see there).
+// loss and dpred are overwritten; dpred may be null when only the loss is wanted.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
 
 #include "kernels/cpu/cpu_common_impl.h"
+#include "kernels/cpu/cpu_isa.h"
+#include "kernels/cpu/elementwise_impl.h"
 #include "kernels/cpu/ops.h"
-#include "kernels/cpu/simd_math_impl.h"
 
 namespace zs::cpu {
 
@@ -36,26 +39,15 @@ void bce_loss(float* loss, float* dpred, const float* pred, const float* target,
   check_loss_args("bce_loss", loss, pred, target, n, dim);
   const float lo = kBceEpsilon, hi = 1.f - kBceEpsilon;
   const float grad_scale = 1.f / (float(n) * float(dim));
+  const bool avx512 = active_cpu_isa() >= CpuIsa::kAvx512;
 #pragma omp parallel for schedule(static) if (int64_t(n) * dim >= kParallelMinElements)
   for (int i = 0; i < n; ++i) {
     const float* p = pred + int64_t(i) * dim;
     const float* t = target + int64_t(i) * dim;
-    double total = 0.0;
-#pragma omp simd reduction(+ : total)
-    for (int j = 0; j < dim; ++j) {
-      const float pc = std::clamp(p[j], lo, hi);
-      total += double(t[j] * log_positive(pc) + (1.f - t[j]) * log_positive(1.f - pc));
-    }
+    float* d = dpred ? dpred + int64_t(i) * dim : nullptr;
+    const double total = avx512 ? bce_row_avx512(d, p, t, dim, lo, hi, grad_scale)
+                                : bce_row(d, p, t, dim, lo, hi, grad_scale);
     loss[i] = float(-total / dim);
-    if (dpred) {
-      float* d = dpred + int64_t(i) * dim;
-#pragma omp simd
-      for (int j = 0; j < dim; ++j) {
-        const float pc = std::clamp(p[j], lo, hi);
-        const bool clamped = p[j] < lo || p[j] > hi;
-        d[j] = clamped ? 0.f : (pc - t[j]) / (pc * (1.f - pc)) * grad_scale;
-      }
-    }
   }
 }
 
