@@ -217,7 +217,7 @@ TEST_CASE("the element-wise ops give the AVX2 bits on every CPU path", "[cpu][is
     auto run = [&](CpuIsa isa) {
       const zs::cpu::ScopedCpuIsa forced(isa);
       std::vector<Vec> out;
-      for (zs::Act act : {zs::Act::LeakyRelu, zs::Act::Sigmoid}) {
+      for (zs::Act act : {zs::Act::LeakyRelu, zs::Act::Sigmoid, zs::Act::LeakyReluSigmoid}) {
         Vec y(x.size()), dx(x.size());
         zs::cpu::activation_forward(act, y.data(), x.data(), count);
         zs::cpu::activation_backward(act, dx.data(), dy.data(), y.data(), count);
@@ -238,8 +238,8 @@ TEST_CASE("the element-wise ops give the AVX2 bits on every CPU path", "[cpu][is
     for (CpuIsa isa : all_paths()) {
       if (!have_or_skip(isa)) continue;
       const std::vector<Vec> got = run(isa);
-      const char* names[] = {"leaky y", "leaky dx", "sigmoid y", "sigmoid dx", "adam param", "adam m", "adam v",
-                             "bce dpred", "bce loss"};
+      const char* names[] = {"leaky y",    "leaky dx", "sigmoid y", "sigmoid dx", "leaky+sigmoid y", "leaky+sigmoid dx",
+                             "adam param", "adam m",   "adam v",    "bce dpred",  "bce loss"};
       for (size_t o = 0; o + 1 < got.size(); ++o) {
         INFO(zs::cpu::cpu_isa_name(isa) << " " << names[o] << ", count " << count);
         CHECK(first_bit_difference(got[o], avx2[o]) == -1);

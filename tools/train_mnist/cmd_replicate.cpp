@@ -173,6 +173,7 @@ class Replicator {
                            {"budget", s_.budget.name},
                            {"shortened", s_.budget.shortened},
                            {"threads", s_.threads},
+                           {"zspace", machine_description().at("zspace")},
                            {"finished", now_text()}};
     summary["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     summary["cpu_seconds"] = cpu_seconds;

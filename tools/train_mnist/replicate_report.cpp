@@ -142,7 +142,8 @@ void step_section(std::ostringstream& h, const json& s, const fs::path& out) {
   }
   h << "</div>\n";
   const json& st = s.at("settings");
-  h << "<p class=\"note\">Budget " << escape(st.at("budget")) << " (" << escape(st.at("shortened")) << "); device "
+  h << "<p class=\"note\">Budget " << escape(st.at("budget")) << " (" << escape(st.at("shortened")) << "); zspace "
+    << escape(st.value("zspace", std::string("?"))) << "; device "
     << escape(s.value("device", std::string("?"))) << "; " << show(s.at("seconds"), "seconds") << " in all ("
     << show(s.value("cpu_seconds", json()), "seconds") << " of CPU time). Reproduce:</p>\n<pre>";
   for (const json& c : s.at("commands")) h << escape(c) << "\n";
