@@ -138,3 +138,12 @@ TEST_CASE("emu backend: releasing memory the backend does not own is reported, n
   CHECK(child.aborted());
   CHECK(child.err.find("did not allocate") != std::string::npos);
 }
+
+TEST_CASE("emu backend: the device description names the emulator and its memory", "[emu][backend]") {
+  auto be = emu::make_backend();
+  const std::string d = be->device_description();
+  INFO(d);
+  CHECK(d.find("emulator") != std::string::npos);
+  CHECK(d.find("MiB") != std::string::npos);
+  CHECK(zs::make_cpu_backend()->device_description() == "cpu");
+}

@@ -29,6 +29,8 @@ class Backend : public DeviceMemory {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;   // "cpu", "cuda", "emu"
+  // The device in words for reports: the GPU's name, compute capability and memory on cuda.
+  virtual std::string device_description() const { return name(); }
   // True when the backend's memory is the host's (cpu): callers may then hand host arrays to ops
   // in place of uploaded copies.
   virtual bool memory_is_host() const { return false; }

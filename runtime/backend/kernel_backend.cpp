@@ -64,6 +64,16 @@ class KernelBackend final : public Backend {
   }
 
   std::string name() const override { return ZS_EMULATED ? "emu" : "cuda"; }
+  std::string device_description() const override {
+    int device = 0;
+    cudaDeviceProp prop{};
+    if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&prop, device) != cudaSuccess) {
+      cudaGetLastError();
+      return name();
+    }
+    return std::string(prop.name) + " (compute capability " + std::to_string(prop.major) + "." +
+           std::to_string(prop.minor) + ", " + std::to_string(prop.totalGlobalMem >> 20) + " MiB)";
+  }
 
   // ---- memory ----
   void* allocate_bytes(size_t bytes) override {

@@ -89,6 +89,7 @@ nlohmann::json cluster_and_classify(RunContext& ctx, const FeatureSet& f, int k,
   nlohmann::json m;
   m["k"] = k;
   m["device"] = ctx.backend->name();
+  m["device_name"] = ctx.backend->device_description();
   m["cpu_isa"] = ctx.cpu_isa;
   record_kmeans_settings(m, s);
   m["features"] = f.source;

@@ -113,6 +113,7 @@ void run_elbow(const ElbowOptions& o) {
   m["k_step"] = o.k_step;
   record_kmeans_settings(m, s);
   m["device"] = ctx.backend->name();
+  m["device_name"] = ctx.backend->device_description();
   m["cpu_isa"] = ctx.cpu_isa;
   m["features"] = f.source;
   m["feature_dim"] = f.dim;

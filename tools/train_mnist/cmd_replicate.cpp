@@ -13,6 +13,8 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -149,7 +151,7 @@ class Replicator {
     fs::remove_all(dir);
     fs::create_directories(dir);
     json commands = json::array();
-    std::string device;
+    std::string device, device_name;
     double cpu_seconds = 0;
     for (const RunSpec& r : plan_step(step, s_, dir.string())) {
       std::vector<std::string> args = r.args;
@@ -164,11 +166,12 @@ class Replicator {
                         (result.last_line.empty() ? "exit code " + std::to_string(result.exit_code) : result.last_line) +
                         " (log: " + log.string() + ")");
       }
-      if (device.empty()) device = run_device(dir / r.name / "metrics.json");
+      if (device.empty()) std::tie(device, device_name) = run_device(dir / r.name / "metrics.json");
     }
     json summary = summarize_step(step, out_, s_);
     summary["commands"] = commands;
     summary["device"] = device;
+    summary["device_name"] = device_name;
     summary["settings"] = {{"identity", identity(s_)},
                            {"budget", s_.budget.name},
                            {"shortened", s_.budget.shortened},
@@ -181,20 +184,21 @@ class Replicator {
     return summary;
   }
 
-  static std::string run_device(const fs::path& metrics) {
+  // The device a run used ("cpu", "cuda", "emu") and its description, from its metrics.json.
+  static std::pair<std::string, std::string> run_device(const fs::path& metrics) {
     std::ifstream in(metrics);
     try {
-      const json m = json::parse(in);
-      if (m.contains("device")) return m["device"];
-      if (m.contains("ae")) return m["ae"].value("device", "");
+      json m = json::parse(in);
+      if (m.contains("ae")) m = m["ae"];
+      return {m.value("device", ""), m.value("device_name", m.value("device", ""))};
     } catch (const json::exception&) {
     }
-    return "";
+    return {"", ""};
   }
 
   void write_report() const {
     std::vector<json> steps;
-    std::set<std::string> devices;
+    std::set<std::string> gpus;  // the GPUs the steps ran on
     for (const StepSpec& spec : replicate_steps()) {
       const fs::path summary = out_ / spec.name / "metrics.json";
       if (!fs::exists(summary)) {
@@ -204,10 +208,12 @@ class Replicator {
       }
       std::ifstream in(summary);
       steps.push_back(json::parse(in));
-      devices.insert(steps.back().value("device", ""));
+      if (steps.back().value("device", "") == "cuda") gpus.insert(steps.back().value("device_name", "a CUDA GPU"));
     }
     json machine = machine_description();
-    machine["gpu"] = devices.count("cuda") ? "a CUDA GPU (the runs used --device cuda)" : "none used (no step ran on cuda)";
+    std::string gpu;
+    for (const std::string& g : gpus) gpu += (gpu.empty() ? "" : "; ") + g;
+    machine["gpu"] = gpu.empty() ? "none used (no step ran on cuda)" : gpu;
     const json header = {{"budget", s_.budget.name}, {"data", s_.data},       {"device", s_.device},
                          {"seed", s_.seed},          {"machine", machine}, {"generated", now_text()}};
     write_replicate_report(out_, header, steps);

@@ -85,6 +85,7 @@ nlohmann::json TrainLoop::metrics(const std::string& command) const {
   nlohmann::json m;
   m["command"] = command;
   m["device"] = ctx_.backend->name();
+  m["device_name"] = ctx_.backend->device_description();
   m["cpu_isa"] = ctx_.cpu_isa;
   m["precision"] = ctx_.opt.precision;
   m["epochs"] = epochs_;

@@ -65,6 +65,7 @@ TsneMap make_tsne_map(RunContext& ctx, const float* x, int dim, std::span<const 
                  {"method", to_string(r.method)},
                  {"init", options.init == TsneInit::Pca ? "pca" : "random"},
                  {"device", ctx.backend->name()},
+                 {"device_name", ctx.backend->device_description()},
                  {"kl_divergence", r.kl_divergence},
                  {"n_iter", r.n_iter},
                  {"seconds_knn", r.seconds_knn},
