@@ -80,6 +80,11 @@
   X(dense_backward,                                                                                                 \
     (float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int n, int in, int out),     \
     (dx, dw, db, dy, x, w, n, in, out))                                                                             \
+  /* the joint P of t-SNE as CSR; ranks and merges in a workspace on kernel backends */                          \
+  X(tsne_symmetrize,                                                                                                \
+    (int32_t* row_ptr, int32_t* col, float* val, double* p_sum, const int32_t* idx, const float* cond_p, int64_t n, \
+     int k),                                                                                                        \
+    (row_ptr, col, val, p_sum, idx, cond_p, n, k))                                                                  \
   /* per-chunk partial sums in a workspace on kernel backends */                                                    \
   X(kmeans_inertia,                                                                                                 \
     (double* inertia, const float* x, const float* centers, const int32_t* labels, int64_t n, int d, int k,         \
