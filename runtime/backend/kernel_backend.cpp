@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "kernels/adam.cuh"
+#include "kernels/columns.cuh"
 #include "kernels/conv2d.cuh"
 #include "kernels/dense.cuh"
 #include "kernels/elementwise.cuh"
