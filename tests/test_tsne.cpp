@@ -28,6 +28,7 @@
 #include "kernels/cpu/tsne.h"
 #include "omp_threads.h"
 #include "test_data.h"
+#include "tsne_twin.h"
 
 namespace {
 
@@ -148,10 +149,8 @@ TEST_CASE("tsne_conditional_p equals sklearn's bisection and hits the perplexity
 
 TEST_CASE("tsne_symmetrize (tsne_symmetric_p) builds (p_j|i + p_i|j) / 2n over the union of the kNN graphs", "[tsne][kernel]") {
   for (auto [n, d, k] : {std::tuple{37, 3, 9}, std::tuple{101, 6, 16}}) {
-    const std::vector<float> x = random_points(n, d, uint32_t(5 * n + k));
-    const Knn nn = run_knn(x, n, d, k);
-    std::vector<float> cond(size_t(n) * k);
-    zs::cpu::tsne_conditional_p(cond.data(), nn.dist.data(), n, k, float(k) / 3);
+    const zs_test::TwinKnnP nn = zs_test::twin_knn_p(random_points(n, d, uint32_t(5 * n + k)), n, d, k, float(k) / 3);
+    const std::vector<float>& cond = nn.cond;
     std::vector<double> dense(size_t(n) * n, 0.0);   // naive O(n^2) joint P
     for (int64_t i = 0; i < n; ++i)
       for (int m = 0; m < k; ++m) {
@@ -206,12 +205,9 @@ double kl_divergence(const zs::cpu::SparseP& p, const std::vector<double>& y, in
 
 zs::cpu::SparseP small_problem(int64_t n, int d, float perplexity, std::vector<float>& y) {
   const int k = std::min<int>(int(n) - 1, int(3 * perplexity + 1));
-  const std::vector<float> x = random_points(n, d, 99);
-  const Knn nn = run_knn(x, n, d, k);
-  std::vector<float> cond(size_t(n) * k);
-  zs::cpu::tsne_conditional_p(cond.data(), nn.dist.data(), n, k, perplexity);
+  const zs_test::TwinKnnP nn = zs_test::twin_knn_p(random_points(n, d, 99), n, d, k, perplexity);
   y = random_points(n, 2, 7, 2.f);
-  return zs::cpu::tsne_symmetric_p(nn.idx.data(), cond.data(), n, k);
+  return zs::cpu::tsne_symmetric_p(nn.idx.data(), nn.cond.data(), n, k);
 }
 
 }  // namespace
