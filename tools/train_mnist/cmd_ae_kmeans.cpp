@@ -12,7 +12,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/io/atomic_file.h"
 #include "tools/train_mnist/ae_training.h"
 #include "tools/train_mnist/cluster_report.h"
 #include "tools/train_mnist/commands.h"
@@ -50,23 +49,25 @@ void run_ae_kmeans(const AeKMeansOptions& o) {
   require_valid_k("--k", o.k, ctx.data.train.count);
 
   AeRun ae = train_autoencoder(ctx, o.ae, resume, "ae");
-  write_tsne_maps(ctx, ae.z_train, ae.z_test, o.ae.z_dim, o.tsne);
-  const FeatureSet latents = features_from_arrays(ctx.out_path("latent_train.npy"), o.ae.z_dim, std::move(ae.z_train),
-                                                  std::move(ae.z_test), ctx.data.train.labels, ctx.data.test.labels);
+  write_tsne_maps(ctx, ae.z.train, ae.z.test, o.ae.z_dim, o.tsne);
+  // KMeans clusters the latents where the encoder left them, in backend memory (the host copies
+  // are for the files and the maps).
+  const ResidentFeatures resident{{ae.z.train_device.data(), ctx.data.train.count, o.ae.z_dim},
+                                  {ae.z.test_device.data(), ctx.data.test.count, o.ae.z_dim}};
+  const FeatureSet latents = features_from_arrays(ctx.out_path("latent_train.npy"), o.ae.z_dim, std::move(ae.z.train),
+                                                  std::move(ae.z.test), ctx.data.train.labels, ctx.data.test.labels);
   nlohmann::json m;
   m["command"] = "ae-kmeans";
   m["ae"] = std::move(ae.metrics);
-  m["kmeans"] = cluster_and_classify(ctx, latents, o.k, s);
-  m["seconds_total"] = ctx.seconds_since_start();
-  write_json_atomic(ctx.out_path("metrics.json"), m);
+  m["kmeans"] = cluster_and_classify(ctx, latents, o.k, s, &resident);
+  ctx.write_metrics(std::move(m));
 }
 
 }  // namespace
 
 void register_ae_kmeans(CLI::App& app) {
-  auto opts = std::make_shared<AeKMeansOptions>();
-  CLI::App* cmd = app.add_subcommand("ae-kmeans", "train the autoencoder (z_dim 25, MSE), then KMeans on its latents");
-  add_common_options(*cmd, opts->common);
+  std::shared_ptr<AeKMeansOptions> opts;
+  CLI::App* cmd = add_command(app, "ae-kmeans", "train the autoencoder (z_dim 25, MSE), then KMeans on its latents", opts, run_ae_kmeans);
   add_precision_option(*cmd, opts->common);
   add_ae_train_options(*cmd, opts->ae,
                        "training epochs (default 10, not ae's 40: a few minutes on 2 CPU cores for the 8000 default "
@@ -74,7 +75,6 @@ void register_ae_kmeans(CLI::App& app) {
   cmd->add_option("--k", opts->k, "number of clusters")->capture_default_str();
   add_kmeans_options(*cmd, opts->kmeans);
   add_tsne_maps_option(*cmd, opts->tsne);
-  cmd->callback([opts] { run_ae_kmeans(*opts); });
 }
 
 }  // namespace zs::driver
