@@ -23,6 +23,7 @@
 #include <tuple>
 #include <vector>
 
+#include "conv_test_support.h"
 #include "kernels/cpu/gemm_panels.h"
 #include "kernels/cpu/ops.h"
 
@@ -121,22 +122,8 @@ double leaky_slope(Act act, float x, float y) {
   return x > 0 ? 1.0 : 0.3;
 }
 
-const char* act_name(Act act) {
-  switch (act) {
-    case Act::LeakyRelu: return "leaky";
-    case Act::Sigmoid: return "sigmoid";
-    case Act::LeakyReluSigmoid: return "leaky+sigmoid";
-    case Act::None: break;
-  }
-  return "none";
-}
-
-std::string describe(const ConvGeom& g) {
-  std::ostringstream s;
-  s << "n" << g.n << " c" << g.c << " " << g.h << "x" << g.w << " k" << g.k << " " << g.r << "x" << g.s << " stride "
-    << g.stride << " pad " << g.pad_top << "," << g.pad_left << " -> " << g.p << "x" << g.q;
-  return s.str();
-}
+using zs::conv_test::act_name;
+using zs::conv_test::describe;
 
 // ---- naive convolution references (double) ----
 // The input pixel that output (p, q) reads with tap (r, s), or false when it is padding.

@@ -4,7 +4,9 @@
 #include <array>
 #include <cmath>
 #include <fstream>
+#include <initializer_list>
 #include <optional>
+#include <utility>
 #include <sstream>
 
 #include "runtime/core/error.h"
@@ -62,9 +64,14 @@ struct Step {
                        {"blog", blog ? json(*blog) : json(nullptr)},
                        {"unit", unit}});
   }
-  void figure(const fs::path& out, const fs::path& file, const std::string& caption) {
-    if (!fs::exists(file)) throw UserError("replicate: " + file.string() + " is missing; rerun the step with --force");
-    figures.push_back({{"file", fs::relative(file, out).string()}, {"caption", caption}});
+  // Figures of the step's runs: {file relative to the step's folder, caption}.
+  void figures_of(const fs::path& out, const fs::path& dir,
+                  std::initializer_list<std::pair<const char*, const char*>> list) {
+    for (const auto& [name, caption] : list) {
+      const fs::path file = dir / name;
+      if (!fs::exists(file)) throw UserError("replicate: " + file.string() + " is missing; rerun the step with --force");
+      figures.push_back({{"file", fs::relative(file, out).string()}, {"caption", caption}});
+    }
   }
 };
 
@@ -117,10 +124,11 @@ Step ae16(const fs::path& out, const fs::path& dir) {
            std::to_string(maps["test"]["n"].get<int64_t>()) + ") of the points have their digit's majority among their 10 nearest neighbours";
   r.difference = "The blog gives no number: look at the maps and the reconstructions. A 10-NN accuracy near 100% means "
                  "separated digit islands.";
-  r.figure(out, dir / "ae/reconstructions.png", "test digits (top) and their reconstructions");
-  r.figure(out, dir / "ae/tsne_train.png", "t-SNE of training latents (z = 16)");
-  r.figure(out, dir / "ae/tsne_test.png", "t-SNE of test latents (z = 16)");
-  r.figure(out, dir / "ae/loss.png", "training and test loss per epoch");
+  r.figures_of(out, dir,
+               {{"ae/reconstructions.png", "test digits (top) and their reconstructions"},
+                {"ae/tsne_train.png", "t-SNE of training latents (z = 16)"},
+                {"ae/tsne_test.png", "t-SNE of test latents (z = 16)"},
+                {"ae/loss.png", "training and test loss per epoch"}});
   return r;
 }
 
@@ -142,8 +150,9 @@ Step ae2(const fs::path& out, const fs::path& dir) {
   r.difference = "ranges " + fixed(wx, 1) + " x " + fixed(wy, 1) + " wide against the blog's about 14 x 15 (" +
                  fixed(wx / 14, 2) + "x, " + fixed(wy / 15, 2) + "x); where the cloud sits and which way it points "
                  "change with every training run";
-  r.figure(out, dir / "ae/latent.png", "test latents (z = 2), coloured by digit");
-  r.figure(out, dir / "ae/reconstructions.png", "test digits and their reconstructions");
+  r.figures_of(out, dir,
+               {{"ae/latent.png", "test latents (z = 2), coloured by digit"},
+                {"ae/reconstructions.png", "test digits and their reconstructions"}});
   return r;
 }
 
@@ -160,10 +169,11 @@ Step vae2(const fs::path& out, const fs::path& dir) {
            pct(inside_tiny) + " (std " + stds(tiny) + ")";
   r.difference = std::string(inside >= 0.99 ? "confined, as the blog says" : "less confined than the blog's") +
                  "; the tiny KL weight lets the latents spread like an AE's (see ae2)";
-  r.figure(out, dir / "vae/latent.png", "VAE test latents (KL weight 1)");
-  r.figure(out, dir / "vae/generated.png", "digits decoded from z ~ N(0, I)");
-  r.figure(out, dir / "vae/manifold.png", "decoded grid over [-3, 3]^2");
-  r.figure(out, dir / "vae-tiny-kl/latent.png", "VAE test latents with KL weight 1e-4");
+  r.figures_of(out, dir,
+               {{"vae/latent.png", "VAE test latents (KL weight 1)"},
+                {"vae/generated.png", "digits decoded from z ~ N(0, I)"},
+                {"vae/manifold.png", "decoded grid over [-3, 3]^2"},
+                {"vae-tiny-kl/latent.png", "VAE test latents with KL weight 1e-4"}});
   return r;
 }
 
@@ -180,8 +190,9 @@ Step kmeans_raw(const fs::path& out, const fs::path& dir) {
            " clusters over 40% error; main test confusions " + main_confusions(m.at("confusion_test").at("counts"));
   r.difference = "test error " + points_gap(test, 0.112) + " than the blog's, train error " + points_gap(train, 0.115) +
                  "; " + fixed(bad, 0) + " bad clusters against about 15";
-  r.figure(out, dir / "kmeans/confusion_test.png", "test confusion matrix (counts)");
-  r.figure(out, dir / "kmeans/centers.png", "the 225 centres as images");
+  r.figures_of(out, dir,
+               {{"kmeans/confusion_test.png", "test confusion matrix (counts)"},
+                {"kmeans/centers.png", "the 225 centres as images"}});
   return r;
 }
 
@@ -200,7 +211,8 @@ Step kmeans_scalers(const fs::path& out, const fs::path& dir) {
     r.number("standardize_minus_unscaled", "StandardScaler minus unscaled test error", s_test - *raw, 0.015, "fraction");
     r.difference += "; StandardScaler " + points_gap(s_test, *raw) + " than unscaled (the blog: 1.5 points higher)";
   }
-  r.figure(out, dir / "normalize/confusion_test.png", "test confusion matrix with the Normalizer");
+  r.figures_of(out, dir,
+               {{"normalize/confusion_test.png", "test confusion matrix with the Normalizer"}});
   return r;
 }
 
@@ -224,7 +236,8 @@ Step elbow(const fs::path& out, const fs::path& dir) {
            std::to_string(ks[from]) + " to " + std::to_string(ks.back());
   r.difference = "the blog: under 20 minutes on 3 cores, no pronounced elbow; ours " + seconds_text(seconds) +
                  " (" + fixed(seconds / 1200, 2) + "x its bound), with the curve in the figure";
-  r.figure(out, dir / "elbow/elbow.png", "inertia against k");
+  r.figures_of(out, dir,
+               {{"elbow/elbow.png", "inertia against k"}});
   return r;
 }
 
@@ -268,7 +281,8 @@ Step tsne_raw(const fs::path& out, const fs::path& dir) {
            fixed(kl, 3) + ", trustworthiness " + fixed(tw, 3) + ", 10-NN label accuracy " + pct(knn);
   r.difference = "The blog gives no number: look for the digit islands and the 4/7/9 and 3/5/8 mixed zones the "
                  "confusion matrix of kmeans-raw predicts.";
-  r.figure(out, dir / "tsne/tsne.png", "t-SNE of raw training images");
+  r.figures_of(out, dir,
+               {{"tsne/tsne.png", "t-SNE of raw training images"}});
   return r;
 }
 
@@ -298,9 +312,10 @@ Step ae25_kmeans(const fs::path& out, const fs::path& dir) {
   if (auto raw = other_step_number(out, "tsne-raw", "knn_accuracy"))
     r.difference += "; the latent map's 10-NN accuracy " + pct(knn) + " against raw pixels' " + pct(*raw) +
                     (knn > *raw ? " (separates better, as the blog says)" : " (not better than raw pixels)");
-  r.figure(out, dir / "ae-kmeans/tsne_test.png", "t-SNE of the 25-D test latents");
-  r.figure(out, dir / "ae-kmeans/confusion_test.png", "test confusion matrix, KMeans on the latents");
-  r.figure(out, dir / "ae-kmeans/reconstructions.png", "test digits and their reconstructions (MSE AE, z = 25)");
+  r.figures_of(out, dir,
+               {{"ae-kmeans/tsne_test.png", "t-SNE of the 25-D test latents"},
+                {"ae-kmeans/confusion_test.png", "test confusion matrix, KMeans on the latents"},
+                {"ae-kmeans/reconstructions.png", "test digits and their reconstructions (MSE AE, z = 25)"}});
   return r;
 }
 
