@@ -161,7 +161,8 @@ class Replicator {
       const ChildResult result = run_train_mnist_child(args, log);
       cpu_seconds += result.cpu_seconds;
       if (result.exit_code != 0) {
-        fs::remove_all(dir / r.name);  // its log stays, for the details
+        for (const auto& entry : fs::directory_iterator(dir))  // the step's runs go; their logs stay
+          if (entry.is_directory()) fs::remove_all(entry.path());
         throw UserError("replicate: step " + step + " failed in `" + shell_command(args) + "`: " +
                         (result.last_line.empty() ? "exit code " + std::to_string(result.exit_code) : result.last_line) +
                         " (log: " + log.string() + ")");
