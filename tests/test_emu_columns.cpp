@@ -38,8 +38,10 @@ void require_same_fit(const zs::KMeansFit& got, const zs::KMeansFit& want) {
 }  // namespace
 
 TEST_CASE("emu column_moments and centre_columns: the twin's bits in every order", "[emu][columns]") {
-  // 300 columns: three blocks of 128, the last partial; 1000 x 3: the centring's grid-stride tail.
-  for (auto [n, d] : {std::tuple{37, 300}, std::tuple{1000, 3}, std::tuple{1, 1}}) {
+  // 300 columns: three blocks of 128, the last partial. 349,526 x 3 is 1,048,578 elements: two more
+  // than the centring's largest grid (4096 blocks of 256 threads), so its grid-stride loop runs a
+  // second trip.
+  for (auto [n, d] : {std::tuple{37, 300}, std::tuple{1000, 3}, std::tuple{349526, 3}, std::tuple{1, 1}}) {
     DYNAMIC_SECTION("n " << n << " d " << d) {
       std::vector<float> x = random_points(n, d, uint32_t(n + d), 3.f);
       for (float& v : x) v += 100.f;   // a mean far from 0: the deviations pass must use it
@@ -62,6 +64,32 @@ TEST_CASE("emu column_moments and centre_columns: the twin's bits in every order
     }
   }
   CHECK_THROWS_AS(kns::column_moments(nullptr, nullptr, nullptr, 0, 3, nullptr), std::invalid_argument);
+}
+
+TEST_CASE("emu column_moments and centre_columns: each pointer one element off alone", "[emu][columns]") {
+  const int n = 37, d = 300;
+  const std::vector<float> x = random_points(n, d, 5, 3.f);
+  std::vector<double> sum(static_cast<size_t>(d)), sq(static_cast<size_t>(d));
+  zs::cpu::column_moments(sum.data(), sq.data(), x.data(), n, d);
+  std::vector<float> centred(x.size());
+  zs::cpu::centre_columns(centred.data(), x.data(), sum.data(), n, d);
+  // Offsets (in elements) of x, of the sums and of the centred output.
+  for (auto [ox, os, oy] : {std::tuple{1, 0, 0}, std::tuple{0, 1, 0}, std::tuple{0, 0, 1}}) {
+    INFO("offsets x " << ox << ", sums " << os << ", centred " << oy);
+    std::vector<float> padded_x(size_t(ox), 0.f);
+    padded_x.insert(padded_x.end(), x.begin(), x.end());
+    const zs::DeviceBuffer<float> dx(zs::emu::kernel_memory(), padded_x);
+    zs::DeviceBuffer<double> dsum(zs::emu::kernel_memory(), sum.size() + size_t(os)),
+        dsq(zs::emu::kernel_memory(), sq.size() + size_t(os));
+    zs::DeviceBuffer<float> dc(zs::emu::kernel_memory(), x.size() + size_t(oy));
+    kns::column_moments(dsum.data() + os, dsq.data() + os, dx.data() + ox, n, d, nullptr);
+    kns::centre_columns(dc.data() + oy, dx.data() + ox, dsum.data() + os, n, d, nullptr);
+    const std::vector<double> got_sum = dsum.download(), got_sq = dsq.download();
+    const std::vector<float> got_c = dc.download();
+    REQUIRE(std::vector<double>(got_sum.begin() + os, got_sum.end()) == sum);
+    REQUIRE(std::vector<double>(got_sq.begin() + os, got_sq.end()) == sq);
+    REQUIRE(std::vector<float>(got_c.begin() + oy, got_c.end()) == centred);
+  }
 }
 
 TEST_CASE("emu KMeans on data in backend memory: the fit of the host copy", "[emu][kmeans][fit]") {
