@@ -10,6 +10,15 @@
 //                              ballot finds the candidates under the current k-th distance, lane 0
 //                              inserts them in index order, so ties keep the smaller index.
 //   tsne_conditional_p_kernel  one thread per row: the bisection of tsne_math.h in double.
+//   tsne_symmetrize kernels    tsne_count_in_kernel (one thread per edge: integer atomics, so the
+//                              counts are exact in any order), tsne_scan_kernel (one block:
+//                              contiguous chunks, their offsets in order), tsne_scatter_in_kernel
+//                              (an edge to a free slot of its target's bucket: any order),
+//                              tsne_rank_edges_kernel (one thread per edge: its rank among its
+//                              row's columns and among its bucket's sources fixes where it goes, so
+//                              the result has no trace of the scatter's order),
+//                              tsne_merge_rows_kernel (one thread per row, tsne_merge_row) and
+//                              tsne_sum_rows_kernel (one block, the twin's chunks and tree).
 //   tsne_attractive_kernel     one thread per CSR row, in column order.
 //   tsne_repulsive_kernel      one thread per point; the points pass through shared memory in tiles
 //                              of kTsneRepulsionTile, float within a tile, double across tiles.
@@ -43,7 +52,9 @@ constexpr int kKnnLoadsC = kKnnCols * kKnnDepth / kKnnThreads; // 4
 static_assert(kKnnCols == 2 * kWarp, "a warp merges a tile as two ballots");
 static_assert(kKnnThreads % kKnnCols == 0 && kKnnRows % kKnnRowGroups == 0);
 
-constexpr int kRowThreads = 128;   // conditional P, attraction: rows per block
+constexpr int kRowThreads = 128;   // conditional P, attraction, symmetrisation: rows per block
+constexpr int kEdgeThreads = 256;  // symmetrisation: edges per block
+constexpr int kScanThreads = 256;  // the one block of a scan
 constexpr int kRepulsionThreads = kTsneRepulsionTile;
 
 constexpr int64_t kMaxGridX = 0x7fffffff;
@@ -182,6 +193,165 @@ void tsne_conditional_p(float* cond_p, const float* dist, int64_t n, int k, floa
   KERNEL_CHECK();
 }
 
+// ---- tsne_symmetrize ----
+
+namespace {
+
+// Workspace layout, in int32 words: the row sums (n doubles) first, for their alignment.
+struct SymmetrizeScratch {
+  double* row_sum;    // [n]
+  int32_t* in_ptr;    // [n + 1] in-degrees, then their exclusive scan
+  int32_t* fill;      // [n] slots taken in each bucket by the scatter
+  int32_t* scattered; // [n k] each bucket's sources, in the scatter's order
+  int32_t* in_src;    // [n k] each bucket's sources, ascending
+  float* in_val;      // [n k] p_i|j of in_src
+  int32_t* out_col;   // [n k] each row's neighbours, ascending
+  float* out_val;     // [n k] p_j|i of out_col
+};
+
+SymmetrizeScratch carve(int32_t* w, int64_t n, int k) {
+  const int64_t edges = n * k;
+  SymmetrizeScratch s;
+  s.row_sum = reinterpret_cast<double*>(w);
+  s.in_ptr = w + 2 * n;
+  s.fill = s.in_ptr + n + 1;
+  s.scattered = s.fill + n;
+  s.in_src = s.scattered + edges;
+  s.in_val = reinterpret_cast<float*>(s.in_src + edges);
+  s.out_col = s.in_src + 2 * edges;
+  s.out_val = reinterpret_cast<float*>(s.in_src + 3 * edges);
+  return s;
+}
+
+}  // namespace
+
+static __global__ void __launch_bounds__(kEdgeThreads)
+    tsne_count_in_kernel(int32_t* __restrict__ in_count, const int32_t* __restrict__ idx, int64_t edges) {
+  const int64_t e = int64_t(blockIdx.x) * kEdgeThreads + threadIdx.x;
+  if (e < edges) atomicAdd(&in_count[idx[e]], 1);
+}
+
+// a[0..m] = the exclusive prefix sums of the counts a[0..m) (in place): each thread owns a
+// contiguous chunk, the chunk totals are offset in order by thread 0.
+static __global__ void __launch_bounds__(kScanThreads) tsne_scan_kernel(int32_t* a, int64_t m) {
+  STATIC_SHARED(int32_t, offset, [kScanThreads + 1]);
+  const int64_t tid = threadIdx.x, chunk = (m + kScanThreads - 1) / kScanThreads;
+  const int64_t first = tid * chunk, last = first + chunk < m ? first + chunk : m;
+  int32_t total = 0;
+  for (int64_t i = first; i < last; ++i) total += a[i];
+  offset[tid + 1] = total;
+  __syncthreads();
+  if (tid == 0) {
+    offset[0] = 0;
+    for (int t = 0; t < kScanThreads; ++t) offset[t + 1] += offset[t];
+    a[m] = offset[kScanThreads];
+  }
+  __syncthreads();
+  int32_t run = offset[tid];
+  for (int64_t i = first; i < last; ++i) {
+    const int32_t count = a[i];
+    a[i] = run;
+    run += count;
+  }
+}
+
+static __global__ void __launch_bounds__(kEdgeThreads)
+    tsne_scatter_in_kernel(int32_t* __restrict__ scattered, int32_t* __restrict__ fill,
+                           const int32_t* __restrict__ in_ptr, const int32_t* __restrict__ idx, int64_t edges, int k) {
+  const int64_t e = int64_t(blockIdx.x) * kEdgeThreads + threadIdx.x;
+  if (e >= edges) return;
+  const int32_t j = idx[e];
+  scattered[in_ptr[j] + atomicAdd(&fill[j], 1)] = int32_t(e / k);
+}
+
+static __global__ void __launch_bounds__(kEdgeThreads)
+    tsne_rank_edges_kernel(int32_t* __restrict__ out_col, float* __restrict__ out_val, int32_t* __restrict__ in_src,
+                           float* __restrict__ in_val, const int32_t* __restrict__ scattered,
+                           const int32_t* __restrict__ in_ptr, const int32_t* __restrict__ idx,
+                           const float* __restrict__ cond_p, int64_t edges, int k) {
+  const int64_t e = int64_t(blockIdx.x) * kEdgeThreads + threadIdx.x;
+  if (e >= edges) return;
+  const int64_t i = e / k;
+  const int32_t j = idx[e];
+  const float p = cond_p[e];
+  int32_t out_rank = 0;   // the row's neighbours are distinct
+  for (int m = 0; m < k; ++m) out_rank += idx[i * k + m] < j;
+  out_col[i * k + out_rank] = j;
+  out_val[i * k + out_rank] = p;
+  const int32_t begin = in_ptr[j], end = in_ptr[j + 1];
+  int32_t in_rank = 0;    // so are a bucket's sources
+  for (int32_t s = begin; s < end; ++s) in_rank += scattered[s] < int32_t(i);
+  in_src[begin + in_rank] = int32_t(i);
+  in_val[begin + in_rank] = p;
+}
+
+// write == false: row_ptr[i] = the length of row i; true: the row at row_ptr[i], and its sum.
+static __global__ void __launch_bounds__(kRowThreads)
+    tsne_merge_rows_kernel(int32_t* row_ptr, int32_t* __restrict__ col, float* __restrict__ val,
+                           double* __restrict__ row_sum, const int32_t* __restrict__ out_col,
+                           const float* __restrict__ out_val, const int32_t* __restrict__ in_src,
+                           const float* __restrict__ in_val, const int32_t* __restrict__ in_ptr, int64_t n, int k,
+                           double scale, bool write) {
+  const int64_t i = int64_t(blockIdx.x) * kRowThreads + threadIdx.x;
+  if (i >= n) return;
+  const int32_t in0 = in_ptr[i], in_count = in_ptr[i + 1] - in0;
+  if (!write) {
+    row_ptr[i] = tsne_merge_row(nullptr, nullptr, nullptr, out_col + i * k, out_val + i * k, k, in_src + in0,
+                                in_val + in0, in_count, scale);
+    return;
+  }
+  const int32_t at = row_ptr[i];
+  tsne_merge_row(col + at, val + at, row_sum + i, out_col + i * k, out_val + i * k, k, in_src + in0, in_val + in0,
+                 in_count, scale);
+}
+
+static __device__ double block_tree_sum(double* partial, double mine);
+
+static __global__ void __launch_bounds__(kTsneStepThreads)
+    tsne_sum_rows_kernel(double* __restrict__ total, const double* __restrict__ row_sum, int64_t n) {
+  STATIC_SHARED(double, partial, [kTsneStepThreads]);
+  const int64_t tid = threadIdx.x, chunk = (n + kTsneStepThreads - 1) / kTsneStepThreads;
+  double s = 0.0;
+  for (int64_t i = tid * chunk; i < (tid + 1) * chunk && i < n; ++i) s += row_sum[i];
+  const double sum = block_tree_sum(partial, s);
+  if (tid == 0) *total = sum;
+}
+
+size_t tsne_symmetrize_workspace(int64_t n, int k) { return size_t(2 * n + 2 * n + 1 + 5 * n * int64_t(k)); }
+
+void tsne_symmetrize(int32_t* row_ptr, int32_t* col, float* val, double* p_sum, const int32_t* idx,
+                     const float* cond_p, int64_t n, int k, int32_t* workspace, cudaStream_t stream) {
+  check_n("tsne_symmetrize", n, 2);
+  require(k >= 1 && k <= n - 1 && int64_t(k) * n * 2 <= 0x7fffffff, "tsne_symmetrize",
+          "k must be in [1, n - 1] with 2 n k < 2^31");
+  const int64_t edges = n * k;
+  const SymmetrizeScratch s = carve(workspace, n, k);
+  const unsigned edge_blocks = blocks_for(edges, kEdgeThreads, "tsne_symmetrize");
+  const unsigned row_blocks = blocks_for(n, kRowThreads, "tsne_symmetrize");
+  CUDA_CHECK(cudaMemsetAsync(s.in_ptr, 0, sizeof(int32_t) * size_t(2 * n + 1), stream));   // in_ptr and fill
+  LAUNCH(tsne_count_in_kernel, edge_blocks, kEdgeThreads, 0, stream)(s.in_ptr, idx, edges);
+  KERNEL_CHECK();
+  LAUNCH(tsne_scan_kernel, 1, kScanThreads, 0, stream)(s.in_ptr, n);
+  KERNEL_CHECK();
+  LAUNCH(tsne_scatter_in_kernel, edge_blocks, kEdgeThreads, 0, stream)(s.scattered, s.fill, s.in_ptr, idx, edges, k);
+  KERNEL_CHECK();
+  LAUNCH(tsne_rank_edges_kernel, edge_blocks, kEdgeThreads, 0, stream)(s.out_col, s.out_val, s.in_src, s.in_val,
+                                                                      s.scattered, s.in_ptr, idx, cond_p, edges, k);
+  KERNEL_CHECK();
+  // Row lengths into row_ptr, their scan, then the rows.
+  const double scale = 1.0 / (2.0 * double(n));
+  LAUNCH(tsne_merge_rows_kernel, row_blocks, kRowThreads, 0, stream)(row_ptr, col, val, s.row_sum, s.out_col, s.out_val,
+                                                                    s.in_src, s.in_val, s.in_ptr, n, k, scale, false);
+  KERNEL_CHECK();
+  LAUNCH(tsne_scan_kernel, 1, kScanThreads, 0, stream)(row_ptr, n);
+  KERNEL_CHECK();
+  LAUNCH(tsne_merge_rows_kernel, row_blocks, kRowThreads, 0, stream)(row_ptr, col, val, s.row_sum, s.out_col, s.out_val,
+                                                                    s.in_src, s.in_val, s.in_ptr, n, k, scale, true);
+  KERNEL_CHECK();
+  LAUNCH(tsne_sum_rows_kernel, 1, kTsneStepThreads, 0, stream)(p_sum, s.row_sum, n);
+  KERNEL_CHECK();
+}
+
 // ---- tsne_attractive ----
 
 static __global__ void __launch_bounds__(kRowThreads)
@@ -190,22 +360,8 @@ static __global__ void __launch_bounds__(kRowThreads)
                            const float* __restrict__ val, const float* __restrict__ y, int64_t n, float exaggeration) {
   const int64_t i = int64_t(blockIdx.x) * kRowThreads + threadIdx.x;
   if (i >= n) return;
-  const float yx = y[2 * i], yy = y[2 * i + 1];
-  float ax = 0.f, ay = 0.f;
-  double kl = 0.0;
-  for (int32_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) {
-    const int64_t j = col[e];
-    const float dx = yx - y[2 * j], dy = yy - y[2 * j + 1];
-    const float t = tsne_t_kernel(dx, dy);
-    const float p = exaggeration * val[e];
-    const float w = p * t;
-    ax = fmaf(w, dx, ax);
-    ay = fmaf(w, dy, ay);
-    if (kl_row && p > 0.f) kl = fma(double(p), log(double(p) / double(t)), kl);   // 0 log 0 = 0
-  }
-  attraction[2 * i] = ax;
-  attraction[2 * i + 1] = ay;
-  if (kl_row) kl_row[i] = kl;
+  tsne_attractive_row(attraction, kl_row ? kl_row + i : nullptr, col, val, row_ptr[i], row_ptr[i + 1], y, i,
+                      exaggeration);
 }
 
 void tsne_attractive(float* attraction, double* kl_row, const int32_t* row_ptr, const int32_t* col, const float* val,

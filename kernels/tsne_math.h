@@ -5,6 +5,7 @@
 // Sizes that fix a summation order (tiles, reduction widths) live here too, for the same reason.
 #pragma once
 #include <cmath>
+#include <climits>
 #include <cstdint>
 
 #include "kernels/philox.h"   // ZS_HOST_DEVICE
@@ -68,6 +69,58 @@ ZS_HOST_DEVICE double tsne_row_bisection(float* p, const float* dist, int k, dou
   }
   for (int j = 0; j < k; ++j) p[j] = float(exp(-double(dist[j]) * beta_used) / sum_p);
   return beta_used;
+}
+
+// One row of the attraction over the CSR P (entries [begin, end) of col / val): a_i = sum_j e p_ij
+// t_ij (y_i - y_j) in float, in column order; *kl (nullable) = sum_j e p_ij log(e p_ij / t_ij) in
+// double (e = exaggeration; terms with p_ij = 0 add nothing, 0 log 0 = 0).
+ZS_HOST_DEVICE void tsne_attractive_row(float* attraction, double* kl, const int32_t* col, const float* val,
+                                        int32_t begin, int32_t end, const float* y, int64_t i, float exaggeration) {
+  const float yx = y[2 * i], yy = y[2 * i + 1];
+  float ax = 0.f, ay = 0.f;
+  double sum_kl = 0.0;
+  for (int32_t e = begin; e < end; ++e) {
+    const int64_t j = col[e];
+    const float dx = yx - y[2 * j], dy = yy - y[2 * j + 1];
+    const float t = tsne_t_kernel(dx, dy);
+    const float p = exaggeration * val[e];
+    const float w = p * t;
+    ax = fmaf(w, dx, ax);
+    ay = fmaf(w, dy, ay);
+    if (kl && p > 0.f) sum_kl = fma(double(p), log(double(p) / double(t)), sum_kl);
+  }
+  attraction[2 * i] = ax;
+  attraction[2 * i + 1] = ay;
+  if (kl) *kl = sum_kl;
+}
+
+// One row of the symmetric P: the union of the row's out-neighbours (out_col ascending, out_val =
+// p_j|i) and in-neighbours (in_col ascending, in_val = p_i|j), each column once with p_ij =
+// (p_j|i + p_i|j) * scale (scale = 1 / 2n) in double, rounded once to float (the sum of two
+// doubles does not depend on their order, so neither does the value). Writes col / val when they
+// are not null (count first with nulls, then write); returns the row's length, and *row_sum (when
+// not null) = the sum of the float values in column order, in double.
+ZS_HOST_DEVICE int32_t tsne_merge_row(int32_t* col, float* val, double* row_sum, const int32_t* out_col,
+                                      const float* out_val, int32_t out_count, const int32_t* in_col,
+                                      const float* in_val, int32_t in_count, double scale) {
+  int32_t a = 0, b = 0, len = 0;
+  double sum = 0.0;
+  while (a < out_count || b < in_count) {
+    const int32_t ca = a < out_count ? out_col[a] : INT32_MAX, cb = b < in_count ? in_col[b] : INT32_MAX;
+    const int32_t c = ca < cb ? ca : cb;
+    double p = 0.0;
+    if (ca == c) p += double(out_val[a++]);
+    if (cb == c) p += double(in_val[b++]);
+    const float v = float(p * scale);
+    if (col) {
+      col[len] = c;
+      val[len] = v;
+    }
+    sum += double(v);
+    ++len;
+  }
+  if (row_sum) *row_sum = sum;
+  return len;
 }
 
 // One coordinate of sklearn's update: the gradient g = 4 (attraction - repulsion / Z) (one degree

@@ -67,13 +67,41 @@ TEST_CASE("cuda tsne_knn and tsne_conditional_p match the twin", "[cuda][tsne]")
   }
 }
 
+TEST_CASE("cuda tsne_symmetrize gives the twin's CSR P and sum", "[cuda][tsne]") {
+  SKIP_WITHOUT_GPU();
+  const int64_t n = 3001;
+  const int d = 24, k = 91;   // 24-D normals: hubs, buckets much longer than k
+  const std::vector<float> x = random_points(n, d, 4);
+  const auto [idx, dist, cond] = twin_knn_p(x, n, d, k, 30.f);
+  const zs::cpu::SparseP p = zs::cpu::tsne_symmetric_p(idx.data(), cond.data(), n, k);
+  const zs::DeviceBuffer<int32_t> didx(zs::cuda::kernel_memory(), idx);
+  const zs::DeviceBuffer<float> dcond(zs::cuda::kernel_memory(), cond);
+  for (int run = 0; run < 2; ++run) {   // the scatter's atomics order differently each time
+    zs::DeviceBuffer<int32_t> row_ptr(zs::cuda::kernel_memory(), size_t(n) + 1),
+        col(zs::cuda::kernel_memory(), size_t(2 * n * k)),
+        work(zs::cuda::kernel_memory(), zs::cuda::tsne_symmetrize_workspace(n, k));
+    zs::DeviceBuffer<float> val(zs::cuda::kernel_memory(), size_t(2 * n * k));
+    zs::DeviceBuffer<double> sum(zs::cuda::kernel_memory(), 1);
+    zs::cuda::tsne_symmetrize(row_ptr.data(), col.data(), val.data(), sum.data(), didx.data(), dcond.data(), n, k,
+                              work.data(), nullptr);
+    CHECK(row_ptr.download() == p.row_ptr);
+    std::vector<int32_t> got_col = col.download();
+    std::vector<float> got_val = val.download();
+    got_col.resize(p.col.size());
+    got_val.resize(p.val.size());
+    CHECK(got_col == p.col);
+    CHECK(got_val == p.val);
+    CHECK(sum.download()[0] == p.sum);
+  }
+}
+
 TEST_CASE("cuda tsne forces and gradient step match the twin", "[cuda][tsne]") {
   SKIP_WITHOUT_GPU();
   const int64_t n = 3001;
   const int d = 5, k = 16;
   const std::vector<float> x = random_points(n, d, 2);
   const auto [idx, dist, cond] = twin_knn_p(x, n, d, k, 5.f);
-  const zs::cpu::SparseP p = zs::cpu::tsne_symmetrize(idx.data(), cond.data(), n, k);
+  const zs::cpu::SparseP p = zs::cpu::tsne_symmetric_p(idx.data(), cond.data(), n, k);
   std::vector<float> y = random_points(n, 2, 3, 4.f), update(size_t(2 * n), 0.f), gains(size_t(2 * n), 1.f);
   std::vector<float> attraction(size_t(2 * n)), repulsion(size_t(2 * n));
   std::vector<double> kl(static_cast<size_t>(n)), zrow(static_cast<size_t>(n)), stats(2);

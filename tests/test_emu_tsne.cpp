@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <tuple>
 #include <random>
 #include <vector>
 
@@ -93,6 +94,46 @@ TEST_CASE("emu tsne_conditional_p: the twin's bisection in every order", "[emu][
       bytes_of(cond));
 }
 
+TEST_CASE("emu tsne_symmetrize: the twin's CSR P and its sum in every order", "[emu][tsne]") {
+  // Odd sizes; 601 rows make the scans' chunks longer than one; a planted hub (a point near all
+  // others) gets a bucket far longer than k; several emulator threads race the integer atomics.
+  for (auto [n, d, k] : {std::tuple{70, 19, 33}, std::tuple{601, 4, 13}, std::tuple{2, 1, 1}, std::tuple{97, 3, 96}}) {
+    DYNAMIC_SECTION("n " << n << " d " << d << " k " << k) {
+      std::vector<float> x = random_points(n, d, uint32_t(3 * n + d));
+      for (int f = 0; f < d && n > 10; ++f) x[size_t(7 * d + f)] = 0.f;   // the hub, at the centre of the cloud
+      std::vector<int32_t> idx(size_t(n) * k);
+      std::vector<float> dist(size_t(n) * k), cond(size_t(n) * k);
+      zs::cpu::tsne_knn(idx.data(), dist.data(), x.data(), n, d, k);
+      zs::cpu::tsne_conditional_p(cond.data(), dist.data(), n, k, float(k) / 3);
+      const zs::cpu::SparseP p = zs::cpu::tsne_symmetric_p(idx.data(), cond.data(), n, k);
+      const zs::DeviceBuffer<int32_t> didx(zs::emu::kernel_memory(), idx);
+      const zs::DeviceBuffer<float> dcond(zs::emu::kernel_memory(), cond);
+      const size_t nnz = p.col.size();
+      for (int threads : {1, 3}) {
+        for (const zs::simt::Settings& s : zs::simt_test::all_orders(threads)) {
+          zs::simt::ScopedSettings scoped(s);
+          INFO(zs::simt_test::describe(s));
+          zs::DeviceBuffer<int32_t> row_ptr(zs::emu::kernel_memory(), size_t(n) + 1),
+              col(zs::emu::kernel_memory(), size_t(2 * n * k)),
+              work(zs::emu::kernel_memory(), kns::tsne_symmetrize_workspace(n, k));
+          zs::DeviceBuffer<float> val(zs::emu::kernel_memory(), size_t(2 * n * k));
+          zs::DeviceBuffer<double> sum(zs::emu::kernel_memory(), 1);
+          kns::tsne_symmetrize(row_ptr.data(), col.data(), val.data(), sum.data(), didx.data(), dcond.data(), n, k,
+                               work.data(), nullptr);
+          REQUIRE(row_ptr.download() == p.row_ptr);
+          std::vector<int32_t> got_col = col.download();
+          std::vector<float> got_val = val.download();
+          got_col.resize(nnz);
+          got_val.resize(nnz);
+          REQUIRE(got_col == p.col);
+          REQUIRE(got_val == p.val);   // positive finite floats: == is bit equality
+          REQUIRE(sum.download()[0] == p.sum);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("emu tsne_attractive and tsne_repulsive: the twin's forces in every order", "[emu][tsne]") {
   const int64_t n = 601;   // three repulsion tiles, the last one partial
   const int d = 4, k = 13;
@@ -101,7 +142,7 @@ TEST_CASE("emu tsne_attractive and tsne_repulsive: the twin's forces in every or
   std::vector<float> dist(size_t(n) * k), cond(size_t(n) * k);
   zs::cpu::tsne_knn(idx.data(), dist.data(), x.data(), n, d, k);
   zs::cpu::tsne_conditional_p(cond.data(), dist.data(), n, k, 4.f);
-  const zs::cpu::SparseP p = zs::cpu::tsne_symmetrize(idx.data(), cond.data(), n, k);
+  const zs::cpu::SparseP p = zs::cpu::tsne_symmetric_p(idx.data(), cond.data(), n, k);
   const std::vector<float> y = random_points(n, 2, 22, 5.f);
   std::vector<float> attraction(size_t(2 * n)), repulsion(size_t(2 * n));
   std::vector<double> kl(static_cast<size_t>(n)), zrow(static_cast<size_t>(n));

@@ -146,7 +146,7 @@ TEST_CASE("tsne_conditional_p equals sklearn's bisection and hits the perplexity
   }
 }
 
-TEST_CASE("tsne_symmetrize builds (p_j|i + p_i|j) / 2n over the union of the kNN graphs", "[tsne][kernel]") {
+TEST_CASE("tsne_symmetrize (tsne_symmetric_p) builds (p_j|i + p_i|j) / 2n over the union of the kNN graphs", "[tsne][kernel]") {
   for (auto [n, d, k] : {std::tuple{37, 3, 9}, std::tuple{101, 6, 16}}) {
     const std::vector<float> x = random_points(n, d, uint32_t(5 * n + k));
     const Knn nn = run_knn(x, n, d, k);
@@ -159,7 +159,7 @@ TEST_CASE("tsne_symmetrize builds (p_j|i + p_i|j) / 2n over the union of the kNN
         dense[size_t(i * n + j)] += cond[size_t(i * k + m)] / (2.0 * n);
         dense[size_t(j * n + i)] += cond[size_t(i * k + m)] / (2.0 * n);
       }
-    const zs::cpu::SparseP p = zs::cpu::tsne_symmetrize(nn.idx.data(), cond.data(), n, k);
+    const zs::cpu::SparseP p = zs::cpu::tsne_symmetric_p(nn.idx.data(), cond.data(), n, k);
     REQUIRE(p.row_ptr.size() == size_t(n) + 1);
     std::vector<double> got(size_t(n) * n, 0.0);
     double total = 0;
@@ -177,6 +177,8 @@ TEST_CASE("tsne_symmetrize builds (p_j|i + p_i|j) / 2n over the union of the kNN
     }
     CHECK(p.col.size() == nonzero);
     CHECK(std::fabs(total - 1) <= (n * k + 2) * kU);
+    // The reported sum: the same float values in another order, in double.
+    CHECK(std::fabs(p.sum - total) <= double(p.col.size()) * 0x1p-52 * total);
   }
 }
 
@@ -209,7 +211,7 @@ zs::cpu::SparseP small_problem(int64_t n, int d, float perplexity, std::vector<f
   std::vector<float> cond(size_t(n) * k);
   zs::cpu::tsne_conditional_p(cond.data(), nn.dist.data(), n, k, perplexity);
   y = random_points(n, 2, 7, 2.f);
-  return zs::cpu::tsne_symmetrize(nn.idx.data(), cond.data(), n, k);
+  return zs::cpu::tsne_symmetric_p(nn.idx.data(), cond.data(), n, k);
 }
 
 }  // namespace
@@ -347,7 +349,7 @@ TEST_CASE("the t-SNE kernels give the same bits on 1, 2 and 3 threads", "[tsne][
       const Knn nn = run_knn(x, n, d, k);
       std::vector<float> cond(size_t(n) * k);
       zs::cpu::tsne_conditional_p(cond.data(), nn.dist.data(), n, k, 10.f);
-      const zs::cpu::SparseP p = zs::cpu::tsne_symmetrize(nn.idx.data(), cond.data(), n, k);
+      const zs::cpu::SparseP p = zs::cpu::tsne_symmetric_p(nn.idx.data(), cond.data(), n, k);
       std::vector<float> y = random_points(n, 2, 4), a(static_cast<size_t>(2 * n)), r(static_cast<size_t>(2 * n)), rb(static_cast<size_t>(2 * n));
       std::vector<double> kl(static_cast<size_t>(n)), z(static_cast<size_t>(n)), zb(static_cast<size_t>(n));
       zs::cpu::tsne_attractive(a.data(), kl.data(), p.row_ptr.data(), p.col.data(), p.val.data(), y.data(), n, 12.f);

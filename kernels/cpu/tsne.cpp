@@ -8,6 +8,7 @@
 #include <queue>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "kernels/tsne_math.h"
@@ -284,6 +285,19 @@ double tree_reduce(double* partial) {
   return partial[0];
 }
 
+// sum of v[0, n) as the kernels' one block sums it: kTsneStepThreads contiguous chunks, each in
+// index order, then tree_reduce.
+double chunked_tree_sum(const double* v, int64_t n) {
+  double partial[kTsneStepThreads];
+  const int64_t chunk = (n + kTsneStepThreads - 1) / kTsneStepThreads;
+  for (int t = 0; t < kTsneStepThreads; ++t) {
+    double s = 0;
+    for (int64_t i = t * chunk; i < std::min(n, (t + 1) * chunk); ++i) s += v[i];
+    partial[t] = s;
+  }
+  return tree_reduce(partial);
+}
+
 }  // namespace
 
 void tsne_knn(int32_t* idx, float* dist, const float* x, int64_t n, int d, int k) {
@@ -332,24 +346,9 @@ void tsne_conditional_p(float* cond_p, const float* dist, int64_t n, int k, floa
 void tsne_attractive(float* attraction, double* kl_row, const int32_t* row_ptr, const int32_t* col, const float* val,
                      const float* y, int64_t n, float exaggeration) {
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const float yx = y[2 * i], yy = y[2 * i + 1];
-    float ax = 0.f, ay = 0.f;
-    double kl = 0.0;
-    for (int32_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) {
-      const int64_t j = col[e];
-      const float dx = yx - y[2 * j], dy = yy - y[2 * j + 1];
-      const float t = tsne_t_kernel(dx, dy);
-      const float p = exaggeration * val[e];
-      const float w = p * t;
-      ax = fmaf(w, dx, ax);
-      ay = fmaf(w, dy, ay);
-      if (kl_row && p > 0.f) kl = std::fma(double(p), std::log(double(p) / double(t)), kl);   // 0 log 0 = 0
-    }
-    attraction[2 * i] = ax;
-    attraction[2 * i + 1] = ay;
-    if (kl_row) kl_row[i] = kl;
-  }
+  for (int64_t i = 0; i < n; ++i)
+    tsne_attractive_row(attraction, kl_row ? kl_row + i : nullptr, col, val, row_ptr[i], row_ptr[i + 1], y, i,
+                        exaggeration);
 }
 
 void tsne_repulsive(float* repulsion, double* zrow, const float* y, int64_t n, float theta) {
@@ -363,14 +362,8 @@ void tsne_repulsive(float* repulsion, double* zrow, const float* y, int64_t n, f
 
 void tsne_gradient_step(float* y, float* update, float* gains, double* stats, const float* attraction,
                         const float* repulsion, const double* zrow, int64_t n, float momentum, float learning_rate) {
+  const double z = chunked_tree_sum(zrow, n);
   double partial[kTsneStepThreads];
-  const int64_t z_chunk = (n + kTsneStepThreads - 1) / kTsneStepThreads;
-  for (int t = 0; t < kTsneStepThreads; ++t) {
-    double s = 0;
-    for (int64_t i = t * z_chunk; i < std::min(n, (t + 1) * z_chunk); ++i) s += zrow[i];
-    partial[t] = s;
-  }
-  const double z = tree_reduce(partial);
   const float zf = float(z);
   const int64_t count = 2 * n, chunk = (count + kTsneStepThreads - 1) / kTsneStepThreads;
   for (int t = 0; t < kTsneStepThreads; ++t) {
@@ -386,45 +379,64 @@ void tsne_gradient_step(float* y, float* update, float* gains, double* stats, co
   stats[1] = tree_reduce(partial);
 }
 
-SparseP tsne_symmetrize(const int32_t* idx, const float* cond_p, int64_t n, int k) {
-  require(n >= 2 && k >= 1 && int64_t(k) * n * 2 <= 0x7fffffff, "tsne_symmetrize", "sizes out of range");
-  std::vector<int32_t> count(size_t(n) + 1, 0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int m = 0; m < k; ++m) {
-      const int32_t j = idx[i * k + m];
-      require(j >= 0 && j < n && j != i, "tsne_symmetrize", "neighbour index out of range");
-      ++count[size_t(i) + 1];
-      ++count[size_t(j) + 1];
-    }
-  for (int64_t i = 0; i < n; ++i) count[size_t(i) + 1] += count[size_t(i)];
-  // Every directed edge i -> j lands in row i (as p_j|i) and in row j (as p_i|j), in i order.
-  std::vector<std::pair<int32_t, double>> entries(size_t(count[size_t(n)]));
-  std::vector<int32_t> fill(count.begin(), count.end() - 1);
-  for (int64_t i = 0; i < n; ++i)
-    for (int m = 0; m < k; ++m) {
-      const int32_t j = idx[i * k + m];
-      const double p = cond_p[i * k + m];
-      entries[size_t(fill[size_t(i)]++)] = {j, p};
-      entries[size_t(fill[size_t(j)]++)] = {int32_t(i), p};
-    }
-  SparseP out;
-  out.row_ptr.assign(size_t(n) + 1, 0);
-  out.col.reserve(entries.size());
-  out.val.reserve(entries.size());
-  const double scale = 1.0 / (2.0 * double(n));
-  for (int64_t i = 0; i < n; ++i) {
-    auto first = entries.begin() + count[size_t(i)], last = entries.begin() + count[size_t(i) + 1];
-    std::stable_sort(first, last, [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (auto e = first; e != last;) {   // a column appears at most twice: p_j|i and p_i|j
-      double p = e->second;
-      const int32_t j = e->first;
-      for (++e; e != last && e->first == j; ++e) p += e->second;
-      out.col.push_back(j);
-      out.val.push_back(float(p * scale));
-    }
-    out.row_ptr[size_t(i) + 1] = int32_t(out.col.size());
+void tsne_symmetrize(int32_t* row_ptr, int32_t* col, float* val, double* p_sum, const int32_t* idx,
+                     const float* cond_p, int64_t n, int k) {
+  require(n >= 2 && k >= 1 && k <= n - 1 && int64_t(k) * n * 2 <= 0x7fffffff, "tsne_symmetrize",
+          "sizes out of range");
+  const int64_t edges = n * k;
+  for (int64_t e = 0; e < edges; ++e)
+    require(idx[e] >= 0 && idx[e] < n && idx[e] != e / k, "tsne_symmetrize", "neighbour index out of range");
+  // In-lists: a stable counting sort of the edges by target, visited in source order, so each
+  // list holds its sources ascending (the kernel gets there by ranking instead).
+  std::vector<int32_t> in_ptr(size_t(n) + 1, 0);
+  for (int64_t e = 0; e < edges; ++e) ++in_ptr[size_t(idx[e]) + 1];
+  for (int64_t i = 0; i < n; ++i) in_ptr[size_t(i) + 1] += in_ptr[size_t(i)];
+  std::vector<int32_t> fill(in_ptr.begin(), in_ptr.end() - 1), in_src(static_cast<size_t>(edges));
+  std::vector<float> in_val(static_cast<size_t>(edges));
+  for (int64_t e = 0; e < edges; ++e) {
+    const auto slot = size_t(fill[size_t(idx[e])]++);
+    in_src[slot] = int32_t(e / k);
+    in_val[slot] = cond_p[e];
   }
-  return out;
+  // Out-lists sorted by column (the neighbours of a row are distinct).
+  std::vector<int32_t> out_col(static_cast<size_t>(edges));
+  std::vector<float> out_val(static_cast<size_t>(edges));
+#pragma omp parallel
+  {
+    std::vector<std::pair<int32_t, float>> row(static_cast<size_t>(k));
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      for (int m = 0; m < k; ++m) row[size_t(m)] = {idx[i * k + m], cond_p[i * k + m]};
+      std::sort(row.begin(), row.end());
+      for (int m = 0; m < k; ++m) std::tie(out_col[size_t(i * k + m)], out_val[size_t(i * k + m)]) = row[size_t(m)];
+    }
+  }
+  // Row lengths, their prefix sums, then the rows.
+  const double scale = 1.0 / (2.0 * double(n));
+  auto merge = [&](int64_t i, int32_t* c, float* v, double* sum) {
+    const int32_t in0 = in_ptr[size_t(i)];
+    return tsne_merge_row(c, v, sum, &out_col[size_t(i * k)], &out_val[size_t(i * k)], k, &in_src[size_t(in0)],
+                          &in_val[size_t(in0)], in_ptr[size_t(i) + 1] - in0, scale);
+  };
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) row_ptr[i + 1] = merge(i, nullptr, nullptr, nullptr);
+  row_ptr[0] = 0;
+  for (int64_t i = 0; i < n; ++i) row_ptr[i + 1] += row_ptr[i];
+  std::vector<double> row_sum(static_cast<size_t>(n));
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) merge(i, col + row_ptr[i], val + row_ptr[i], &row_sum[size_t(i)]);
+  *p_sum = chunked_tree_sum(row_sum.data(), n);
+}
+
+SparseP tsne_symmetric_p(const int32_t* idx, const float* cond_p, int64_t n, int k) {
+  SparseP p;
+  p.row_ptr.resize(size_t(n) + 1);
+  p.col.resize(size_t(2 * n * k));
+  p.val.resize(size_t(2 * n * k));
+  tsne_symmetrize(p.row_ptr.data(), p.col.data(), p.val.data(), &p.sum, idx, cond_p, n, k);
+  p.col.resize(size_t(p.row_ptr[size_t(n)]));
+  p.val.resize(size_t(p.row_ptr[size_t(n)]));
+  return p;
 }
 
 }  // namespace zs::cpu

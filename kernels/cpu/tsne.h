@@ -1,6 +1,6 @@
 // The CPU twin of the t-SNE kernels (kernels/tsne.cuh): the cpu backend's path AND the oracle the
-// emulator and CUDA builds are tested against (same signatures, minus the stream), plus the two
-// host-only steps every backend shares (the symmetrisation of P, and Barnes-Hut repulsion).
+// emulator and CUDA builds are tested against (same signatures, minus the stream), plus one
+// cpu-only method (Barnes-Hut repulsion).
 //
 // Conventions: outputs, inputs, sizes; every output is OVERWRITTEN. Points x[n][d] and the
 // embedding y[n][2] are row-major float32. Neighbour lists idx[n][k] (int32) and dist[n][k]
@@ -11,6 +11,13 @@
 //   tsne_knn          squared distances as an fma chain over the features in order; the k
 //                     smallest by (distance, index), the point itself excluded.
 //   tsne_conditional_p  sklearn's bisection per row, in double.
+//   tsne_symmetrize   the joint P as CSR (tsne_merge_row): row i is the union of its out- and
+//                     in-neighbours, columns ascending, p_ij = (p_j|i + p_i|j) / 2n rounded once;
+//                     col / val hold 2 n k entries (the most a row set can need), the first
+//                     row_ptr[n] are written. p_sum[0] = the sum of every value: each row's in
+//                     column order (double), the row sums as kTsneStepThreads contiguous chunks
+//                     summed in order, then a halving tree (the kernel's one block). idx must be
+//                     neighbour lists as tsne_knn writes them (each entry in [0, n), never i).
 //   tsne_attractive   per row, in CSR order: a_i = sum_j e p_ij t_ij (y_i - y_j), float; with kl_row
 //                     (nullable) = sum_j e p_ij log(e p_ij / t_ij) in double (e = exaggeration;
 //                     terms with p_ij = 0 add nothing).
@@ -37,12 +44,15 @@ void tsne_repulsive(float* repulsion, double* zrow, const float* y, int64_t n, f
 void tsne_gradient_step(float* y, float* update, float* gains, double* stats, const float* attraction,
                         const float* repulsion, const double* zrow, int64_t n, float momentum, float learning_rate);
 
-// The symmetric joint P of the conditional rows: p_ij = (p_j|i + p_i|j) / 2n over the union of
-// the neighbour graphs, each row's columns ascending. Host-side on every backend (O(n k)).
+void tsne_symmetrize(int32_t* row_ptr, int32_t* col, float* val, double* p_sum, const int32_t* idx,
+                     const float* cond_p, int64_t n, int k);
+
+// tsne_symmetrize into host vectors sized to the entries (tests and tools that want P on the host).
 struct SparseP {
   std::vector<int32_t> row_ptr, col;
   std::vector<float> val;
+  double sum = 0;
 };
-SparseP tsne_symmetrize(const int32_t* idx, const float* cond_p, int64_t n, int k);
+SparseP tsne_symmetric_p(const int32_t* idx, const float* cond_p, int64_t n, int k);
 
 }  // namespace zs::cpu

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "kernels/cpu/columns.h"
 #include "kernels/cpu/kmeans.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/tsne.h"

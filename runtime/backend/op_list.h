@@ -5,7 +5,8 @@
 // The OWN_KERNEL_PATH ones are forwarded to the twin the same way, but the kernel backend writes
 // their kernel path itself (a workspace). The ops that read the step counter (backend memory, so
 // that a captured graph takes a new step at every replay) are declared in backend.h.
-// Semantics of every op: kernels/cpu/ops.h, kernels/cpu/vae.h, kernels/cpu/kmeans.h and kernels/cpu/tsne.h.
+// Semantics of every op: kernels/cpu/ops.h, kernels/cpu/vae.h, kernels/cpu/kmeans.h,
+// kernels/cpu/columns.h and kernels/cpu/tsne.h.
 #pragma once
 
 // ZS_OP_ARGS (a, b) is a, b: lets a forwarder append arguments, e.g. name(ZS_OP_ARGS args, stream).
@@ -56,6 +57,9 @@
     (float* centers_new, double* counts, const float* centers_old, const float* xb, const int32_t* labels,          \
      int64_t b, int d, int k),                                                                                      \
     (centers_new, counts, centers_old, xb, labels, b, d, k))                                                        \
+  /* per-feature statistics of data kept in backend memory (kernels/cpu/columns.h) */                           \
+  X(column_moments, (double* sum, double* sq_dev, const float* x, int64_t n, int d), (sum, sq_dev, x, n, d))         \
+  X(centre_columns, (float* y, const float* x, const double* sum, int64_t n, int d), (y, x, sum, n, d))             \
   /* t-SNE (kernels/cpu/tsne.h): kNN lists, conditional P, forces over a CSR P, the gradient step. */               \
   X(tsne_knn, (int32_t* idx, float* dist, const float* x, int64_t n, int d, int k), (idx, dist, x, n, d, k))        \
   X(tsne_conditional_p, (float* cond_p, const float* dist, int64_t n, int k, float perplexity),                     \
@@ -80,6 +84,11 @@
   X(dense_backward,                                                                                                 \
     (float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int n, int in, int out),     \
     (dx, dw, db, dy, x, w, n, in, out))                                                                             \
+  /* the joint P of t-SNE as CSR; ranks and merges in a workspace on kernel backends */                          \
+  X(tsne_symmetrize,                                                                                                \
+    (int32_t* row_ptr, int32_t* col, float* val, double* p_sum, const int32_t* idx, const float* cond_p, int64_t n, \
+     int k),                                                                                                        \
+    (row_ptr, col, val, p_sum, idx, cond_p, n, k))                                                                  \
   /* per-chunk partial sums in a workspace on kernel backends */                                                    \
   X(kmeans_inertia,                                                                                                 \
     (double* inertia, const float* x, const float* centers, const int32_t* labels, int64_t n, int d, int k,         \

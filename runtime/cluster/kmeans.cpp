@@ -18,53 +18,33 @@ using namespace cluster_detail;
 
 constexpr const char* kWho = "KMeans";
 
-// The data with the feature means subtracted (x - mean), and the means.
-struct CentredData {
-  std::vector<float> values;
-  std::vector<double> mean;
-  MatrixView view;
-};
-
-CentredData centre_data(MatrixView x) {
-  CentredData c;
-  c.mean.assign(x.cols, 0.0);
-  for (int64_t i = 0; i < x.rows; ++i)
-    for (int f = 0; f < x.cols; ++f) c.mean[f] += x.row(i)[f];
-  for (double& m : c.mean) m /= static_cast<double>(x.rows);
-  std::vector<float> mean_f(c.mean.begin(), c.mean.end());
-  c.values.resize(static_cast<size_t>(x.size()));
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < x.rows; ++i)
-    for (int f = 0; f < x.cols; ++f) c.values[i * x.cols + f] = x.row(i)[f] - mean_f[f];
-  c.view = MatrixView{c.values.data(), x.rows, x.cols};
-  return c;
-}
-
 // sklearn's _relocate_empty_clusters: every empty cluster takes the point that is farthest from
 // its centre (distances from the assignment just made), which leaves its old cluster's sums.
 // Unlike sklearn, a point that is the last member of its cluster is skipped, so relocation can
 // never create a new empty cluster. sums [k][d] and counts [k] are updated in place.
 void relocate_empty_clusters(float* sums, int64_t* counts, int k, const int32_t* labels, const float* min_dist,
-                             MatrixView x) {
+                             KMeansEngine& x) {
   std::vector<int> empty;
   for (int j = 0; j < k; ++j)
     if (counts[j] == 0) empty.push_back(j);
   if (empty.empty()) return;
   // Farthest first; ties to the smaller index so the choice does not depend on the sort.
-  std::vector<int64_t> order(x.rows);
+  const int64_t rows = x.rows();
+  std::vector<int64_t> order(rows);
   std::iota(order.begin(), order.end(), 0);
   auto farther = [&](int64_t a, int64_t b) { return min_dist[a] != min_dist[b] ? min_dist[a] > min_dist[b] : a < b; };
-  const int64_t look = std::min<int64_t>(x.rows, 2 * static_cast<int64_t>(empty.size()) + 64);
+  const int64_t look = std::min<int64_t>(rows, 2 * static_cast<int64_t>(empty.size()) + 64);
   std::partial_sort(order.begin(), order.begin() + look, order.end(), farther);
   size_t next = 0;
-  const int d = x.cols;
-  for (int64_t pos = 0; pos < x.rows && next < empty.size(); ++pos) {
+  const int d = x.cols();
+  std::vector<float> row(d);
+  for (int64_t pos = 0; pos < rows && next < empty.size(); ++pos) {
     if (pos == look) std::sort(order.begin() + look, order.end(), farther);  // rare: many singletons
     const int64_t i = order[pos];
     const int old = labels[i];
     if (counts[old] <= 1) continue;
     const int fresh = empty[next++];
-    const float* row = x.row(i);
+    x.rows_to_host(row.data(), std::span<const int64_t>(&i, 1));
     for (int f = 0; f < d; ++f) {
       sums[int64_t(old) * d + f] -= row[f];
       sums[int64_t(fresh) * d + f] = row[f];
@@ -93,12 +73,10 @@ void stack_centers(std::vector<float>& out, std::span<LloydRun* const> runs) {
 
 // Lloyd iterations for a set of runs that advance in lockstep: each iteration is ONE pass over the
 // data for all runs still active (a kernel group per run), on the engine. A run stops on its own
-// criteria exactly as it would alone; the others go on. x is the engine's data on the host (the
-// relocation of empty clusters reads rows of it).
-void run_lloyd_lockstep(KMeansEngine& engine, MatrixView x, std::span<LloydRun> runs, int k, int max_iter,
-                        double tol_abs) {
-  const int64_t n = x.rows;
-  const int d = x.cols;
+// criteria exactly as it would alone; the others go on.
+void run_lloyd_lockstep(KMeansEngine& engine, std::span<LloydRun> runs, int k, int max_iter, double tol_abs) {
+  const int64_t n = engine.rows();
+  const int d = engine.cols();
   const size_t centre_floats = size_t(k) * d;
   std::vector<float> centres, sums, next(centre_floats), min_dist;
   std::vector<int32_t> labels;
@@ -124,7 +102,7 @@ void run_lloyd_lockstep(KMeansEngine& engine, MatrixView x, std::span<LloydRun> 
       if (std::find(run_counts, run_counts + k, int64_t(0)) != run_counts + k) {
         min_dist.resize(n);   // only now: the distances stay with the engine otherwise
         engine.last_min_dist(min_dist.data(), g);
-        relocate_empty_clusters(run_sums, run_counts, k, lab, min_dist.data(), x);
+        relocate_empty_clusters(run_sums, run_counts, k, lab, min_dist.data(), engine);
       }
       double shift = 0.0;  // squared centre shift summed over centres
       for (int j = 0; j < k; ++j) {
@@ -186,7 +164,16 @@ KMeansInit parse_kmeans_init(std::string_view text) {
 std::string_view to_string(KMeansInit init) { return init == KMeansInit::KMeansPlusPlus ? "k-means++" : "random"; }
 
 KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options) {
-  check_data(x, kWho);
+  check_data(x, kWho);   // on the host: the message can name the first bad sample
+  Backend& backend = options.backend ? *options.backend : shared_cpu_backend();
+  DeviceBuffer<float> owned;
+  return fit_kmeans(resident_data(backend, x, owned), options);
+}
+
+KMeansFit fit_kmeans(DeviceMatrixView x, const KMeansOptions& options) {
+  Backend& backend = options.backend ? *options.backend : shared_cpu_backend();
+  const ColumnStats stats = column_stats(backend, x);
+  check_device_data(x, stats, kWho);
   check_k(options.k, x.rows, kWho);
   check_at_least(options.n_init, 1, kWho, "n_init", "--n-init");
   check_at_least(options.max_iter, 1, kWho, "max_iter", "--max-iter");
@@ -194,23 +181,25 @@ KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options) {
 
   const int k = options.k;
   const int d = x.cols;
-  CentredData centred = centre_data(x);
-  const MatrixView xc = centred.view;
-  // The centred data go to the device once, for the whole fit.
-  KMeansEngine engine(options.backend ? *options.backend : shared_cpu_backend(), xc);
+  // The data centred on the backend, once for the whole fit (sklearn centres inside fit, so that
+  // the ||x||^2 - 2 x.c + ||c||^2 expansion keeps its precision).
+  DeviceBuffer<float> centred(backend, static_cast<size_t>(x.size()));
+  backend.centre_columns(centred.data(), x.data, stats.device.data(), x.rows, d);
+  const DeviceMatrixView xc{centred.data(), x.rows, d};
+  KMeansEngine engine(backend, xc);
 
   KMeansFit fit;
-  fit.tol_abs = options.tol > 0.0 ? options.tol * mean_feature_variance(xc) : 0.0;
+  fit.tol_abs = options.tol > 0.0 ? options.tol * mean_feature_variance(column_stats(backend, xc), x.rows) : 0.0;
   // Run r draws from its own stream (seed, r), so its result does not depend on the other runs
   // nor on how many runs share a pass.
   std::vector<ClusterRng> rngs;
   for (int r = 0; r < options.n_init; ++r) rngs.emplace_back(options.seed, static_cast<uint64_t>(r));
-  std::vector<std::vector<float>> inits = initial_centers(engine, xc, k, options.init, rngs);
+  std::vector<std::vector<float>> inits = initial_centers(engine, k, options.init, rngs);
   std::vector<LloydRun> runs(options.n_init);
   for (int r = 0; r < options.n_init; ++r) runs[r].centers = std::move(inits[r]);
   const size_t chunk = static_cast<size_t>(runs_per_pass(k));
   for (size_t r0 = 0; r0 < runs.size(); r0 += chunk)
-    run_lloyd_lockstep(engine, xc, std::span<LloydRun>(runs).subspan(r0, std::min(chunk, runs.size() - r0)), k,
+    run_lloyd_lockstep(engine, std::span<LloydRun>(runs).subspan(r0, std::min(chunk, runs.size() - r0)), k,
                        options.max_iter, fit.tol_abs);
   int best_index = 0;
   for (int r = 0; r < options.n_init; ++r) {
@@ -222,7 +211,8 @@ KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options) {
   // Back to the caller's coordinates.
   for (int j = 0; j < k; ++j)
     for (int f = 0; f < d; ++f)
-      best.centers[size_t(j) * d + f] = static_cast<float>(best.centers[size_t(j) * d + f] + centred.mean[f]);
+      best.centers[size_t(j) * d + f] =
+          static_cast<float>(best.centers[size_t(j) * d + f] + stats.sum[f] / static_cast<double>(x.rows));
   fit.model = KMeansModel{k, d, std::move(best.centers)};
   fit.labels = std::move(best.labels);
   fit.inertia = best.inertia;
@@ -234,6 +224,12 @@ KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options) {
 
 std::vector<int32_t> predict(const KMeansModel& model, MatrixView x, Backend* backend) {
   check_data(x, "KMeans predict");
+  Backend& be = backend ? *backend : shared_cpu_backend();
+  DeviceBuffer<float> owned;
+  return predict(model, resident_data(be, x, owned), &be);
+}
+
+std::vector<int32_t> predict(const KMeansModel& model, DeviceMatrixView x, Backend* backend) {
   if (x.cols != model.d)
     throw UserError("KMeans predict: the data have " + std::to_string(x.cols) + " features but the model was fitted on " +
                     std::to_string(model.d) + "; transform the data the same way as the training data");

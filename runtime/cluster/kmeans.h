@@ -15,7 +15,8 @@
 // - Empty clusters are re-seeded with the points farthest from their centre (sklearn's
 //   _relocate_empty_clusters); a point is never taken from a cluster it is the only member of.
 // - The data are centred (feature means subtracted) inside fit, as sklearn does, so that the
-//   ||x||^2 - 2 x.c + ||c||^2 expansion keeps its precision; the returned centres are not.
+//   ||x||^2 - 2 x.c + ||c||^2 expansion keeps its precision; the returned centres are not. Means
+//   and variances are per-feature sums in row order in double (kernels/cpu/columns.h).
 // - Deterministic: the same data, options and seed give the same result on every run (see
 //   kernels/cpu/kmeans.h for the thread-count caveat).
 // - Device: options.backend says where the passes run (k-means++, Lloyd passes, relabelling,
@@ -75,9 +76,13 @@ struct KMeansFit {
 };
 
 KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options);
+// The same for data already in the memory of options.backend (the cpu backend when null): they
+// stay there (centred into a copy of the backend's); only centres, labels and sums cross.
+KMeansFit fit_kmeans(DeviceMatrixView x, const KMeansOptions& options);
 
 // Nearest centre of every row of x, computed on `backend` (null: the cpu backend).
 std::vector<int32_t> predict(const KMeansModel& model, MatrixView x, Backend* backend = nullptr);
+std::vector<int32_t> predict(const KMeansModel& model, DeviceMatrixView x, Backend* backend = nullptr);
 
 // Exact sum of squared distances of the rows of x to their labelled centre.
 double inertia(const KMeansModel& model, MatrixView x, std::span<const int32_t> labels);

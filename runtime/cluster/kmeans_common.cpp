@@ -48,34 +48,39 @@ void check_tol(double tol, const char* who) {
                     " is invalid; the tolerance (--tol) must be a finite number >= 0");
 }
 
-double mean_feature_variance(MatrixView x) {
-  const int d = x.cols;
-  std::vector<double> mean(d, 0.0), sq(d, 0.0);
-  // Two passes in double (mean, then squared deviations): no catastrophic cancellation.
-  for (int64_t i = 0; i < x.rows; ++i)
-    for (int f = 0; f < d; ++f) mean[f] += x.row(i)[f];
-  for (double& m : mean) m /= static_cast<double>(x.rows);
-  for (int64_t i = 0; i < x.rows; ++i)
-    for (int f = 0; f < d; ++f) {
-      const double dev = x.row(i)[f] - mean[f];
-      sq[f] += dev * dev;
-    }
+DeviceMatrixView resident_data(Backend& backend, MatrixView x, DeviceBuffer<float>& owned) {
+  if (backend.memory_is_host()) return {x.data, x.rows, x.cols};
+  owned = DeviceBuffer<float>(backend, std::span<const float>(x.data, static_cast<size_t>(x.size())));
+  return {owned.data(), x.rows, x.cols};
+}
+
+ColumnStats column_stats(Backend& backend, DeviceMatrixView x) {
+  if (!x.data || x.rows < 1 || x.cols < 1) return {};   // check_device_data reports it
+  ColumnStats s{{}, {}, DeviceBuffer<double>(backend, 2 * static_cast<size_t>(x.cols))};
+  backend.column_moments(s.device.data(), s.device.data() + x.cols, x.data, x.rows, x.cols);
+  const std::vector<double> both = s.device.download();
+  s.sum.assign(both.begin(), both.begin() + x.cols);
+  s.sq_dev.assign(both.begin() + x.cols, both.end());
+  return s;
+}
+
+void check_device_data(DeviceMatrixView x, const ColumnStats& stats, const char* who) {
+  if (!x.data || x.rows < 1 || x.cols < 1)
+    throw UserError(std::string(who) + ": the data set is empty (" + std::to_string(x.rows) + " rows of " +
+                    std::to_string(x.cols) + " features); pass at least one sample with at least one feature");
+  if (x.rows > INT32_MAX)
+    throw UserError(std::string(who) + ": " + std::to_string(x.rows) +
+                    " samples is more than this implementation supports (2^31 - 1); subsample the data");
+  for (int f = 0; f < x.cols; ++f)
+    if (!std::isfinite(stats.sum[f]))
+      throw UserError(std::string(who) + ": feature " + std::to_string(f) +
+                      " holds a NaN or infinite value; clean the input data (or its scaling) first");
+}
+
+double mean_feature_variance(const ColumnStats& stats, int64_t rows) {
   double total = 0.0;
-  for (double s : sq) total += s / static_cast<double>(x.rows);
-  return total / d;
-}
-
-std::vector<float> row_sqnorms(MatrixView x) {
-  std::vector<float> out(x.rows);
-  cpu::row_sqnorms(out.data(), x.data, x.rows, x.cols);
-  return out;
-}
-
-std::vector<float> gather_rows(MatrixView x, std::span<const int64_t> indices) {
-  std::vector<float> out(indices.size() * static_cast<size_t>(x.cols));
-  for (size_t r = 0; r < indices.size(); ++r)
-    std::copy(x.row(indices[r]), x.row(indices[r]) + x.cols, out.begin() + r * x.cols);
-  return out;
+  for (double s : stats.sq_dev) total += s / static_cast<double>(rows);
+  return total / static_cast<double>(stats.sq_dev.size());
 }
 
 int default_local_trials(int k) { return 2 + static_cast<int>(std::log(static_cast<double>(k))); }
@@ -125,11 +130,18 @@ std::vector<int64_t> kmeans_plusplus(MatrixView x, const float* x_sqnorm, int k,
 
 int runs_per_pass(int k) { return std::max(1, kMaxCentresPerPass / k); }
 
-std::vector<std::vector<float>> initial_centers(KMeansEngine& engine, MatrixView x, int k, KMeansInit init,
+// The rows `ids` of the engine's data, on the host.
+std::vector<float> engine_rows(KMeansEngine& engine, std::span<const int64_t> ids) {
+  std::vector<float> out(ids.size() * static_cast<size_t>(engine.cols()));
+  engine.rows_to_host(out.data(), ids);
+  return out;
+}
+
+std::vector<std::vector<float>> initial_centers(KMeansEngine& engine, int k, KMeansInit init,
                                                 std::span<ClusterRng> rngs) {
   std::vector<std::vector<float>> centres;
   if (init == KMeansInit::Random) {
-    for (ClusterRng& rng : rngs) centres.push_back(gather_rows(x, rng.distinct(x.rows, k)));
+    for (ClusterRng& rng : rngs) centres.push_back(engine_rows(engine, rng.distinct(engine.rows(), k)));
     return centres;
   }
   // k-means++ in chunks of runs: a chunk keeps t x n candidate distances per run in memory.
@@ -138,19 +150,19 @@ std::vector<std::vector<float>> initial_centers(KMeansEngine& engine, MatrixView
   const size_t chunk = static_cast<size_t>(std::max(1, kMaxCandidatesPerPass / trials));
   for (size_t r0 = 0; r0 < rngs.size(); r0 += chunk) {
     const auto rows = kmeans_plusplus_runs(engine, k, trials, rngs.subspan(r0, std::min(chunk, rngs.size() - r0)));
-    for (const auto& r : rows) centres.push_back(gather_rows(x, r));
+    for (const auto& r : rows) centres.push_back(engine_rows(engine, r));
   }
   return centres;
 }
 
-std::vector<float> initial_centers(KMeansEngine& engine, MatrixView x, int k, KMeansInit init, ClusterRng& rng) {
-  return std::move(initial_centers(engine, x, k, init, std::span<ClusterRng>(&rng, 1))[0]);
+std::vector<float> initial_centers(KMeansEngine& engine, int k, KMeansInit init, ClusterRng& rng) {
+  return std::move(initial_centers(engine, k, init, std::span<ClusterRng>(&rng, 1))[0]);
 }
 
 std::vector<std::vector<float>> initial_centers(MatrixView x, const float* x_sqnorm, int k, KMeansInit init,
                                                 std::span<ClusterRng> rngs) {
   KMeansEngine engine(shared_cpu_backend(), x, x_sqnorm);
-  return initial_centers(engine, x, k, init, rngs);
+  return initial_centers(engine, k, init, rngs);
 }
 
 std::vector<float> initial_centers(MatrixView x, const float* x_sqnorm, int k, KMeansInit init, ClusterRng& rng) {

@@ -20,13 +20,23 @@ void check_k(int k, int64_t rows, const char* who);
 void check_at_least(int64_t value, int64_t min_value, const char* who, const char* name, const char* flag);
 void check_tol(double tol, const char* who);
 
+// Host data in `backend`'s memory: in place on a backend whose memory is the host's, else
+// uploaded into `owned`.
+DeviceMatrixView resident_data(Backend& backend, MatrixView x, DeviceBuffer<float>& owned);
+
+// Per-feature sums and squared deviations of data in backend memory (the column_moments op).
+struct ColumnStats {
+  std::vector<double> sum, sq_dev;   // on the host
+  DeviceBuffer<double> device;       // [sum | sq_dev] in the backend's memory
+};
+ColumnStats column_stats(Backend& backend, DeviceMatrixView x);
+// Throws UserError unless x is a non-empty matrix of at most 2^31 - 1 rows whose values are all
+// finite (a NaN or infinity makes its column's sum so).
+void check_device_data(DeviceMatrixView x, const ColumnStats& stats, const char* who);
 // Mean over features of the (population) variance of each feature: sklearn's tolerance scale.
-double mean_feature_variance(MatrixView x);
+double mean_feature_variance(const ColumnStats& stats, int64_t rows);
 
 std::vector<float> row_sqnorms(MatrixView x);
-
-// out[r] = x.row(indices[r]) for every r.
-std::vector<float> gather_rows(MatrixView x, std::span<const int64_t> indices);
 
 // sklearn's number of k-means++ candidates per step: 2 + floor(ln k).
 int default_local_trials(int k);
@@ -45,16 +55,19 @@ std::vector<std::vector<int64_t>> kmeans_plusplus_runs(MatrixView x, const float
 std::vector<std::vector<int64_t>> kmeans_plusplus_runs(KMeansEngine& engine, int k, int n_local_trials,
                                                        std::span<ClusterRng> rngs);
 
+// The rows `ids` of the engine's data, on the host ([ids.size()][d]).
+std::vector<float> engine_rows(KMeansEngine& engine, std::span<const int64_t> ids);
+
 // Initial centres [k][d] of every run, chosen by `init` (k-means++ with the default number of
 // trials, or k distinct random rows), one generator per run.
 std::vector<std::vector<float>> initial_centers(MatrixView x, const float* x_sqnorm, int k, KMeansInit init,
                                                 std::span<ClusterRng> rngs);
 // One run.
 std::vector<float> initial_centers(MatrixView x, const float* x_sqnorm, int k, KMeansInit init, ClusterRng& rng);
-// The same with k-means++ on `engine`, whose data are x (x gives the rows of the chosen centres).
-std::vector<std::vector<float>> initial_centers(KMeansEngine& engine, MatrixView x, int k, KMeansInit init,
+// The same on the data of `engine` (its passes run, and its rows are read, where the engine runs).
+std::vector<std::vector<float>> initial_centers(KMeansEngine& engine, int k, KMeansInit init,
                                                 std::span<ClusterRng> rngs);
-std::vector<float> initial_centers(KMeansEngine& engine, MatrixView x, int k, KMeansInit init, ClusterRng& rng);
+std::vector<float> initial_centers(KMeansEngine& engine, int k, KMeansInit init, ClusterRng& rng);
 
 // Runs that share one pass over the data: at most kMaxCentresPerPass centres in all (this bounds
 // the per-thread scratch, tile scores and double accumulators, at ~1 MB per 256 centres of 784

@@ -7,9 +7,10 @@ namespace zs {
 KMeansEngine::KMeansEngine(Backend& backend, MatrixView x, const float* x_sqnorm)
     : be_(backend), n_(x.rows), d_(x.cols), x_owned_(backend, 0), x_sqnorm_owned_(backend, 0), centres_(backend, 0),
       c_sqnorm_(backend, 0), min_dist_(backend, 0), sums_(backend, 0), closest_(backend, 0), cand_dist_(backend, 0),
-      batch_(backend, 0), batch_sqnorm_(backend, 0), centres_new_(backend, 0), labels_(backend, 0),
-      cand_ids_(backend, 0), counts_(backend, 0), inertia_(backend, 0), cand_pot_(backend, 0), uniforms_(backend, 0),
+      batch_(backend, 0), batch_sqnorm_(backend, 0), centres_new_(backend, 0), picked_(backend, 0),
+      labels_(backend, 0), cand_ids_(backend, 0), counts_(backend, 0), inertia_(backend, 0), cand_pot_(backend, 0), uniforms_(backend, 0),
       minibatch_counts_(backend, 0) {
+  if (!x.data) return;   // the DeviceMatrixView constructor fills the data in
   x_ = resident(x_owned_, x.data, static_cast<size_t>(x.size()));
   if (x_sqnorm) {
     x_sqnorm_ = resident(x_sqnorm_owned_, x_sqnorm, static_cast<size_t>(n_));
@@ -17,6 +18,21 @@ KMeansEngine::KMeansEngine(Backend& backend, MatrixView x, const float* x_sqnorm
     be_.row_sqnorms(x_sqnorm_owned_.reserve(static_cast<size_t>(n_)), x_, n_, d_);
     x_sqnorm_ = x_sqnorm_owned_.data();
   }
+}
+
+KMeansEngine::KMeansEngine(Backend& backend, DeviceMatrixView x)
+    : KMeansEngine(backend, MatrixView{nullptr, 0, x.cols}) {
+  n_ = x.rows;
+  x_ = x.data;
+  be_.row_sqnorms(x_sqnorm_owned_.reserve(static_cast<size_t>(n_)), x_, n_, d_);
+  x_sqnorm_ = x_sqnorm_owned_.data();
+}
+
+void KMeansEngine::rows_to_host(float* out, std::span<const int64_t> rows) {
+  if (rows.empty()) return;
+  picked_ids_.assign(rows.begin(), rows.end());
+  be_.gather_rows(picked_.reserve(rows.size() * d_), x_, n_, picked_ids_, d_);
+  be_.to_host(out, picked_.data(), rows.size() * d_);
 }
 
 const float* KMeansEngine::resident(DeviceBuffer<float>& owned, const float* host, size_t count) {

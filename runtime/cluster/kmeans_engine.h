@@ -14,7 +14,9 @@
 // distances and sums within float rounding (see kernels/kmeans.cuh for the exact relations).
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "runtime/backend/backend.h"
 #include "runtime/cluster/matrix_view.h"
@@ -26,12 +28,15 @@ class KMeansEngine {
   // x_sqnorm: the row norms of x when the caller has them (host memory), else computed here.
   // On a backend whose memory is the host's, x (and x_sqnorm) must outlive the engine.
   KMeansEngine(Backend& backend, MatrixView x, const float* x_sqnorm = nullptr);
+  // Data already in the backend's memory (they must outlive the engine): nothing is copied.
+  KMeansEngine(Backend& backend, DeviceMatrixView x);
   KMeansEngine(const KMeansEngine&) = delete;
   KMeansEngine& operator=(const KMeansEngine&) = delete;
 
   std::string name() const { return be_.name(); }   // "cpu", "cuda", "emu"
   int64_t rows() const { return n_; }
   int cols() const { return d_; }
+  const float* data() const { return x_; }   // the data, in the backend's memory
 
   // labels[g][i] = nearest centre of point i in group g; min_dist[g][i] its squared distance
   // (min_dist may be null).
@@ -45,6 +50,10 @@ class KMeansEngine {
 
   // inertia[g] = sum_i ||x_i - c_{g, labels[g][i]}||^2 (double).
   void inertia(double* inertia, const float* centers, const int32_t* labels, int k, int groups);
+
+  // out[r] = row rows[r] of the data (a gather on the backend, then one download).
+  void rows_to_host(float* out, std::span<const int64_t> rows);
+  Backend& backend() const { return be_; }
 
   // ---- greedy k-means++ for `runs` independent runs (state: each run's closest distances) ----
   // Starts: closest[r] = distances to row first_ids[r].
@@ -72,8 +81,10 @@ class KMeansEngine {
   DeviceBuffer<float> x_owned_, x_sqnorm_owned_;
   const float* x_ = nullptr;
   const float* x_sqnorm_ = nullptr;
-  DeviceBuffer<float> centres_, c_sqnorm_, min_dist_, sums_, closest_, cand_dist_, batch_, batch_sqnorm_, centres_new_;
+  DeviceBuffer<float> centres_, c_sqnorm_, min_dist_, sums_, closest_, cand_dist_, batch_, batch_sqnorm_, centres_new_,
+      picked_;
   DeviceBuffer<int32_t> labels_, cand_ids_;
+  std::vector<int32_t> picked_ids_;
   DeviceBuffer<int64_t> counts_;
   DeviceBuffer<double> inertia_, cand_pot_, uniforms_, minibatch_counts_;
   int runs_ = 0, t_ = 0;

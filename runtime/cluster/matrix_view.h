@@ -14,4 +14,14 @@ struct MatrixView {
   int64_t size() const { return rows * cols; }
 };
 
+// The same shape for a matrix in a Backend's memory (DeviceBuffer<float>::data()): never read on
+// the host, only handed to the backend's ops (runtime/cluster/kmeans_engine.h).
+struct DeviceMatrixView {
+  const float* data = nullptr;
+  int64_t rows = 0;
+  int cols = 0;
+
+  int64_t size() const { return rows * cols; }
+};
+
 }  // namespace zs

@@ -17,9 +17,8 @@ using namespace cluster_detail;
 
 constexpr const char* kWho = "MiniBatchKMeans";
 
-void check_options(MatrixView x, const MiniBatchKMeansOptions& o) {
-  check_data(x, kWho);
-  check_k(o.k, x.rows, kWho);
+void check_options(int64_t rows, const MiniBatchKMeansOptions& o) {
+  check_k(o.k, rows, kWho);
   check_at_least(o.batch_size, 1, kWho, "batch_size", "--batch-size");
   check_at_least(o.n_init, 1, kWho, "n_init", "--n-init");
   check_at_least(o.max_iter, 1, kWho, "max_iter", "--max-iter");
@@ -51,6 +50,15 @@ double assign_inertia(KMeansEngine& engine, const std::vector<float>& centers, i
   std::vector<float> dist(engine.rows());
   engine.assign(labels.data(), dist.data(), centers.data(), k, 1);
   return sum_double(dist);
+}
+
+// The rows `ids` of the engine's data gathered into `out` on the backend: an engine of their own.
+KMeansEngine subset_engine(KMeansEngine& engine, DeviceBuffer<float>& out, const std::vector<int64_t>& ids) {
+  const int d = engine.cols();
+  out = DeviceBuffer<float>(engine.backend(), ids.size() * static_cast<size_t>(d));
+  const std::vector<int32_t> ids32(ids.begin(), ids.end());
+  engine.backend().gather_rows(out.data(), engine.data(), engine.rows(), ids32, d);
+  return KMeansEngine(engine.backend(), DeviceMatrixView{out.data(), static_cast<int64_t>(ids.size()), d});
 }
 
 // sklearn's early-stopping state (_mini_batch_convergence).
@@ -90,14 +98,15 @@ class ConvergenceMonitor {
 // sklearn's random reassignment: centres whose count is below ratio * max count jump onto distinct
 // random points of the batch (at most half the batch, the lowest counts first), and their count
 // becomes the smallest count of the centres that stay, so they are not reassigned again at once.
-void reassign_low_count_centers(std::vector<float>& centers, std::vector<double>& counts, MatrixView batch,
-                                double ratio, ClusterRng& rng) {
+void reassign_low_count_centers(std::vector<float>& centers, std::vector<double>& counts, KMeansEngine& engine,
+                                const std::vector<int32_t>& batch_rows, double ratio, ClusterRng& rng) {
+  const int64_t batch = static_cast<int64_t>(batch_rows.size());
   const int k = static_cast<int>(counts.size());
   const double threshold = ratio * *std::max_element(counts.begin(), counts.end());
   std::vector<int> low;
   for (int j = 0; j < k; ++j)
     if (counts[j] < threshold) low.push_back(j);
-  const size_t cap = static_cast<size_t>(0.5 * static_cast<double>(batch.rows));
+  const size_t cap = static_cast<size_t>(0.5 * static_cast<double>(batch));
   if (low.size() > cap) {
     // Keep the `cap` lowest counts (stable: ties keep the smaller centre index).
     std::stable_sort(low.begin(), low.end(), [&](int a, int b) { return counts[a] < counts[b]; });
@@ -114,10 +123,12 @@ void reassign_low_count_centers(std::vector<float>& centers, std::vector<double>
       min_kept = counts[j];
       any_kept = true;
     }
-  const std::vector<int64_t> picks = rng.distinct(batch.rows, static_cast<int64_t>(low.size()));
-  const int d = batch.cols;
+  std::vector<int64_t> picks = rng.distinct(batch, static_cast<int64_t>(low.size()));
+  for (int64_t& p : picks) p = batch_rows[size_t(p)];   // batch positions to rows of the data
+  const std::vector<float> picked = engine_rows(engine, picks);
+  const int d = engine.cols();
   for (size_t r = 0; r < low.size(); ++r) {
-    std::copy(batch.row(picks[r]), batch.row(picks[r]) + d, centers.begin() + int64_t(low[r]) * d);
+    std::copy(picked.begin() + int64_t(r) * d, picked.begin() + int64_t(r + 1) * d, centers.begin() + int64_t(low[r]) * d);
     counts[low[r]] = min_kept;
   }
 }
@@ -125,38 +136,41 @@ void reassign_low_count_centers(std::vector<float>& centers, std::vector<double>
 }  // namespace
 
 KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& options) {
-  check_options(x, options);
+  check_data(x, kWho);   // on the host: the message can name the first bad sample
+  Backend& backend = options.backend ? *options.backend : shared_cpu_backend();
+  DeviceBuffer<float> owned;
+  return fit_minibatch_kmeans(resident_data(backend, x, owned), options);
+}
+
+KMeansFit fit_minibatch_kmeans(DeviceMatrixView x, const MiniBatchKMeansOptions& options) {
+  Backend& backend = options.backend ? *options.backend : shared_cpu_backend();
+  const ColumnStats stats = column_stats(backend, x);
+  check_device_data(x, stats, kWho);
+  check_options(x.rows, options);
   const int k = options.k;
   const int d = x.cols;
   const int64_t n = x.rows;
   const int64_t batch = std::min<int64_t>(options.batch_size, n);
   const int64_t init_size = effective_init_size(options, batch, n);
-  // The data go to the device once, for the whole fit (the cpu engine only computes the norms).
-  Backend& backend = options.backend ? *options.backend : shared_cpu_backend();
   KMeansEngine engine(backend, x);
 
   KMeansFit fit;
-  fit.tol_abs = options.tol > 0.0 ? options.tol * mean_feature_variance(x) : 0.0;
+  fit.tol_abs = options.tol > 0.0 ? options.tol * mean_feature_variance(stats, n) : 0.0;
   ClusterRng rng(options.seed);
 
   // ---- init: the best of n_init initializations, judged on one validation subsample ----
-  // The subsamples are small (init_size rows): each gets its own engine.
-  const std::vector<int64_t> valid_rows = draw_with_replacement(n, init_size, rng);
-  const std::vector<float> valid = gather_rows(x, valid_rows);
-  const MatrixView valid_view{valid.data(), init_size, d};
-  KMeansEngine valid_engine(backend, valid_view);
+  // The subsamples (init_size rows) are gathered on the backend, each into an engine of its own.
+  DeviceBuffer<float> valid, subset;
+  KMeansEngine valid_engine = subset_engine(engine, valid, draw_with_replacement(n, init_size, rng));
   std::vector<float> centers;
   double best_valid = 0.0;
   for (int r = 0; r < options.n_init; ++r) {
     std::vector<float> candidate;
     if (init_size < n) {
-      const std::vector<int64_t> rows = draw_with_replacement(n, init_size, rng);
-      const std::vector<float> subset = gather_rows(x, rows);
-      const MatrixView subset_view{subset.data(), init_size, d};
-      KMeansEngine subset_engine(backend, subset_view);
-      candidate = initial_centers(subset_engine, subset_view, k, options.init, rng);
+      KMeansEngine init_engine = subset_engine(engine, subset, draw_with_replacement(n, init_size, rng));
+      candidate = initial_centers(init_engine, k, options.init, rng);
     } else {
-      candidate = initial_centers(engine, x, k, options.init, rng);
+      candidate = initial_centers(engine, k, options.init, rng);
     }
     const double valid_inertia = assign_inertia(valid_engine, candidate, k);
     fit.init_inertias.push_back(valid_inertia);
@@ -174,7 +188,7 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
   int64_t since_reassign = 0;
   const int64_t n_steps = std::max<int64_t>(1, static_cast<int64_t>(options.max_iter) * n / batch);
   std::vector<int32_t> rows(batch), labels(batch);
-  std::vector<float> dist(batch), xb;
+  std::vector<float> dist(batch);
   int64_t step = 0;
   for (; step < n_steps; ++step) {
     for (int64_t r = 0; r < batch; ++r) rows[r] = static_cast<int32_t>(rng.below(n));
@@ -188,11 +202,8 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
     engine.minibatch_step(centers_new.data(), counts.data(), labels.data(), dist.data(), centers.data(), rows.data(),
                            batch, k);
     const double batch_inertia = sum_double(dist);
-    if (reassign && options.reassignment_ratio > 0.0) {
-      xb.resize(static_cast<size_t>(batch) * d);   // the batch's rows, on the host only when needed
-      for (int64_t r = 0; r < batch; ++r) std::copy(x.row(rows[r]), x.row(rows[r]) + d, xb.begin() + r * d);
-      reassign_low_count_centers(centers_new, counts, MatrixView{xb.data(), batch, d}, options.reassignment_ratio, rng);
-    }
+    if (reassign && options.reassignment_ratio > 0.0)
+      reassign_low_count_centers(centers_new, counts, engine, rows, options.reassignment_ratio, rng);
     double diff = 0.0;
     if (fit.tol_abs > 0.0)
       for (size_t e = 0; e < centers.size(); ++e) {

@@ -16,7 +16,8 @@
 //   weighted average (EWA) of the per-sample batch inertia (alpha = 2 * batch / (n + 1)).
 // - Finally every point is labelled with the final centres and the exact inertia computed.
 // - Device: options.backend says where the passes run (runtime/cluster/kmeans_engine.h); the data
-//   are uploaded once, the init subsamples (init_size rows) get small engines of their own.
+//   are uploaded once (or given in backend memory), the init subsamples (init_size rows) are gathered
+//   there into small engines of their own.
 #pragma once
 #include <cstdint>
 
@@ -41,5 +42,7 @@ struct MiniBatchKMeansOptions {
 };
 
 KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& options);
+// The same for data already in the memory of options.backend (the cpu backend when null).
+KMeansFit fit_minibatch_kmeans(DeviceMatrixView x, const MiniBatchKMeansOptions& options);
 
 }  // namespace zs

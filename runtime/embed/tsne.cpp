@@ -9,7 +9,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "kernels/cpu/tsne.h"
 #include "kernels/philox.h"
 
 namespace zs {
@@ -68,37 +67,33 @@ TsneResult tsne(Backend& be, const float* x, int64_t n, int d, const TsneOptions
   r.neighbours = k;
   require(int64_t(k) * n * 2 <= std::numeric_limits<int32_t>::max(), "n * k too large for the sparse P");
 
-  // 1-2. Neighbours and conditional P on the backend.
+  // 1-3. Neighbours, conditional P and the symmetric P, all in backend memory.
   auto start = Clock::now();
-  std::vector<int32_t> idx(size_t(n) * size_t(k));
-  std::vector<float> cond(size_t(n) * size_t(k));
+  const size_t edges = size_t(n) * size_t(k);
+  DeviceBuffer<int32_t> row_ptr(be, size_t(n) + 1), col(be, 2 * edges);
+  DeviceBuffer<float> val(be, 2 * edges);
+  DeviceBuffer<double> p_sum_device(be, 1);
+  double p_sum = 0;
   {
-    DeviceBuffer<float> dx(be, size_t(n) * size_t(d)), ddist(be, size_t(n) * size_t(k)), dcond(be, size_t(n) * size_t(k));
-    DeviceBuffer<int32_t> didx(be, size_t(n) * size_t(k));
+    DeviceBuffer<float> dx(be, size_t(n) * size_t(d)), dist(be, edges), cond(be, edges);
+    DeviceBuffer<int32_t> idx(be, edges);
     dx.upload(std::span<const float>(x, size_t(n) * size_t(d)));
-    be.tsne_knn(didx.data(), ddist.data(), dx.data(), n, d, k);
-    be.to_host(idx.data(), didx.data(), idx.size());   // synchronizes: the kNN time is the kNN's
+    be.tsne_knn(idx.data(), dist.data(), dx.data(), n, d, k);
+    be.synchronize();   // the kNN time is the kNN's
     r.seconds_knn = seconds_since(start);
     start = Clock::now();
-    be.tsne_conditional_p(dcond.data(), ddist.data(), n, k, o.perplexity);
-    be.to_host(cond.data(), dcond.data(), cond.size());
+    be.tsne_conditional_p(cond.data(), dist.data(), n, k, o.perplexity);
+    be.tsne_symmetrize(row_ptr.data(), col.data(), val.data(), p_sum_device.data(), idx.data(), cond.data(), n, k);
+    be.to_host(&p_sum, p_sum_device.data(), 1);   // synchronizes before the scratch above is freed
   }
-  // 3. The symmetric P (host, O(n k)).
-  const cpu::SparseP p = cpu::tsne_symmetrize(idx.data(), cond.data(), n, k);
-  double p_sum = 0;
-  for (float v : p.val) p_sum += v;
   r.seconds_p = seconds_since(start);
 
   // 4-5. Init and optimisation.
   start = Clock::now();
   const std::vector<float> y0 = o.init == TsneInit::Pca ? tsne_pca_init(x, n, d) : random_init(n, o.seed);
-  DeviceBuffer<int32_t> row_ptr(be, p.row_ptr.size()), col(be, p.col.size());
-  DeviceBuffer<float> val(be, p.val.size()), y(be, size_t(2 * n)), update(be, size_t(2 * n)), gains(be, size_t(2 * n));
+  DeviceBuffer<float> y(be, size_t(2 * n)), update(be, size_t(2 * n)), gains(be, size_t(2 * n));
   DeviceBuffer<float> attraction(be, size_t(2 * n)), repulsion(be, size_t(2 * n));
   DeviceBuffer<double> kl_row(be, size_t(n)), zrow(be, size_t(n)), stats(be, 2);
-  row_ptr.upload(p.row_ptr);
-  col.upload(p.col);
-  val.upload(p.val);
   y.upload(y0);
   const float learning_rate =
       o.learning_rate > 0 ? o.learning_rate : std::max(float(n) / o.early_exaggeration / 4.f, 50.f);

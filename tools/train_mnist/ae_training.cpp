@@ -64,8 +64,8 @@ AeRun train_autoencoder(RunContext& ctx, const AeTrainOptions& o, const Safetens
 
   // Latents and reconstructions from the trained model.
   AeRun run;
-  run.z_test = write_latents(loop, [&](const float* x, int n) { return model.encode(x, n); }, o.z_dim, &run.z_train);
-  if (o.z_dim == 2) draw_latents(loop, run.z_test, "autoencoder latent space (test digits)", o.latent_range);
+  run.z = write_latents(loop, [&](const float* x, int n) { return model.encode(x, n); }, o.z_dim);
+  if (o.z_dim == 2) draw_latents(loop, run.z.test, "autoencoder latent space (test digits)", o.latent_range);
   draw_reconstructions(loop, [&](const float* x, int n) {
     model.forward_loss(x, n);
     return model.reconstruction();
@@ -78,7 +78,7 @@ AeRun train_autoencoder(RunContext& ctx, const AeTrainOptions& o, const Safetens
   run.metrics["decoder_head"] = o.decoder_head;
   run.metrics["batch"] = o.batch;
   run.metrics["lr"] = o.lr;
-  run.metrics["latent_stats"] = latent_stats(run.z_test, o.z_dim);
+  run.metrics["latent_stats"] = latent_stats(run.z.test, o.z_dim);
   run.metrics["peak_device_bytes"] = be.peak_bytes();
   return run;
 }

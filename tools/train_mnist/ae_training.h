@@ -45,7 +45,7 @@ SafetensorsFile prepare_ae_training(const AeTrainOptions& o);
 
 struct AeRun {
   nlohmann::json metrics;              // TrainLoop::metrics keys + z_dim, loss, batch, lr, latent_stats, peak_device_bytes
-  std::vector<float> z_train, z_test;  // latents on the host, count x z_dim
+  LatentSets z;                        // latents on the host and in backend memory, count x z_dim
 };
 
 // Trains (or resumes from `resume`) and writes the outputs listed above; `command` names the run in

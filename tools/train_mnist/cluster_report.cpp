@@ -63,19 +63,23 @@ ScaledFeatures scale_features(const FeatureSet& f, ScaleKind kind) {
   return s;
 }
 
-nlohmann::json cluster_and_classify(RunContext& ctx, const FeatureSet& f, int k, const KMeansSettings& s) {
-  const ScaledFeatures x = scale_features(f, s.scale);
+nlohmann::json cluster_and_classify(RunContext& ctx, const FeatureSet& f, int k, const KMeansSettings& s,
+                                    const ResidentFeatures* resident) {
+  if (s.scale != ScaleKind::None) resident = nullptr;   // scaled on the host
+  const ScaledFeatures x = resident ? ScaledFeatures{} : scale_features(f, s.scale);
   const MatrixView train_view{x.train.data(), f.train_count, f.dim}, test_view{x.test.data(), f.test_count, f.dim};
 
   ctx.say("kmeans: " + std::string(s.minibatch ? "minibatch" : "lloyd") + " k=" + std::to_string(k) + " on " +
           std::to_string(f.train_count) + " x " + std::to_string(f.dim) + " features (" + f.source + ") on " +
           ctx.backend->name() + ", " + std::to_string(omp_get_max_threads()) + " threads");
   const auto t0 = std::chrono::steady_clock::now();
-  const KMeansFit fit = fit_clusters(train_view, k, s, *ctx.backend);
+  const KMeansFit fit = resident ? fit_clusters(resident->train, k, s, *ctx.backend)
+                                 : fit_clusters(train_view, k, s, *ctx.backend);
   const double fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   const ClusterClassifier classifier(fit.labels, f.train_labels, fit.model, kClasses);
-  const std::vector<int32_t> test_clusters = predict(fit.model, test_view, ctx.backend.get());
+  const std::vector<int32_t> test_clusters = resident ? predict(fit.model, resident->test, ctx.backend.get())
+                                                      : predict(fit.model, test_view, ctx.backend.get());
   const ConfusionMatrix train_cm(f.train_labels, classifier.predict(fit.labels), kClasses);
   const ConfusionMatrix test_cm(f.test_labels, classifier.predict(test_clusters), kClasses);
 

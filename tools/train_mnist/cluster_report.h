@@ -22,6 +22,13 @@ struct ScaledFeatures {
 };
 ScaledFeatures scale_features(const FeatureSet& f, ScaleKind kind);
 
-nlohmann::json cluster_and_classify(RunContext& ctx, const FeatureSet& f, int k, const KMeansSettings& s);
+// The features of `f` already in the memory of ctx.backend (unscaled, as f holds them).
+struct ResidentFeatures {
+  DeviceMatrixView train, test;
+};
+// `resident` (nullable): cluster those instead of uploading f's when no scaling is asked for (the
+// scalers run on the host); the results are the same.
+nlohmann::json cluster_and_classify(RunContext& ctx, const FeatureSet& f, int k, const KMeansSettings& s,
+                                    const ResidentFeatures* resident = nullptr);
 
 }  // namespace zs::driver

@@ -29,7 +29,7 @@ void run_ae(const AeOptions& o) {
   train.latent_range = parse_latent_range(o.latent_range);
   RunContext ctx(o.common);
   AeRun run = train_autoencoder(ctx, train, resume, "ae");
-  write_tsne_maps(ctx, run.z_train, run.z_test, train.z_dim, o.tsne);
+  write_tsne_maps(ctx, run.z.train, run.z.test, train.z_dim, o.tsne);
   run.metrics["seconds_total"] = ctx.seconds_since_start();
   write_json_atomic(ctx.out_path("metrics.json"), run.metrics);
 }

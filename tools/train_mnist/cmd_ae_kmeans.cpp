@@ -50,13 +50,17 @@ void run_ae_kmeans(const AeKMeansOptions& o) {
   require_valid_k("--k", o.k, ctx.data.train.count);
 
   AeRun ae = train_autoencoder(ctx, o.ae, resume, "ae");
-  write_tsne_maps(ctx, ae.z_train, ae.z_test, o.ae.z_dim, o.tsne);
-  const FeatureSet latents = features_from_arrays(ctx.out_path("latent_train.npy"), o.ae.z_dim, std::move(ae.z_train),
-                                                  std::move(ae.z_test), ctx.data.train.labels, ctx.data.test.labels);
+  write_tsne_maps(ctx, ae.z.train, ae.z.test, o.ae.z_dim, o.tsne);
+  // KMeans clusters the latents where the encoder left them, in backend memory (the host copies
+  // are for the files and the maps).
+  const ResidentFeatures resident{{ae.z.train_device.data(), ctx.data.train.count, o.ae.z_dim},
+                                  {ae.z.test_device.data(), ctx.data.test.count, o.ae.z_dim}};
+  const FeatureSet latents = features_from_arrays(ctx.out_path("latent_train.npy"), o.ae.z_dim, std::move(ae.z.train),
+                                                  std::move(ae.z.test), ctx.data.train.labels, ctx.data.test.labels);
   nlohmann::json m;
   m["command"] = "ae-kmeans";
   m["ae"] = std::move(ae.metrics);
-  m["kmeans"] = cluster_and_classify(ctx, latents, o.k, s);
+  m["kmeans"] = cluster_and_classify(ctx, latents, o.k, s, &resident);
   m["seconds_total"] = ctx.seconds_since_start();
   write_json_atomic(ctx.out_path("metrics.json"), m);
 }

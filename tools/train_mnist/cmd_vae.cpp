@@ -115,9 +115,9 @@ void run_vae(const VaeOptions& o) {
   TrainLoop loop(ctx, model, o.batch, o.epochs, resume, o.resume);
   loop.run(o.lr);
 
-  std::vector<float> z_train;
-  std::vector<float> z_test =
-      write_latents(loop, [&](const float* x, int n) { return model.encode(x, n, kLatentKey); }, o.z_dim, &z_train);
+  LatentSets z = write_latents(loop, [&](const float* x, int n) { return model.encode(x, n, kLatentKey); }, o.z_dim);
+  const std::vector<float>& z_train = z.train;
+  const std::vector<float>& z_test = z.test;
   write_tsne_maps(ctx, z_train, z_test, o.z_dim, o.tsne);
   draw_reconstructions(loop, [&](const float* x, int n) {
     model.evaluate_keyed(x, n, kLatentKey);

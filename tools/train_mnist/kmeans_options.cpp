@@ -55,7 +55,11 @@ void require_valid_k(const std::string& option, int k, int64_t samples) {
                     " training samples; use at most " + std::to_string(samples) + " or more data (--train-limit)");
 }
 
-KMeansFit fit_clusters(MatrixView x, int k, const KMeansSettings& s, Backend& backend) {
+namespace {
+
+// Either algorithm on host or resident data (fit_kmeans and fit_minibatch_kmeans take both).
+template <class View>
+KMeansFit fit_either(View x, int k, const KMeansSettings& s, Backend& backend) {
   // The options both algorithms take, in either options struct.
   const auto shared = [&](auto& o) {
     o.k = k;
@@ -78,6 +82,16 @@ KMeansFit fit_clusters(MatrixView x, int k, const KMeansSettings& s, Backend& ba
   KMeansOptions l;
   shared(l);
   return fit_kmeans(x, l);
+}
+
+}  // namespace
+
+KMeansFit fit_clusters(MatrixView x, int k, const KMeansSettings& s, Backend& backend) {
+  return fit_either(x, k, s, backend);
+}
+
+KMeansFit fit_clusters(DeviceMatrixView x, int k, const KMeansSettings& s, Backend& backend) {
+  return fit_either(x, k, s, backend);
 }
 
 void record_kmeans_settings(nlohmann::json& m, const KMeansSettings& s) {

@@ -62,6 +62,8 @@ void require_valid_k(const std::string& option, int k, int64_t samples);
 // Fits k clusters to x (already scaled) with Lloyd or MiniBatchKMeans; the passes over the data run
 // on `device` (the data uploaded once per fit).
 KMeansFit fit_clusters(MatrixView x, int k, const KMeansSettings& s, Backend& backend);
+// The same for features already in `backend`'s memory.
+KMeansFit fit_clusters(DeviceMatrixView x, int k, const KMeansSettings& s, Backend& backend);
 
 // algo, init, n_init, max_iter, tol, batch_size (minibatch only), scale, seed.
 void record_kmeans_settings(nlohmann::json& m, const KMeansSettings& s);

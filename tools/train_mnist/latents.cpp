@@ -29,23 +29,23 @@ std::optional<LatentRange> parse_latent_range(const std::string& text) {
   return LatentRange{{v[0], v[1]}, {v[2], v[3]}};
 }
 
-std::vector<float> write_latents(TrainLoop& loop, const std::function<const float*(const float*, int)>& encode, int dim,
-                                 std::vector<float>* z_train) {
+LatentSets write_latents(TrainLoop& loop, const std::function<const float*(const float*, int)>& encode, int dim) {
   RunContext& ctx = loop.ctx();
-  std::vector<float> z_test;
+  LatentSets z;
   for (bool test : {false, true}) {
     const ImageSet& set = test ? ctx.data.test : ctx.data.train;
-    std::vector<float> z(size_t(set.count) * size_t(dim));
+    DeviceBuffer<float>& device = test ? z.test_device : z.train_device;
+    device = DeviceBuffer<float>(*ctx.backend, size_t(set.count) * size_t(dim));
     loop.for_each_batch(test, [&](const float* x, int first, int n) {
-      ctx.backend->to_host(z.data() + size_t(first) * size_t(dim), encode(x, n), size_t(n) * size_t(dim));
+      ctx.backend->copy(device.data() + size_t(first) * size_t(dim), encode(x, n), size_t(n) * size_t(dim));
     });
+    std::vector<float>& host = test ? z.test : z.train;
+    host = device.download();
     std::string split = test ? "_test" : "_train";
-    save_npy_matrix(ctx.out_path("latent" + split + ".npy"), z, set.count, dim);
+    save_npy_matrix(ctx.out_path("latent" + split + ".npy"), host, set.count, dim);
     save_npy_vector(ctx.out_path("latent" + split + "_labels.npy"), std::span<const uint8_t>(set.labels));
-    if (test) z_test = std::move(z);
-    else if (z_train) *z_train = std::move(z);
   }
-  return z_test;
+  return z;
 }
 
 nlohmann::json latent_stats(const std::vector<float>& z, int dim) {

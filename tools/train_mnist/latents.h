@@ -20,10 +20,14 @@ struct LatentRange {
 // Parses "xmin,xmax,ymin,ymax"; throws UserError naming --latent-range.
 std::optional<LatentRange> parse_latent_range(const std::string& text);
 
-// Writes latent_{train,test}.npy and their labels; returns the test latents (count x dim, host) and,
-// when z_train is given, hands over the training latents too.
-std::vector<float> write_latents(TrainLoop& loop, const std::function<const float*(const float* x, int n)>& encode,
-                                 int dim, std::vector<float>* z_train = nullptr);
+// The latents of both splits (count x dim), in backend memory and on the host.
+struct LatentSets {
+  std::vector<float> train, test;
+  DeviceBuffer<float> train_device, test_device;
+};
+// Encodes both splits into backend memory (batch by batch, device to device), downloads each once
+// and writes latent_{train,test}.npy and their labels.
+LatentSets write_latents(TrainLoop& loop, const std::function<const float*(const float* x, int n)>& encode, int dim);
 
 // Per-dimension mean, std, 1st and 99th percentiles, and the fraction of points with every |z_j| <= 4.
 nlohmann::json latent_stats(const std::vector<float>& z, int dim);
