@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/kmeans.h"
 #include "runtime/cluster/kmeans_common.h"
+#include "runtime/cluster/kmeans_dist.h"
 #include "runtime/cluster/kmeans_engine.h"
 #include "runtime/core/error.h"
 
@@ -25,12 +26,17 @@ struct CentredData {
   MatrixView view;
 };
 
-CentredData centre_data(MatrixView x) {
+// Distributed (comm): the means of the whole data set, `total` rows.
+CentredData centre_data(MatrixView x, Communicator* comm, int64_t total) {
   CentredData c;
-  c.mean.assign(x.cols, 0.0);
-  for (int64_t i = 0; i < x.rows; ++i)
-    for (int f = 0; f < x.cols; ++f) c.mean[f] += x.row(i)[f];
-  for (double& m : c.mean) m /= static_cast<double>(x.rows);
+  if (distributed(comm)) {
+    c.mean = global_feature_means(x, total, *comm);
+  } else {
+    c.mean.assign(x.cols, 0.0);
+    for (int64_t i = 0; i < x.rows; ++i)
+      for (int f = 0; f < x.cols; ++f) c.mean[f] += x.row(i)[f];
+    for (double& m : c.mean) m /= static_cast<double>(x.rows);
+  }
   std::vector<float> mean_f(c.mean.begin(), c.mean.end());
   c.values.resize(static_cast<size_t>(x.size()));
 #pragma omp parallel for schedule(static)
@@ -94,9 +100,12 @@ void stack_centers(std::vector<float>& out, std::span<LloydRun* const> runs) {
 // Lloyd iterations for a set of runs that advance in lockstep: each iteration is ONE pass over the
 // data for all runs still active (a kernel group per run), on the engine. A run stops on its own
 // criteria exactly as it would alone; the others go on. x is the engine's data on the host (the
-// relocation of empty clusters reads rows of it).
+// relocation of empty clusters reads rows of it). Distributed (comm): x is this rank's block; the
+// sums, counts, "labels changed" and inertia are reduced over the ranks, so every rank takes the
+// same decisions.
 void run_lloyd_lockstep(KMeansEngine& engine, MatrixView x, std::span<LloydRun> runs, int k, int max_iter,
-                        double tol_abs) {
+                        double tol_abs, Communicator* comm, const ShardLayout& layout) {
+  const bool dist = distributed(comm);
   const int64_t n = x.rows;
   const int d = x.cols;
   const size_t centre_floats = size_t(k) * d;
@@ -116,6 +125,16 @@ void run_lloyd_lockstep(KMeansEngine& engine, MatrixView x, std::span<LloydRun> 
     sums.resize(size_t(groups) * centre_floats);
     counts.resize(size_t(groups) * k);
     engine.lloyd_pass(labels.data(), sums.data(), counts.data(), centres.data(), k, groups);
+    std::vector<int64_t> changed(groups);   // points whose label changed, per group
+    for (int g = 0; g < groups; ++g) {
+      const int32_t* lab = labels.data() + size_t(g) * n;
+      changed[g] = std::equal(lab, lab + n, active[g]->labels_old.begin()) ? 0 : 1;
+    }
+    if (dist) {
+      comm->allreduce_sum(std::span<float>(sums));
+      comm->allreduce_sum(std::span<int64_t>(counts));
+      comm->allreduce_sum(std::span<int64_t>(changed));
+    }
     for (int g = 0; g < groups; ++g) {
       LloydRun& run = *active[g];
       const int32_t* lab = labels.data() + size_t(g) * n;
@@ -124,7 +143,10 @@ void run_lloyd_lockstep(KMeansEngine& engine, MatrixView x, std::span<LloydRun> 
       if (std::find(run_counts, run_counts + k, int64_t(0)) != run_counts + k) {
         min_dist.resize(n);   // only now: the distances stay with the engine otherwise
         engine.last_min_dist(min_dist.data(), g);
-        relocate_empty_clusters(run_sums, run_counts, k, lab, min_dist.data(), x);
+        if (dist)
+          global_relocate_empty_clusters(run_sums, run_counts, k, lab, min_dist.data(), x, layout, *comm);
+        else
+          relocate_empty_clusters(run_sums, run_counts, k, lab, min_dist.data(), x);
       }
       double shift = 0.0;  // squared centre shift summed over centres
       for (int j = 0; j < k; ++j) {
@@ -139,7 +161,7 @@ void run_lloyd_lockstep(KMeansEngine& engine, MatrixView x, std::span<LloydRun> 
       }
       run.centers.swap(next);
       run.n_iter = it + 1;
-      if (std::equal(lab, lab + n, run.labels_old.begin())) {
+      if (changed[g] == 0) {
         run.strict = run.converged = run.done = true;
         run.labels.assign(lab, lab + n);  // computed from centres equal to the final ones
       } else if (shift <= tol_abs) {
@@ -172,6 +194,7 @@ void run_lloyd_lockstep(KMeansEngine& engine, MatrixView x, std::span<LloydRun> 
   stack_centers(centres, active);
   std::vector<double> inertia(runs.size());
   engine.inertia(inertia.data(), centres.data(), labels.data(), k, static_cast<int>(runs.size()));
+  if (dist) comm->allreduce_sum(std::span<double>(inertia));
   for (size_t r = 0; r < runs.size(); ++r) runs[r].inertia = inertia[r];
 }
 
@@ -187,31 +210,38 @@ std::string_view to_string(KMeansInit init) { return init == KMeansInit::KMeansP
 
 KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options) {
   check_data(x, kWho);
-  check_k(options.k, x.rows, kWho);
+  if (!distributed(options.comm)) check_k(options.k, x.rows, kWho);   // distributed: against all the rows, below
   check_at_least(options.n_init, 1, kWho, "n_init", "--n-init");
   check_at_least(options.max_iter, 1, kWho, "max_iter", "--max-iter");
   check_tol(options.tol, kWho);
 
   const int k = options.k;
   const int d = x.cols;
-  CentredData centred = centre_data(x);
+  Communicator* comm = options.comm;
+  const bool dist = distributed(comm);
+  const ShardLayout layout = dist ? shard_layout(x.rows, *comm) : ShardLayout{0, x.rows};
+  if (dist) check_k(options.k, layout.total, kWho);
+  CentredData centred = centre_data(x, comm, layout.total);
   const MatrixView xc = centred.view;
   // The centred data go to the device once, for the whole fit.
   KMeansEngine engine(options.backend ? *options.backend : shared_cpu_backend(), xc);
 
   KMeansFit fit;
-  fit.tol_abs = options.tol > 0.0 ? options.tol * mean_feature_variance(xc) : 0.0;
+  if (options.tol > 0.0)
+    fit.tol_abs = options.tol * (dist ? global_mean_feature_variance(xc, layout.total, *comm) : mean_feature_variance(xc));
   // Run r draws from its own stream (seed, r), so its result does not depend on the other runs
   // nor on how many runs share a pass.
   std::vector<ClusterRng> rngs;
   for (int r = 0; r < options.n_init; ++r) rngs.emplace_back(options.seed, static_cast<uint64_t>(r));
-  std::vector<std::vector<float>> inits = initial_centers(engine, xc, k, options.init, rngs);
+  std::vector<std::vector<float>> inits =
+      dist ? global_initial_centers(engine, xc, layout, k, options.init, rngs, *comm)
+           : initial_centers(engine, xc, k, options.init, rngs);
   std::vector<LloydRun> runs(options.n_init);
   for (int r = 0; r < options.n_init; ++r) runs[r].centers = std::move(inits[r]);
   const size_t chunk = static_cast<size_t>(runs_per_pass(k));
   for (size_t r0 = 0; r0 < runs.size(); r0 += chunk)
     run_lloyd_lockstep(engine, xc, std::span<LloydRun>(runs).subspan(r0, std::min(chunk, runs.size() - r0)), k,
-                       options.max_iter, fit.tol_abs);
+                       options.max_iter, fit.tol_abs, comm, layout);
   int best_index = 0;
   for (int r = 0; r < options.n_init; ++r) {
     fit.init_inertias.push_back(runs[r].inertia);

@@ -20,6 +20,22 @@ extern "C" void openblas_set_num_threads(int);
 
 namespace zs::driver {
 
+namespace {
+Communicator* g_world = nullptr;
+}  // namespace
+
+Communicator& world() { return g_world ? *g_world : single_process(); }
+void set_world(Communicator* comm) { g_world = comm; }
+
+// A private folder for a rank > 0's outputs (see RunContext).
+static std::string make_scratch_out(int rank) {
+  std::string pattern = (std::filesystem::temp_directory_path() / ("zs-rank" + std::to_string(rank) + "-XXXXXX")).string();
+  if (!mkdtemp(pattern.data()))
+    throw UserError("rank " + std::to_string(rank) + ": cannot create a scratch folder in " +
+                    std::filesystem::temp_directory_path().string() + "; set TMPDIR to a writable folder");
+  return pattern;
+}
+
 void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--data", o.data, "folder with the four MNIST IDX files (raw or .gz)")->capture_default_str();
   cmd.add_option("--out", o.out, "output folder (created if missing)")->capture_default_str();
@@ -100,6 +116,11 @@ static DeviceKind parse_device(const std::string& d) {
 }
 
 RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
+  if (world().rank() > 0) {
+    scratch_out = make_scratch_out(world().rank());
+    opt.out = scratch_out;
+    opt.quiet = true;
+  }
   DeviceKind kind = parse_device(o.device);
   check_cpu_isa_env();
   cpu_isa = cpu::cpu_isa_name(cpu::active_cpu_isa());
@@ -115,15 +136,15 @@ RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
     data = load_dataset_dir(o.data, o.train_limit, o.test_limit);
     require_nonempty_splits(data);
   }
-  ensure_output_dir(o.out, "--out");
+  ensure_output_dir(opt.out, "--out");
   std::string lock_notice;
-  out_lock = std::make_unique<OutLock>(o.out, "--out", &lock_notice);
+  out_lock = std::make_unique<OutLock>(opt.out, "--out", &lock_notice);
   if (!lock_notice.empty()) say(lock_notice);
-  const std::vector<std::string> stale = remove_stale_temporaries(o.out);
+  const std::vector<std::string> stale = remove_stale_temporaries(opt.out);
   if (!stale.empty())
-    say("--out " + o.out + ": removed " + std::to_string(stale.size()) +
+    say("--out " + opt.out + ": removed " + std::to_string(stale.size()) +
         " partial file(s) an interrupted run left (e.g. " + stale.front() + ")");
-  outputs = std::make_unique<OutputSet>(o.out);
+  outputs = std::make_unique<OutputSet>(opt.out);
   std::string notice;
   backend = make_backend(kind, &notice);
   if (!notice.empty()) say(notice);
@@ -134,6 +155,13 @@ RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
 }
 
 RunContext::~RunContext() {
+  if (!scratch_out.empty()) {
+    std::error_code ec;
+    outputs.reset();
+    out_lock.reset();
+    std::filesystem::remove_all(scratch_out, ec);
+    return;
+  }
   if (!outputs || std::uncaught_exceptions() > 0) return;
   try {
     outputs->complete();

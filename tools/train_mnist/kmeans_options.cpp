@@ -1,6 +1,8 @@
 #include "tools/train_mnist/kmeans_options.h"
 
+#include "runtime/cluster/kmeans_dist.h"
 #include "runtime/core/error.h"
+#include "runtime/dist/communicator.h"
 #include "tools/train_mnist/common.h"
 
 namespace zs::driver {
@@ -66,7 +68,10 @@ KMeansFit fit_clusters(MatrixView x, int k, const KMeansSettings& s, Backend& ba
     o.seed = s.seed;
     o.backend = &backend;
   };
+  Communicator& comm = world();
   if (s.minibatch) {
+    if (distributed(&comm))
+      throw UserError("--algo minibatch does not run on several MPI ranks yet; use --algo lloyd, or run one process");
     MiniBatchKMeansOptions m;
     shared(m);
     m.batch_size = s.batch_size;
@@ -77,7 +82,19 @@ KMeansFit fit_clusters(MatrixView x, int k, const KMeansSettings& s, Backend& ba
   }
   KMeansOptions l;
   shared(l);
-  return fit_kmeans(x, l);
+  if (!distributed(&comm)) return fit_kmeans(x, l);
+  // Data-parallel: this rank fits on its contiguous block (aligned so that the CPU pass's sum
+  // blocks stay whole: kmeans_dist.h), then the labels of all blocks are gathered so that the
+  // classifier and the outputs see the whole training set, as in one process.
+  const Shard shard = shard_of(x.rows, comm.rank(), comm.size(), cluster_detail::kShardAlignRows);
+  if (shard.rows() < 1)
+    throw UserError("kmeans: rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) +
+                    " gets no training sample (" + std::to_string(x.rows) + " samples in blocks of " +
+                    std::to_string(cluster_detail::kShardAlignRows) + "); run fewer ranks");
+  l.comm = &comm;
+  KMeansFit fit = fit_kmeans(MatrixView{x.row(shard.begin), shard.rows(), x.cols}, l);
+  fit.labels = comm.allgather(std::span<const int32_t>(fit.labels));
+  return fit;
 }
 
 void record_kmeans_settings(nlohmann::json& m, const KMeansSettings& s) {

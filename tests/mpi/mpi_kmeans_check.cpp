@@ -1,0 +1,93 @@
+// Run under mpirun -np R (R = 1, 2, 3; tests/CMakeLists.txt): every rank fits KMeans on its
+// contiguous block with the MPI communicator and ALSO fits the whole data set alone (the
+// single-process fit, the reference); the two must agree: the labels of the rank's block and
+// n_iter / best_init exactly; centres and inertia to the rounding kmeans_dist.h derives (the float
+// centroid sums of each rank are rounded once before the ranks are added: a few units in the last
+// place of a centre coordinate, ~1e-7 relative). Exit 0 when every rank agrees, 1 otherwise.
+// Cases: k-means++ on overlapping blobs; random init; random init on data whose duplicate rows
+// leave clusters empty (the relocation of empty clusters across ranks).
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "runtime/cluster/kmeans.h"
+#include "runtime/cluster/kmeans_dist.h"
+#include "runtime/dist/mpi_communicator.h"
+
+namespace {
+
+using namespace zs;
+
+// n points around `blobs` centres in d dimensions (a fixed std::mt19937 stream: same on all ranks).
+std::vector<float> blobs(int64_t n, int d, int centres, float spread, int duplicates_every, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> where(-5.0f, 5.0f);
+  std::normal_distribution<float> noise(0.0f, spread);
+  std::vector<float> c(size_t(centres) * d), x(size_t(n) * d);
+  for (float& v : c) v = where(gen);
+  for (int64_t i = 0; i < n; ++i) {
+    const int j = int(i % centres);
+    for (int f = 0; f < d; ++f) x[size_t(i) * d + f] = c[size_t(j) * d + f] + noise(gen);
+    if (duplicates_every > 0 && i % duplicates_every != 0)   // a copy of an earlier duplicated row
+      for (int f = 0; f < d; ++f) x[size_t(i) * d + f] = x[size_t(i % 4) * d + f];
+  }
+  return x;
+}
+
+struct Case {
+  std::string name;
+  int64_t n;
+  int d, k, blob_count;
+  float spread;
+  int duplicates_every;
+  KMeansInit init;
+  int n_init;
+};
+
+bool check(const Case& c, Communicator& comm) {
+  const std::vector<float> x = blobs(c.n, c.d, c.blob_count, c.spread, c.duplicates_every, 7u);
+  KMeansOptions o;
+  o.k = c.k;
+  o.init = c.init;
+  o.n_init = c.n_init;
+  o.seed = 3;
+  const KMeansFit single = fit_kmeans(MatrixView{x.data(), c.n, c.d}, o);
+  const Shard shard = shard_of(c.n, comm.rank(), comm.size(), cluster_detail::kShardAlignRows);
+  o.comm = &comm;
+  const KMeansFit dist = fit_kmeans(MatrixView{x.data() + shard.begin * c.d, shard.rows(), c.d}, o);
+
+  int64_t label_diffs = 0;
+  for (int64_t i = 0; i < shard.rows(); ++i) label_diffs += dist.labels[size_t(i)] != single.labels[size_t(shard.begin + i)];
+  double centre_rel = 0.0;   // largest |difference| relative to the largest |coordinate|
+  float scale = 0.0f;
+  for (float v : single.model.centers) scale = std::max(scale, std::fabs(v));
+  for (size_t e = 0; e < single.model.centers.size(); ++e)
+    centre_rel = std::max(centre_rel, double(std::fabs(dist.model.centers[e] - single.model.centers[e])) / scale);
+  const double inertia_rel = std::fabs(dist.inertia - single.inertia) / single.inertia;
+  const bool ok = label_diffs == 0 && dist.labels.size() == size_t(shard.rows()) && dist.n_iter == single.n_iter &&
+                  dist.best_init == single.best_init && centre_rel <= 1e-6 && inertia_rel <= 1e-6;
+  std::printf("%s rank %d/%d rows [%lld, %lld): label diffs %lld, n_iter %d/%d, best_init %d/%d, centres rel %.3g, "
+              "inertia %.10g/%.10g (rel %.3g) %s\n",
+              c.name.c_str(), comm.rank(), comm.size(), (long long)shard.begin, (long long)shard.end,
+              (long long)label_diffs, dist.n_iter, single.n_iter, dist.best_init, single.best_init, centre_rel,
+              dist.inertia, single.inertia, inertia_rel, ok ? "OK" : "MISMATCH");
+  return ok;
+}
+
+}  // namespace
+
+int main() {
+  std::unique_ptr<Communicator> comm = make_mpi_communicator();
+  const std::vector<Case> cases = {
+      {"kmeans++", 3500, 24, 12, 12, 2.5f, 0, KMeansInit::KMeansPlusPlus, 3},
+      {"random", 3100, 16, 9, 6, 3.0f, 0, KMeansInit::Random, 2},
+      {"empty-clusters", 3300, 8, 10, 10, 1.0f, 3, KMeansInit::Random, 2},
+  };
+  std::vector<int64_t> failures{0};
+  for (const Case& c : cases) failures[0] += check(c, *comm) ? 0 : 1;
+  comm->allreduce_sum(std::span<int64_t>(failures));
+  if (comm->rank() == 0) std::printf("%s\n", failures[0] == 0 ? "ALL RANKS AGREE" : "FAILED");
+  return failures[0] == 0 ? 0 : 1;
+}
