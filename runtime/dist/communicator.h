@@ -35,9 +35,11 @@ class Communicator {
   virtual void allreduce_sum(std::span<double> values) = 0;
   virtual void allreduce_sum(std::span<float> values) = 0;
   virtual void allreduce_sum(std::span<int64_t> values) = 0;
-  // The same on `count` floats in `be`'s memory. The default stages them through the host
-  // (to_host, allreduce_sum, to_device); an engine that reduces device memory (NCCL) overrides it.
-  virtual void allreduce_sum_device(Backend& be, float* values, size_t count);
+  // sum over ranks of weight_r * values_r, in place on `count` floats in `be`'s memory (each rank
+  // passes its own weight: data-parallel gradients are weighted by slice / batch). The default
+  // stages them through the host in double (to_host, times weight, allreduce_sum, rounded once,
+  // to_device); an engine that reduces device memory (NCCL) overrides it.
+  virtual void allreduce_sum_device(Backend& be, float* values, size_t count, double weight = 1.0);
 
   // The concatenation, in rank order, of every rank's `local` (sizes may differ), on every rank.
   virtual std::vector<double> allgather(std::span<const double> local) = 0;

@@ -51,14 +51,22 @@ class MpiCommunicator final : public Communicator {
   void allreduce_sum(std::span<float> v) override { reduce(v); }
   void allreduce_sum(std::span<int64_t> v) override { reduce(v); }
 
-  void allreduce_sum_device(Backend& be, float* values, size_t count) override {
-    if (be.name() == "cuda" && nccl_in_build()) {
-      if (!nccl_) nccl_ = make_nccl_reducer(rank_, size_, [this](void* id, size_t bytes) { broadcast(id, bytes, 0); });
-      be.synchronize();   // NCCL runs on its own stream: the gradients must be complete
-      nccl_->allreduce_sum(values, count);
+  // NCCL when every rank runs on cuda (agreed over MPI once: a mix of devices stages through the
+  // host everywhere, since all ranks must take the same path).
+  void allreduce_sum_device(Backend& be, float* values, size_t count, double weight) override {
+    if (use_nccl_ < 0) {
+      std::vector<int64_t> on_cuda{be.name() == "cuda" && nccl_in_build() ? 1 : 0};
+      allreduce_sum(std::span<int64_t>(on_cuda));
+      use_nccl_ = on_cuda[0] == size_ ? 1 : 0;
+      if (use_nccl_)
+        nccl_ = make_nccl_reducer(rank_, size_, [this](void* id, size_t bytes) { broadcast(id, bytes, 0); });
+    }
+    if (use_nccl_) {
+      be.synchronize();   // NCCL runs on its own stream: the values must be complete
+      nccl_->allreduce_sum(values, count, weight);
       return;
     }
-    Communicator::allreduce_sum_device(be, values, count);
+    Communicator::allreduce_sum_device(be, values, count, weight);
   }
 
   std::vector<double> allgather(std::span<const double> local) override { return gather(local); }
@@ -128,6 +136,7 @@ class MpiCommunicator final : public Communicator {
   }
 
   int rank_ = 0, size_ = 1;
+  int use_nccl_ = -1;   // -1: not decided yet
   std::unique_ptr<NcclReducer> nccl_;
 };
 

@@ -30,8 +30,14 @@ class Nccl final : public NcclReducer {
     if (stream_) cudaStreamDestroy(stream_);
     if (comm_) ncclCommDestroy(comm_);
   }
-  void allreduce_sum(float* device_values, size_t count) override {
-    check_nccl(ncclAllReduce(device_values, device_values, count, ncclFloat, ncclSum, comm_, stream_), "ncclAllReduce");
+  void allreduce_sum(float* device_values, size_t count, double weight) override {
+    float scalar = static_cast<float>(weight);
+    ncclRedOp_t op;
+    check_nccl(ncclRedOpCreatePreMulSum(&op, &scalar, ncclFloat, ncclScalarHostImmediate, comm_),
+               "ncclRedOpCreatePreMulSum");
+    const ncclResult_t r = ncclAllReduce(device_values, device_values, count, ncclFloat, op, comm_, stream_);
+    ncclRedOpDestroy(op, comm_);
+    check_nccl(r, "ncclAllReduce");
     check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
   }
 

@@ -14,8 +14,9 @@ namespace zs {
 class NcclReducer {
  public:
   virtual ~NcclReducer() = default;
-  // In place, on NCCL's own stream; returns when the sum is in `device_values`.
-  virtual void allreduce_sum(float* device_values, size_t count) = 0;
+  // sum over ranks of weight_r * values_r, in place, on NCCL's own stream (the weight is NCCL's
+  // pre-multiplied sum, ncclRedOpCreatePreMulSum); returns when the sum is in `device_values`.
+  virtual void allreduce_sum(float* device_values, size_t count, double weight) = 0;
 };
 
 // `broadcast_from_rank0(bytes, n)`: the host broadcast that carries rank 0's ncclUniqueId (MPI).
