@@ -22,7 +22,15 @@ namespace zs::driver {
 
 namespace {
 Communicator* g_world = nullptr;
+std::string g_scratch_out;   // this rank's scratch --out while a run holds one (ranks > 0)
 }  // namespace
+
+void discard_scratch_out() {
+  if (g_scratch_out.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(g_scratch_out, ec);
+  g_scratch_out.clear();
+}
 
 Communicator& world() { return g_world ? *g_world : single_process(); }
 void set_world(Communicator* comm) { g_world = comm; }
@@ -33,6 +41,7 @@ static std::string make_scratch_out(int rank) {
   if (!mkdtemp(pattern.data()))
     throw UserError("rank " + std::to_string(rank) + ": cannot create a scratch folder in " +
                     std::filesystem::temp_directory_path().string() + "; set TMPDIR to a writable folder");
+  g_scratch_out = pattern;
   return pattern;
 }
 
@@ -156,10 +165,9 @@ RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
 
 RunContext::~RunContext() {
   if (!scratch_out.empty()) {
-    std::error_code ec;
     outputs.reset();
     out_lock.reset();
-    std::filesystem::remove_all(scratch_out, ec);
+    discard_scratch_out();
     return;
   }
   if (!outputs || std::uncaught_exceptions() > 0) return;

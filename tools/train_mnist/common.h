@@ -41,6 +41,8 @@ void add_precision_option(CLI::App& cmd, CommonOptions& o);
 // single-process communicator.
 Communicator& world();
 void set_world(Communicator* comm);
+// Removes this rank's scratch --out (see RunContext), e.g. before a failing rank aborts the job.
+void discard_scratch_out();
 
 // Under mpirun every rank runs the same command; rank 0 alone owns --out (lock, outputs,
 // checkpoints, progress). The other ranks run with a private scratch folder as their --out, removed

@@ -47,6 +47,7 @@ int fail(const std::string& line, int code) {
   if (comm.rank() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
   std::fprintf(stderr, "train_mnist: rank %d of %d: %s\n", comm.rank(), comm.size(), line.c_str());
   std::fflush(stderr);
+  zs::driver::discard_scratch_out();
   comm.abort(code);
   return code;   // not reached: abort ends the process
 }
