@@ -17,9 +17,15 @@ namespace zs {
 // driver initialises MPI only then, so a plain run never touches it.
 bool launched_by_mpi();
 
-// MPI_Init (once) and the communicator over MPI_COMM_WORLD. `use_nccl_for`: when non-null and a
-// cuda backend, device buffers go through NCCL on it.
+// MPI_Init (once) and the communicator over MPI_COMM_WORLD; device buffers go through NCCL when
+// NCCL is in the build and every rank's backend is cuda (agreed at the first device reduction).
 std::unique_ptr<Communicator> make_mpi_communicator();
+
+// One GPU per rank: unless CUDA_VISIBLE_DEVICES is set, shows this rank only GPU
+// (node-local rank mod the node's GPUs, counted in /proc/driver/nvidia/gpus without touching CUDA).
+// Call before anything initialises CUDA. Ranks beyond the GPU count share them (host-reduced
+// KMeans works so; NCCL refuses two ranks on one GPU).
+void bind_local_gpu();
 
 // Whether this build has MPI / NCCL.
 bool mpi_in_build();

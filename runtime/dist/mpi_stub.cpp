@@ -18,6 +18,8 @@ std::unique_ptr<Communicator> make_mpi_communicator() {
                   "libopenmpi-dev (scripts/setup-deps) and rebuild with -DZSPACE_MPI=ON");
 }
 
+void bind_local_gpu() {}
+
 bool mpi_in_build() { return false; }
 
 }  // namespace zs

@@ -21,6 +21,13 @@
 #include "runtime/models/autoencoder.h"
 #include "runtime/train/trainer.h"
 
+// OpenMPI keeps allocations of MPI_Init past MPI_Finalize (sanitize preset: LeakSanitizer).
+extern "C" const char* __lsan_default_suppressions();
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libmpi.so\nleak:libopen-pal.so\nleak:libopen-rte.so\nleak:libpmix.so\nleak:libhwloc.so\n"
+         "leak:libevent\nleak:mca_\n";
+}
+
 namespace {
 
 using namespace zs;

@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   // MPI only when an MPI launcher started us: a plain run never initialises it.
   std::unique_ptr<zs::Communicator> mpi;
   if (zs::launched_by_mpi()) {
+    zs::bind_local_gpu();
     try {
       mpi = zs::make_mpi_communicator();
     } catch (const std::exception& e) {
