@@ -3,7 +3,8 @@
 # kmeans (Lloyd, k-means++) on the 60,000 Fashion-MNIST training images, as one process and under
 # mpirun -np 2, in alternating rounds (the same load drift for every configuration). Prints each
 # run and, per configuration, the median fit time (k-means++ and the Lloyd passes: metrics.json's
-# fit_seconds), its time per Lloyd iteration, and the inertia (the same for every R, to rounding).
+# fit_seconds), that time over n_iter (k-means++ included), and the inertia (the same for every R,
+# to rounding), with the load average before and after (this machine is shared).
 # Configurations: R=1 with 1 thread, R=1 with T threads, R=2 with T/2 threads each (the same cores).
 #
 #   bench/mpi_kmeans_scaling.sh [--k N] [--n-init N] [--max-iter N] [--threads T] [--rounds N] [--data DIR]
@@ -55,11 +56,13 @@ m = json.load(open(sys.argv[1]))
 print(f"{sys.argv[2]:<14} fit {m['fit_seconds']:8.2f} s  n_iter {m['n_iter']:3d}  inertia {m['inertia']:.10g}")
 PY
 }
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$rounds"); do
   run "R1xT1" 1 1
   run "R1xT$threads" 1 "$threads"
   run "R2xT$((threads / 2))" 2 "$((threads / 2))"
 done | tee "$work/log"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "k=$k n_init=$n_init max_iter=$max_iter on $(basename "$data"), $rounds rounds (medians):"
 /usr/bin/python3 - "$work/log" <<'PY'
@@ -69,7 +72,7 @@ for line in open(sys.argv[1]):
     name, fit, n_iter, inertia = re.match(r"(\S+)\s+fit\s+([\d.]+) s\s+n_iter\s+(\d+)\s+inertia (\S+)", line).groups()
     runs.setdefault(name, []).append((float(fit), int(n_iter), inertia))
 base = None
-print(f"| config | fit s (median) | s per iteration | speed-up vs R1xT1 | inertia |")
+print(f"| config | fit s (median) | fit s / n_iter | speed-up vs R1xT1 | inertia |")
 print(f"|---|---|---|---|---|")
 for name, rs in runs.items():
     fit = statistics.median(r[0] for r in rs)
