@@ -7,6 +7,7 @@
 #include <string>
 
 #include "runtime/cluster/kmeans_common.h"
+#include "runtime/cluster/kmeans_dist.h"
 #include "runtime/cluster/kmeans_engine.h"
 #include "runtime/core/error.h"
 
@@ -17,9 +18,10 @@ using namespace cluster_detail;
 
 constexpr const char* kWho = "MiniBatchKMeans";
 
-void check_options(MatrixView x, const MiniBatchKMeansOptions& o) {
+// `rows`: of the whole data set (all ranks' blocks).
+void check_options(MatrixView x, int64_t rows, const MiniBatchKMeansOptions& o) {
   check_data(x, kWho);
-  check_k(o.k, x.rows, kWho);
+  check_k(o.k, rows, kWho);
   check_at_least(o.batch_size, 1, kWho, "batch_size", "--batch-size");
   check_at_least(o.n_init, 1, kWho, "n_init", "--n-init");
   check_at_least(o.max_iter, 1, kWho, "max_iter", "--max-iter");
@@ -125,10 +127,18 @@ void reassign_low_count_centers(std::vector<float>& centers, std::vector<double>
 }  // namespace
 
 KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& options) {
-  check_options(x, options);
+  Communicator* comm = options.comm;
+  const bool dist = distributed(comm);
+  if (dist) check_data(x, kWho);   // before the first collective's layout
+  const ShardLayout layout = dist ? shard_layout(x.rows, *comm) : ShardLayout{0, x.rows};
+  check_options(x, layout.total, options);
   const int k = options.k;
   const int d = x.cols;
-  const int64_t n = x.rows;
+  const int64_t n = layout.total;   // global row indices below; x holds [offset, offset + x.rows)
+  // Rows of the whole data set by global index (distributed: from their owners).
+  const auto rows_of = [&](const std::vector<int64_t>& ids) {
+    return dist ? global_rows(x, layout, ids, *comm) : gather_rows(x, ids);
+  };
   const int64_t batch = std::min<int64_t>(options.batch_size, n);
   const int64_t init_size = effective_init_size(options, batch, n);
   // The data go to the device once, for the whole fit (the cpu engine only computes the norms).
@@ -136,13 +146,14 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
   KMeansEngine engine(backend, x);
 
   KMeansFit fit;
-  fit.tol_abs = options.tol > 0.0 ? options.tol * mean_feature_variance(x) : 0.0;
+  if (options.tol > 0.0)
+    fit.tol_abs = options.tol * (dist ? global_mean_feature_variance(x, n, *comm) : mean_feature_variance(x));
   ClusterRng rng(options.seed);
 
   // ---- init: the best of n_init initializations, judged on one validation subsample ----
   // The subsamples are small (init_size rows): each gets its own engine.
   const std::vector<int64_t> valid_rows = draw_with_replacement(n, init_size, rng);
-  const std::vector<float> valid = gather_rows(x, valid_rows);
+  const std::vector<float> valid = rows_of(valid_rows);
   const MatrixView valid_view{valid.data(), init_size, d};
   KMeansEngine valid_engine(backend, valid_view);
   std::vector<float> centers;
@@ -151,10 +162,12 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
     std::vector<float> candidate;
     if (init_size < n) {
       const std::vector<int64_t> rows = draw_with_replacement(n, init_size, rng);
-      const std::vector<float> subset = gather_rows(x, rows);
+      const std::vector<float> subset = rows_of(rows);
       const MatrixView subset_view{subset.data(), init_size, d};
       KMeansEngine subset_engine(backend, subset_view);
       candidate = initial_centers(subset_engine, subset_view, k, options.init, rng);
+    } else if (dist) {
+      candidate = std::move(global_initial_centers(engine, x, layout, k, options.init, {&rng, 1}, *comm)[0]);
     } else {
       candidate = initial_centers(engine, x, k, options.init, rng);
     }
@@ -173,8 +186,8 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
   ConvergenceMonitor monitor(batch, n, fit.tol_abs, options.max_no_improvement);
   int64_t since_reassign = 0;
   const int64_t n_steps = std::max<int64_t>(1, static_cast<int64_t>(options.max_iter) * n / batch);
-  std::vector<int32_t> rows(batch), labels(batch);
-  std::vector<float> dist(batch), xb;
+  std::vector<int32_t> rows(batch), labels(batch), local_rows(dist ? batch : 0);
+  std::vector<float> dists(batch), xb;
   int64_t step = 0;
   for (; step < n_steps; ++step) {
     for (int64_t r = 0; r < batch; ++r) rows[r] = static_cast<int32_t>(rng.below(n));
@@ -185,12 +198,23 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
       since_reassign = 0;
       reassign = true;
     }
-    engine.minibatch_step(centers_new.data(), counts.data(), labels.data(), dist.data(), centers.data(), rows.data(),
-                           batch, k);
-    const double batch_inertia = sum_double(dist);
+    if (dist) {
+      // The batch's rows from their owners, and the same step on every rank on an engine of them
+      // (rows 0..batch-1 of it): the twin of the single-process step on the same rows.
+      xb = rows_of(std::vector<int64_t>(rows.begin(), rows.end()));
+      KMeansEngine batch_engine(backend, MatrixView{xb.data(), batch, d});
+      std::iota(local_rows.begin(), local_rows.end(), 0);
+      batch_engine.minibatch_step(centers_new.data(), counts.data(), labels.data(), dists.data(), centers.data(),
+                                  local_rows.data(), batch, k);
+    } else {
+      engine.minibatch_step(centers_new.data(), counts.data(), labels.data(), dists.data(), centers.data(),
+                            rows.data(), batch, k);
+    }
+    const double batch_inertia = sum_double(dists);
     if (reassign && options.reassignment_ratio > 0.0) {
       xb.resize(static_cast<size_t>(batch) * d);   // the batch's rows, on the host only when needed
-      for (int64_t r = 0; r < batch; ++r) std::copy(x.row(rows[r]), x.row(rows[r]) + d, xb.begin() + r * d);
+      if (!dist)
+        for (int64_t r = 0; r < batch; ++r) std::copy(x.row(rows[r]), x.row(rows[r]) + d, xb.begin() + r * d);
       reassign_low_count_centers(centers_new, counts, MatrixView{xb.data(), batch, d}, options.reassignment_ratio, rng);
     }
     double diff = 0.0;
@@ -210,9 +234,10 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
   // ---- final labels and exact inertia over all the data ----
   fit.n_steps = step;
   fit.n_iter = static_cast<int>((step * batch + n - 1) / n);
-  fit.labels.resize(n);
+  fit.labels.resize(x.rows);   // distributed: this rank's block
   engine.assign(fit.labels.data(), nullptr, centers.data(), k, 1);
   engine.inertia(&fit.inertia, centers.data(), fit.labels.data(), k, 1);
+  if (dist) comm->allreduce_sum(std::span<double>(&fit.inertia, 1));
   fit.model = KMeansModel{k, d, std::move(centers)};
   return fit;
 }

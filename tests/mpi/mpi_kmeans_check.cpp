@@ -5,7 +5,8 @@
 // centroid sums of each rank are rounded once before the ranks are added: a few units in the last
 // place of a centre coordinate, ~1e-7 relative). Exit 0 when every rank agrees, 1 otherwise.
 // Cases: k-means++ on overlapping blobs; random init; random init on data whose duplicate rows
-// leave clusters empty (the relocation of empty clusters across ranks).
+// leave clusters empty (the relocation of empty clusters across ranks). MiniBatchKMeans: the steps
+// run on the same fetched rows on every rank, so its centres must be the single-process bits.
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -14,6 +15,7 @@
 
 #include "runtime/cluster/kmeans.h"
 #include "runtime/cluster/kmeans_dist.h"
+#include "runtime/cluster/minibatch_kmeans.h"
 #include "runtime/dist/mpi_communicator.h"
 
 // OpenMPI keeps allocations of MPI_Init past MPI_Finalize (sanitize preset: LeakSanitizer).
@@ -83,6 +85,32 @@ bool check(const Case& c, Communicator& comm) {
   return ok;
 }
 
+bool check_minibatch(Communicator& comm) {
+  const int64_t n = 3300;
+  const int d = 12;
+  const std::vector<float> x = blobs(n, d, 9, 2.0f, 0, 11u);
+  MiniBatchKMeansOptions o;
+  o.k = 9;
+  o.batch_size = 100;
+  o.max_iter = 5;
+  o.tol = 1e-4;   // also exercises the global variance
+  o.seed = 4;
+  const KMeansFit single = fit_minibatch_kmeans(MatrixView{x.data(), n, d}, o);
+  const Shard shard = shard_of(n, comm.rank(), comm.size(), cluster_detail::kShardAlignRows);
+  o.comm = &comm;
+  const KMeansFit dist = fit_minibatch_kmeans(MatrixView{x.data() + shard.begin * d, shard.rows(), d}, o);
+  int64_t label_diffs = 0;
+  for (int64_t i = 0; i < shard.rows(); ++i) label_diffs += dist.labels[size_t(i)] != single.labels[size_t(shard.begin + i)];
+  const double inertia_rel = std::fabs(dist.inertia - single.inertia) / single.inertia;
+  const bool ok = label_diffs == 0 && dist.model.centers == single.model.centers && dist.n_steps == single.n_steps &&
+                  dist.best_init == single.best_init && inertia_rel <= 1e-12;
+  std::printf("minibatch rank %d/%d: label diffs %lld, centres %s, n_steps %lld/%lld, inertia rel %.3g %s\n",
+              comm.rank(), comm.size(), (long long)label_diffs,
+              dist.model.centers == single.model.centers ? "identical" : "DIFFER", (long long)dist.n_steps,
+              (long long)single.n_steps, inertia_rel, ok ? "OK" : "MISMATCH");
+  return ok;
+}
+
 }  // namespace
 
 int main() {
@@ -94,6 +122,7 @@ int main() {
   };
   std::vector<int64_t> failures{0};
   for (const Case& c : cases) failures[0] += check(c, *comm) ? 0 : 1;
+  failures[0] += check_minibatch(*comm) ? 0 : 1;
   comm->allreduce_sum(std::span<int64_t>(failures));
   if (comm->rank() == 0) std::printf("%s\n", failures[0] == 0 ? "ALL RANKS AGREE" : "FAILED");
   return failures[0] == 0 ? 0 : 1;

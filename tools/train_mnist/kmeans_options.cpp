@@ -69,31 +69,34 @@ KMeansFit fit_clusters(MatrixView x, int k, const KMeansSettings& s, Backend& ba
     o.backend = &backend;
   };
   Communicator& comm = world();
+  const bool dist = distributed(&comm);
+  // Data-parallel: this rank fits on its contiguous block (aligned so that the CPU pass's sum
+  // blocks stay whole: kmeans_dist.h), then the labels of all blocks are gathered so that the
+  // classifier and the outputs see the whole training set, as in one process.
+  const Shard shard = dist ? shard_of(x.rows, comm.rank(), comm.size(), cluster_detail::kShardAlignRows)
+                           : Shard{0, x.rows};
+  if (shard.rows() < 1)
+    throw UserError("kmeans: rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) +
+                    " gets no training sample (" + std::to_string(x.rows) + " samples in blocks of " +
+                    std::to_string(cluster_detail::kShardAlignRows) + "); run fewer ranks");
+  const MatrixView mine{x.row(shard.begin), shard.rows(), x.cols};
+  KMeansFit fit;
   if (s.minibatch) {
-    if (distributed(&comm))
-      throw UserError("--algo minibatch does not run on several MPI ranks yet; use --algo lloyd, or run one process");
     MiniBatchKMeansOptions m;
     shared(m);
     m.batch_size = s.batch_size;
     m.max_no_improvement = s.max_no_improvement;
     m.reassignment_ratio = s.reassignment_ratio;
     m.init_size = s.init_size;
-    return fit_minibatch_kmeans(x, m);
+    if (dist) m.comm = &comm;
+    fit = fit_minibatch_kmeans(mine, m);
+  } else {
+    KMeansOptions l;
+    shared(l);
+    if (dist) l.comm = &comm;
+    fit = fit_kmeans(mine, l);
   }
-  KMeansOptions l;
-  shared(l);
-  if (!distributed(&comm)) return fit_kmeans(x, l);
-  // Data-parallel: this rank fits on its contiguous block (aligned so that the CPU pass's sum
-  // blocks stay whole: kmeans_dist.h), then the labels of all blocks are gathered so that the
-  // classifier and the outputs see the whole training set, as in one process.
-  const Shard shard = shard_of(x.rows, comm.rank(), comm.size(), cluster_detail::kShardAlignRows);
-  if (shard.rows() < 1)
-    throw UserError("kmeans: rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) +
-                    " gets no training sample (" + std::to_string(x.rows) + " samples in blocks of " +
-                    std::to_string(cluster_detail::kShardAlignRows) + "); run fewer ranks");
-  l.comm = &comm;
-  KMeansFit fit = fit_kmeans(MatrixView{x.row(shard.begin), shard.rows(), x.cols}, l);
-  fit.labels = comm.allgather(std::span<const int32_t>(fit.labels));
+  if (dist) fit.labels = comm.allgather(std::span<const int32_t>(fit.labels));
   return fit;
 }
 
