@@ -1,7 +1,10 @@
 #include "tools/train_mnist/common.h"
 
 #include <omp.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <charconv>
 #include <cmath>
@@ -35,9 +38,28 @@ void discard_scratch_out() {
 Communicator& world() { return g_world ? *g_world : single_process(); }
 void set_world(Communicator* comm) { g_world = comm; }
 
-// A private folder for a rank > 0's outputs (see RunContext).
+// A private folder for a rank > 0's outputs (see RunContext): TMPDIR/zs-rank<r>-<pid>-XXXXXX. A rank
+// that is killed cannot remove its folder, so each new one first removes those whose process is gone.
+static void remove_dead_scratch_outs(const std::filesystem::path& tmp) {
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(tmp, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    long pid = 0;
+    int rank = 0;
+    if (std::sscanf(name.c_str(), "zs-rank%d-%ld-", &rank, &pid) != 2 || pid <= 0) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      std::error_code ignored;
+      std::filesystem::remove_all(it->path(), ignored);
+    }
+  }
+}
+
 static std::string make_scratch_out(int rank) {
-  std::string pattern = (std::filesystem::temp_directory_path() / ("zs-rank" + std::to_string(rank) + "-XXXXXX")).string();
+  const std::filesystem::path tmp = std::filesystem::temp_directory_path();
+  remove_dead_scratch_outs(tmp);
+  std::string pattern =
+      (tmp / ("zs-rank" + std::to_string(rank) + "-" + std::to_string(::getpid()) + "-XXXXXX")).string();
   if (!mkdtemp(pattern.data()))
     throw UserError("rank " + std::to_string(rank) + ": cannot create a scratch folder in " +
                     std::filesystem::temp_directory_path().string() + "; set TMPDIR to a writable folder");
