@@ -125,7 +125,7 @@ void run_lloyd_lockstep(KMeansEngine& engine, MatrixView x, std::span<LloydRun> 
     sums.resize(size_t(groups) * centre_floats);
     counts.resize(size_t(groups) * k);
     engine.lloyd_pass(labels.data(), sums.data(), counts.data(), centres.data(), k, groups);
-    std::vector<int64_t> changed(groups);   // points whose label changed, per group
+    std::vector<int64_t> changed(groups);   // per group: 1 if a label changed (reduced: ranks with a change)
     for (int g = 0; g < groups; ++g) {
       const int32_t* lab = labels.data() + size_t(g) * n;
       changed[g] = std::equal(lab, lab + n, active[g]->labels_old.begin()) ? 0 : 1;
