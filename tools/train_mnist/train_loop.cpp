@@ -42,6 +42,7 @@ void TrainLoop::run(double lr) {
   GracefulStopScope stop_at_step_boundary;  // SIGINT/SIGTERM: finish the step, keep the last checkpoint
   const int n_train = ctx_.data.train.count;
   Trainer trainer(*ctx_.backend, model_, kPixels);
+  trainer.set_communicator(&world());   // data-parallel under mpirun (runtime/dist)
   Progress progress(ctx_.opt.quiet, epochs_, n_train, first_epoch_);
   const std::string last_checkpoint = ctx_.out_path("model.safetensors");
   for (int epoch = first_epoch_; epoch < first_epoch_ + epochs_; ++epoch) {
