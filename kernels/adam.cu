@@ -3,7 +3,7 @@
 // Kernel versions (the public entries take `version`; tests and benchmarks run every one):
 //   adam_kernel1  naive port of the CPU twin: one thread per element, 64-bit index.
 //   adam_kernel2  grid-stride loop over float4 when all four arrays are 16-byte aligned (scalar
-//                 otherwise), grid capped at kMaxGridBlocks: 128-bit transactions, and 4x fewer
+//                 otherwise), grid capped at detail::kMaxGridStrideBlocks: 128-bit transactions, and 4x fewer
 //                 threads, so 4x fewer per-block lr_t computations in the device-step path. Shipped.
 // Memory-bound: per element 3 float reads + 3 writes... plus the grad read: 16 bytes in, 12 out.
 // Element-wise, so any split over threads gives the same bits.
@@ -19,15 +19,9 @@
 namespace zs::ZS_KNS {
 namespace {
 
-constexpr int kBlockSize = 256;
-// As in elementwise.cu: enough blocks to fill a GTX 960 several times over; a grid-stride loop
-// gains nothing from more.
-constexpr int64_t kMaxGridBlocks = 512;
-constexpr int64_t kMaxGridX = 0x7fffffff;
-
-void require(bool ok, const char* op, const std::string& what) {
-  if (!ok) throw std::invalid_argument(std::string(op) + ": " + what);
-}
+using detail::kMaxGridX;
+using detail::require;
+constexpr int kBlockSize = detail::kGridStrideBlock;
 
 }  // namespace
 
@@ -125,7 +119,7 @@ static void launch_adam(int version, float* param, float* m, float* v, const flo
     const bool vectorized = aligned_to(param, 16) && aligned_to(m, 16) && aligned_to(v, 16) && aligned_to(grad, 16);
     const int64_t items = vectorized ? (count + 3) / 4 : count;
     int64_t blocks = (items + kBlockSize - 1) / kBlockSize;
-    blocks = blocks < 1 ? 1 : (blocks > kMaxGridBlocks ? kMaxGridBlocks : blocks);
+    blocks = blocks < 1 ? 1 : (blocks > detail::kMaxGridStrideBlocks ? detail::kMaxGridStrideBlocks : blocks);
     LAUNCH(adam_kernel2, unsigned(blocks), kBlockSize, 0, stream)(param, m, v, grad, count, h, host_lr_t,
                                                                   step_on_device, vectorized);
   }

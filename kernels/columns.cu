@@ -32,7 +32,7 @@ void check_sizes(const char* op, int64_t n, int d) {
 static __global__ void __launch_bounds__(kColumnThreads)
     column_moments_kernel(double* __restrict__ sum, double* __restrict__ sq_dev, const float* __restrict__ x,
                           int64_t n, int d) {
-  const int f = int(blockIdx.x) * kColumnThreads + int(threadIdx.x);
+  const int64_t f = int64_t(blockIdx.x) * kColumnThreads + threadIdx.x;
   if (f >= d) return;
   double s = 0.0;
   for (int64_t i = 0; i < n; ++i) s += x[i * d + f];

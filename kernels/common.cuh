@@ -22,6 +22,7 @@
 // alignment). Everything else is plain CUDA; the emulator's surface is listed in runtime/simt/simt.h.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -60,6 +61,18 @@
 #endif
 
 namespace zs::detail {
+
+// A launcher's argument check: std::invalid_argument "op: what" unless ok.
+inline void require(bool ok, const char* op, const std::string& what) {
+  if (!ok) throw std::invalid_argument(std::string(op) + ": " + what);
+}
+
+// Grid-stride launches: blocks of kGridStrideBlock threads, at most kMaxGridStrideBlocks of them,
+// which fill a GTX 960 (8 SMs x 2048 resident threads) eight times over; a grid-stride loop gains
+// nothing from more. kMaxGridX: the largest grid.x of a launch.
+inline constexpr int kGridStrideBlock = 256;
+inline constexpr int64_t kMaxGridStrideBlocks = 512;
+inline constexpr int64_t kMaxGridX = 0x7fffffff;
 
 // Shared by every build: takes the error text as an argument instead of calling the CUDA API,
 // so the emulator and the real runtime never meet in one inline function.

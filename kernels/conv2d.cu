@@ -1026,11 +1026,8 @@ void check_act(Act act, const char* op) {
 
 // The CPU twin's rules, plus the 32-bit limits of the kernels' per-image offsets and pixel counts.
 void check_geometry(const ConvGeom& g, const char* op) {
-  require(g.n >= 1 && g.c >= 1 && g.h >= 1 && g.w >= 1, op, "input sizes n, c, h, w must be >= 1");
-  require(g.k >= 1 && g.r >= 1 && g.s >= 1, op, "filter sizes k, r, s must be >= 1");
-  require(g.stride >= 1, op, "stride must be >= 1");
-  require(g.p >= 1 && g.q >= 1, op, "output sizes p, q must be >= 1");
-  require(g.pad_top >= 0 && g.pad_left >= 0, op, "padding must be >= 0");
+  const char* problem = g.invalid();
+  require(problem == nullptr, op, problem ? problem : "");
   require(g.stride <= 64 && g.r <= 1024 && g.s <= 1024 && g.pad_top <= 1 << 20 && g.pad_left <= 1 << 20, op,
           "stride, kernel size or padding is implausibly large");
   const int64_t limit = INT_MAX;

@@ -3,7 +3,7 @@
 // Kernel versions (the public entries take `version`; tests and benchmarks run every one):
 //   activation_*_kernel1  naive port of the CPU twin: one thread per element, 64-bit index.
 //   activation_*_kernel2  grid-stride loop over float4 when every pointer is 16-byte aligned
-//                         (scalar otherwise), grid capped at kMaxGridBlocks: 128-bit memory
+//                         (scalar otherwise), grid capped at detail::kMaxGridStrideBlocks: 128-bit memory
 //                         transactions and 4x fewer threads to schedule. Shipped.
 // Memory-bound: one read and one write per element (two reads for backward). No __restrict__
 // and no __ldg: the output may alias an input, which both would forbid.
@@ -20,15 +20,9 @@
 namespace zs::ZS_KNS {
 namespace {
 
-constexpr int kBlockSize = 256;
-// Enough blocks of kBlockSize to fill a GTX 960 (8 SMs x 2048 resident threads) eight times
-// over; beyond that a grid-stride loop gains nothing from more blocks.
-constexpr int64_t kMaxGridBlocks = 512;
-constexpr int64_t kMaxGridX = 0x7fffffff;
-
-void require(bool ok, const char* op, const std::string& what) {
-  if (!ok) throw std::invalid_argument(std::string(op) + ": " + what);
-}
+using detail::kMaxGridX;
+using detail::require;
+constexpr int kBlockSize = detail::kGridStrideBlock;
 
 void check_act(Act act, const char* op) {
   require(is_known_act(act), op, "unknown activation " + std::to_string(int(act)));
@@ -106,7 +100,7 @@ static void launch_activation_forward(int version, Act act, float* y, const floa
     LAUNCH(activation_forward_kernel1, unsigned(blocks), kBlockSize, 0, stream)(y, x, count, act);
   } else {
     const bool vectorized = aligned_to(y, 16) && aligned_to(x, 16);
-    const unsigned blocks = grid_for(vectorized ? (count + 3) / 4 : count, kMaxGridBlocks);
+    const unsigned blocks = grid_for(vectorized ? (count + 3) / 4 : count, detail::kMaxGridStrideBlocks);
     LAUNCH(activation_forward_kernel2, blocks, kBlockSize, 0, stream)(y, x, count, act, vectorized);
   }
   KERNEL_CHECK();
@@ -120,7 +114,7 @@ static void launch_activation_backward(int version, Act act, float* dx, const fl
     LAUNCH(activation_backward_kernel1, unsigned(blocks), kBlockSize, 0, stream)(dx, dy, y, count, act);
   } else {
     const bool vectorized = aligned_to(dx, 16) && aligned_to(dy, 16) && (act == Act::None || aligned_to(y, 16));
-    const unsigned blocks = grid_for(vectorized ? (count + 3) / 4 : count, kMaxGridBlocks);
+    const unsigned blocks = grid_for(vectorized ? (count + 3) / 4 : count, detail::kMaxGridStrideBlocks);
     LAUNCH(activation_backward_kernel2, blocks, kBlockSize, 0, stream)(dx, dy, y, count, act, vectorized);
   }
   KERNEL_CHECK();

@@ -43,6 +43,16 @@ struct ConvGeom {
   constexpr int64_t w_size() const { return int64_t(k) * c * r * s; }
   // Multiply-adds of the forward pass (= of each backward pass).
   constexpr int64_t macs() const { return int64_t(n) * k * p * q * c * r * s; }
+  // What makes a geometry invalid for every implementation (the twin's rules; the kernels add
+  // their 32-bit limits), or nullptr when nothing does.
+  constexpr const char* invalid() const {
+    if (n < 1 || c < 1 || h < 1 || w < 1) return "input sizes n, c, h, w must be >= 1";
+    if (k < 1 || r < 1 || s < 1) return "filter sizes k, r, s must be >= 1";
+    if (stride < 1) return "stride must be >= 1";
+    if (p < 1 || q < 1) return "output sizes p, q must be >= 1";
+    if (pad_top < 0 || pad_left < 0) return "padding must be >= 0";
+    return nullptr;
+  }
 };
 
 // The VAE clamps log_var to this range wherever it is used (reparameterization and KL), so that

@@ -390,15 +390,8 @@ static __global__ void __launch_bounds__(kRepulsionThreads)
     __syncthreads();
     const int count = int(n - j0 < kTsneRepulsionTile ? n - j0 : kTsneRepulsionTile);
     float tile_rx = 0.f, tile_ry = 0.f, tile_z = 0.f;
-    for (int c = 0; c < count; ++c) {
-      if (j0 + c == i) continue;
-      const float dx = yx - tile_x[c], dy = yy - tile_y[c];
-      const float t = tsne_t_kernel(dx, dy);
-      const float tt = t * t;
-      tile_z += t;
-      tile_rx = fmaf(tt, dx, tile_rx);
-      tile_ry = fmaf(tt, dy, tile_ry);
-    }
+    for (int c = 0; c < count; ++c)
+      if (j0 + c != i) tsne_repulsion_term(yx - tile_x[c], yy - tile_y[c], tile_rx, tile_ry, tile_z);
     rx += tile_rx;
     ry += tile_ry;
     z += tile_z;

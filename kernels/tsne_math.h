@@ -41,6 +41,16 @@ ZS_HOST_DEVICE float tsne_t_kernel(float dx, float dy) {
   return 1.f / (1.f + d2);
 }
 
+// One term of the exact repulsion of a point at offset (dx, dy) from another: z += t, r += t^2 (dx,
+// dy), the float tile sums of tsne_repulsive.
+ZS_HOST_DEVICE void tsne_repulsion_term(float dx, float dy, float& rx, float& ry, float& z) {
+  const float t = tsne_t_kernel(dx, dy);
+  const float tt = t * t;
+  z += t;
+  rx = fmaf(tt, dx, rx);
+  ry = fmaf(tt, dy, ry);
+}
+
 // Per-row bisection on the precision beta of exp(-beta d_j) so that the row's entropy equals
 // log(perplexity) (sklearn's _binary_search_perplexity with its neighbours, step for step, in
 // double). Writes p[j] = p_j|i (float) for the last beta evaluated; returns that beta.

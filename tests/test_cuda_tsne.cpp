@@ -20,6 +20,7 @@
 #include "kernels/tsne.cuh"
 #include "runtime/backend/kernel_memory.h"
 #include "test_data.h"
+#include "tsne_twin.h"
 
 namespace {
 
@@ -27,18 +28,7 @@ constexpr double kU = 0x1p-24;
 
 using zs_test::random_points;
 
-// The twin's kNN lists, distances and conditional P of the n x d points x.
-struct TwinKnnP {
-  std::vector<int32_t> idx;
-  std::vector<float> dist, cond;
-};
-
-TwinKnnP twin_knn_p(const std::vector<float>& x, int64_t n, int d, int k, float perplexity) {
-  TwinKnnP t{std::vector<int32_t>(size_t(n) * k), std::vector<float>(size_t(n) * k), std::vector<float>(size_t(n) * k)};
-  zs::cpu::tsne_knn(t.idx.data(), t.dist.data(), x.data(), n, d, k);
-  zs::cpu::tsne_conditional_p(t.cond.data(), t.dist.data(), n, k, perplexity);
-  return t;
-}
+using zs_test::twin_knn_p;
 
 }  // namespace
 
@@ -71,8 +61,7 @@ TEST_CASE("cuda tsne_symmetrize gives the twin's CSR P and sum", "[cuda][tsne]")
   SKIP_WITHOUT_GPU();
   const int64_t n = 3001;
   const int d = 24, k = 91;   // 24-D normals: hubs, buckets much longer than k
-  const std::vector<float> x = random_points(n, d, 4);
-  const auto [idx, dist, cond] = twin_knn_p(x, n, d, k, 30.f);
+  const auto [idx, dist, cond] = twin_knn_p(random_points(n, d, 4), n, d, k, 30.f);
   const zs::cpu::SparseP p = zs::cpu::tsne_symmetric_p(idx.data(), cond.data(), n, k);
   const zs::DeviceBuffer<int32_t> didx(zs::cuda::kernel_memory(), idx);
   const zs::DeviceBuffer<float> dcond(zs::cuda::kernel_memory(), cond);
@@ -99,8 +88,7 @@ TEST_CASE("cuda tsne forces and gradient step match the twin", "[cuda][tsne]") {
   SKIP_WITHOUT_GPU();
   const int64_t n = 3001;
   const int d = 5, k = 16;
-  const std::vector<float> x = random_points(n, d, 2);
-  const auto [idx, dist, cond] = twin_knn_p(x, n, d, k, 5.f);
+  const auto [idx, dist, cond] = twin_knn_p(random_points(n, d, 2), n, d, k, 5.f);
   const zs::cpu::SparseP p = zs::cpu::tsne_symmetric_p(idx.data(), cond.data(), n, k);
   std::vector<float> y = random_points(n, 2, 3, 4.f), update(size_t(2 * n), 0.f), gains(size_t(2 * n), 1.f);
   std::vector<float> attraction(size_t(2 * n)), repulsion(size_t(2 * n));

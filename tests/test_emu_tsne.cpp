@@ -20,12 +20,14 @@
 #include "runtime/embed/tsne.h"
 #include "simt_test_support.h"
 #include "test_data.h"
+#include "tsne_twin.h"
 
 namespace {
 
 namespace kns = ::zs::ZS_KNS;
 
 using zs_test::random_points;
+using zs_test::twin_knn_p;
 
 // Raw bytes of several outputs, to compare runs bit for bit.
 template <class... V>
@@ -79,11 +81,7 @@ TEST_CASE("emu tsne_knn: the twin's neighbours and distances in every order", "[
 TEST_CASE("emu tsne_conditional_p: the twin's bisection in every order", "[emu][tsne]") {
   const int64_t n = 157;
   const int d = 5, k = 46;
-  const std::vector<float> x = random_points(n, d, 11);
-  std::vector<int32_t> idx(size_t(n) * k);
-  std::vector<float> dist(size_t(n) * k), cond(size_t(n) * k);
-  zs::cpu::tsne_knn(idx.data(), dist.data(), x.data(), n, d, k);
-  zs::cpu::tsne_conditional_p(cond.data(), dist.data(), n, k, 15.f);
+  const auto [idx, dist, cond] = twin_knn_p(random_points(n, d, 11), n, d, k, 15.f);
   const zs::DeviceBuffer<float> ddist(zs::emu::kernel_memory(), dist);
   require_twin_bits_in_every_order(
       [&] {
@@ -101,10 +99,7 @@ TEST_CASE("emu tsne_symmetrize: the twin's CSR P and its sum in every order", "[
     DYNAMIC_SECTION("n " << n << " d " << d << " k " << k) {
       std::vector<float> x = random_points(n, d, uint32_t(3 * n + d));
       for (int f = 0; f < d && n > 10; ++f) x[size_t(7 * d + f)] = 0.f;   // the hub, at the centre of the cloud
-      std::vector<int32_t> idx(size_t(n) * k);
-      std::vector<float> dist(size_t(n) * k), cond(size_t(n) * k);
-      zs::cpu::tsne_knn(idx.data(), dist.data(), x.data(), n, d, k);
-      zs::cpu::tsne_conditional_p(cond.data(), dist.data(), n, k, float(k) / 3);
+      const auto [idx, dist, cond] = twin_knn_p(x, n, d, k, float(k) / 3);
       const zs::cpu::SparseP p = zs::cpu::tsne_symmetric_p(idx.data(), cond.data(), n, k);
       const zs::DeviceBuffer<int32_t> didx(zs::emu::kernel_memory(), idx);
       const zs::DeviceBuffer<float> dcond(zs::emu::kernel_memory(), cond);
@@ -137,11 +132,7 @@ TEST_CASE("emu tsne_symmetrize: the twin's CSR P and its sum in every order", "[
 TEST_CASE("emu tsne_attractive and tsne_repulsive: the twin's forces in every order", "[emu][tsne]") {
   const int64_t n = 601;   // three repulsion tiles, the last one partial
   const int d = 4, k = 13;
-  const std::vector<float> x = random_points(n, d, 21);
-  std::vector<int32_t> idx(size_t(n) * k);
-  std::vector<float> dist(size_t(n) * k), cond(size_t(n) * k);
-  zs::cpu::tsne_knn(idx.data(), dist.data(), x.data(), n, d, k);
-  zs::cpu::tsne_conditional_p(cond.data(), dist.data(), n, k, 4.f);
+  const auto [idx, dist, cond] = twin_knn_p(random_points(n, d, 21), n, d, k, 4.f);
   const zs::cpu::SparseP p = zs::cpu::tsne_symmetric_p(idx.data(), cond.data(), n, k);
   const std::vector<float> y = random_points(n, 2, 22, 5.f);
   std::vector<float> attraction(size_t(2 * n)), repulsion(size_t(2 * n));

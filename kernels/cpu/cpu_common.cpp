@@ -54,11 +54,7 @@ void fail_argument(const char* op, const std::string& what) {
 }
 
 void check_geometry(const ConvGeom& g, const char* op) {
-  require(g.n >= 1 && g.c >= 1 && g.h >= 1 && g.w >= 1, op, "input sizes n, c, h, w must be >= 1");
-  require(g.k >= 1 && g.r >= 1 && g.s >= 1, op, "filter sizes k, r, s must be >= 1");
-  require(g.stride >= 1, op, "stride must be >= 1");
-  require(g.p >= 1 && g.q >= 1, op, "output sizes p, q must be >= 1");
-  require(g.pad_top >= 0 && g.pad_left >= 0, op, "padding must be >= 0");
+  if (const char* problem = g.invalid()) fail_argument(op, problem);
 }
 
 }  // namespace zs::cpu::detail

@@ -259,15 +259,8 @@ void repulsive_exact(float* repulsion, double* zrow, const float* y, int64_t n) 
     for (int64_t j0 = 0; j0 < n; j0 += kTsneRepulsionTile) {
       const int64_t j1 = std::min<int64_t>(n, j0 + kTsneRepulsionTile);
       float tile_rx = 0.f, tile_ry = 0.f, tile_z = 0.f;
-      for (int64_t j = j0; j < j1; ++j) {
-        if (j == i) continue;
-        const float dx = yx - y[2 * j], dy = yy - y[2 * j + 1];
-        const float t = tsne_t_kernel(dx, dy);
-        const float tt = t * t;
-        tile_z += t;
-        tile_rx = fmaf(tt, dx, tile_rx);
-        tile_ry = fmaf(tt, dy, tile_ry);
-      }
+      for (int64_t j = j0; j < j1; ++j)
+        if (j != i) tsne_repulsion_term(yx - y[2 * j], yy - y[2 * j + 1], tile_rx, tile_ry, tile_z);
       rx += tile_rx;
       ry += tile_ry;
       z += tile_z;

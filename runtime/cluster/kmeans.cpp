@@ -182,16 +182,12 @@ KMeansInit parse_kmeans_init(std::string_view text) {
 std::string_view to_string(KMeansInit init) { return init == KMeansInit::KMeansPlusPlus ? "k-means++" : "random"; }
 
 KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options) {
-  check_data(x, kWho);   // on the host: the message can name the first bad sample
-  Backend& backend = options.backend ? *options.backend : shared_cpu_backend();
-  DeviceBuffer<float> owned;
-  return fit_kmeans(resident_data(backend, x, owned), options);
+  return fit_host_data(x, options, kWho, [](DeviceMatrixView v, const KMeansOptions& o) { return fit_kmeans(v, o); });
 }
 
 KMeansFit fit_kmeans(DeviceMatrixView x, const KMeansOptions& options) {
   Backend& backend = options.backend ? *options.backend : shared_cpu_backend();
-  const ColumnStats stats = column_stats(backend, x);
-  check_device_data(x, stats, kWho);
+  const ColumnStats stats = checked_column_stats(backend, x, kWho);
   // Distributed: x is this rank's block; k is checked against the whole data set.
   Communicator* comm = distributed(options.comm) ? options.comm : nullptr;
   const ShardLayout layout = comm ? shard_layout(x.rows, *comm) : ShardLayout{0, x.rows};

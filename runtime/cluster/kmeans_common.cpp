@@ -10,13 +10,22 @@
 
 namespace zs::cluster_detail {
 
-void check_data(MatrixView x, const char* who) {
-  if (!x.data || x.rows < 1 || x.cols < 1)
-    throw UserError(std::string(who) + ": the data set is empty (" + std::to_string(x.rows) + " rows of " +
-                    std::to_string(x.cols) + " features); pass at least one sample with at least one feature");
-  if (x.rows > INT32_MAX)
-    throw UserError(std::string(who) + ": " + std::to_string(x.rows) +
+namespace {
+
+// Throws UserError unless the matrix has at least one row and column and at most 2^31 - 1 rows.
+void check_shape(bool has_data, int64_t rows, int cols, const char* who) {
+  if (!has_data || rows < 1 || cols < 1)
+    throw UserError(std::string(who) + ": the data set is empty (" + std::to_string(rows) + " rows of " +
+                    std::to_string(cols) + " features); pass at least one sample with at least one feature");
+  if (rows > INT32_MAX)
+    throw UserError(std::string(who) + ": " + std::to_string(rows) +
                     " samples is more than this implementation supports (2^31 - 1); subsample the data");
+}
+
+}  // namespace
+
+void check_data(MatrixView x, const char* who) {
+  check_shape(x.data != nullptr, x.rows, x.cols, who);
   int64_t bad = INT64_MAX;  // the first sample with a non-finite value
 #pragma omp parallel for schedule(static) reduction(min : bad)
   for (int64_t i = 0; i < x.rows; ++i) {
@@ -55,7 +64,6 @@ DeviceMatrixView resident_data(Backend& backend, MatrixView x, DeviceBuffer<floa
 }
 
 ColumnStats column_stats(Backend& backend, DeviceMatrixView x) {
-  if (!x.data || x.rows < 1 || x.cols < 1) return {};   // check_device_data reports it
   ColumnStats s{{}, {}, DeviceBuffer<double>(backend, 2 * static_cast<size_t>(x.cols))};
   backend.column_moments(s.device.data(), s.device.data() + x.cols, x.data, x.rows, x.cols);
   const std::vector<double> both = s.device.download();
@@ -64,17 +72,14 @@ ColumnStats column_stats(Backend& backend, DeviceMatrixView x) {
   return s;
 }
 
-void check_device_data(DeviceMatrixView x, const ColumnStats& stats, const char* who) {
-  if (!x.data || x.rows < 1 || x.cols < 1)
-    throw UserError(std::string(who) + ": the data set is empty (" + std::to_string(x.rows) + " rows of " +
-                    std::to_string(x.cols) + " features); pass at least one sample with at least one feature");
-  if (x.rows > INT32_MAX)
-    throw UserError(std::string(who) + ": " + std::to_string(x.rows) +
-                    " samples is more than this implementation supports (2^31 - 1); subsample the data");
+ColumnStats checked_column_stats(Backend& backend, DeviceMatrixView x, const char* who) {
+  check_shape(x.data != nullptr, x.rows, x.cols, who);
+  ColumnStats stats = column_stats(backend, x);
   for (int f = 0; f < x.cols; ++f)
     if (!std::isfinite(stats.sum[f]))
       throw UserError(std::string(who) + ": feature " + std::to_string(f) +
                       " holds a NaN or infinite value; clean the input data (or its scaling) first");
+  return stats;
 }
 
 double mean_feature_variance(const ColumnStats& stats, int64_t rows) {

@@ -30,9 +30,18 @@ struct ColumnStats {
   DeviceBuffer<double> device;       // [sum | sq_dev] in the backend's memory
 };
 ColumnStats column_stats(Backend& backend, DeviceMatrixView x);
-// Throws UserError unless x is a non-empty matrix of at most 2^31 - 1 rows whose values are all
-// finite (a NaN or infinity makes its column's sum so).
-void check_device_data(DeviceMatrixView x, const ColumnStats& stats, const char* who);
+// column_stats after checking x as check_data does (on the device: a NaN or infinity makes its
+// column's sum non-finite; the message names the feature).
+ColumnStats checked_column_stats(Backend& backend, DeviceMatrixView x, const char* who);
+
+// The fit of host data: checked here (the message names the first bad sample), made resident in
+// the backend's memory, then fitted by `fit` (the DeviceMatrixView overload of the algorithm).
+template <class Options, class Fit>
+KMeansFit fit_host_data(MatrixView x, const Options& options, const char* who, Fit fit) {
+  check_data(x, who);
+  DeviceBuffer<float> owned;
+  return fit(resident_data(options.backend ? *options.backend : shared_cpu_backend(), x, owned), options);
+}
 // Mean over features of the (population) variance of each feature: sklearn's tolerance scale.
 double mean_feature_variance(const ColumnStats& stats, int64_t rows);
 

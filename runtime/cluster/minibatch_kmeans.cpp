@@ -147,16 +147,12 @@ void reassign_low_count_centers(std::vector<float>& centers, std::vector<double>
 }  // namespace
 
 KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& options) {
-  check_data(x, kWho);   // on the host: the message can name the first bad sample
-  Backend& backend = options.backend ? *options.backend : shared_cpu_backend();
-  DeviceBuffer<float> owned;
-  return fit_minibatch_kmeans(resident_data(backend, x, owned), options);
+  return fit_host_data(x, options, kWho, [](DeviceMatrixView v, const MiniBatchKMeansOptions& o) { return fit_minibatch_kmeans(v, o); });
 }
 
 KMeansFit fit_minibatch_kmeans(DeviceMatrixView x, const MiniBatchKMeansOptions& options) {
   Backend& backend = options.backend ? *options.backend : shared_cpu_backend();
-  const ColumnStats stats = column_stats(backend, x);
-  check_device_data(x, stats, kWho);
+  const ColumnStats stats = checked_column_stats(backend, x, kWho);
   // Distributed: x is this rank's block; the row indices below are global (of all the blocks).
   Communicator* comm = distributed(options.comm) ? options.comm : nullptr;
   const ShardLayout layout = comm ? shard_layout(x.rows, *comm) : ShardLayout{0, x.rows};

@@ -6,7 +6,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/io/atomic_file.h"
 #include "tools/train_mnist/ae_training.h"
 #include "tools/train_mnist/commands.h"
 #include "tools/train_mnist/common.h"
@@ -30,22 +29,19 @@ void run_ae(const AeOptions& o) {
   RunContext ctx(o.common);
   AeRun run = train_autoencoder(ctx, train, resume, "ae");
   write_tsne_maps(ctx, run.z.train, run.z.test, train.z_dim, o.tsne);
-  run.metrics["seconds_total"] = ctx.seconds_since_start();
-  write_json_atomic(ctx.out_path("metrics.json"), run.metrics);
+  ctx.write_metrics(std::move(run.metrics));
 }
 
 }  // namespace
 
 void register_ae(CLI::App& app) {
-  auto opts = std::make_shared<AeOptions>();
-  CLI::App* cmd = app.add_subcommand("ae", "train the blog's convolutional autoencoder");
-  add_common_options(*cmd, opts->common);
+  std::shared_ptr<AeOptions> opts;
+  CLI::App* cmd = add_command(app, "ae", "train the blog's convolutional autoencoder", opts, run_ae);
   add_precision_option(*cmd, opts->common);
   add_ae_train_options(*cmd, opts->train);
   cmd->add_option("--latent-range", opts->latent_range,
                   "xmin,xmax,ymin,ymax of latent.png (z_dim 2), e.g. to match a vae plot");
   add_tsne_maps_option(*cmd, opts->tsne);
-  cmd->callback([opts] { run_ae(*opts); });
 }
 
 }  // namespace zs::driver

@@ -12,7 +12,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/io/atomic_file.h"
 #include "tools/train_mnist/ae_training.h"
 #include "tools/train_mnist/cluster_report.h"
 #include "tools/train_mnist/commands.h"
@@ -61,16 +60,14 @@ void run_ae_kmeans(const AeKMeansOptions& o) {
   m["command"] = "ae-kmeans";
   m["ae"] = std::move(ae.metrics);
   m["kmeans"] = cluster_and_classify(ctx, latents, o.k, s, &resident);
-  m["seconds_total"] = ctx.seconds_since_start();
-  write_json_atomic(ctx.out_path("metrics.json"), m);
+  ctx.write_metrics(std::move(m));
 }
 
 }  // namespace
 
 void register_ae_kmeans(CLI::App& app) {
-  auto opts = std::make_shared<AeKMeansOptions>();
-  CLI::App* cmd = app.add_subcommand("ae-kmeans", "train the autoencoder (z_dim 25, MSE), then KMeans on its latents");
-  add_common_options(*cmd, opts->common);
+  std::shared_ptr<AeKMeansOptions> opts;
+  CLI::App* cmd = add_command(app, "ae-kmeans", "train the autoencoder (z_dim 25, MSE), then KMeans on its latents", opts, run_ae_kmeans);
   add_precision_option(*cmd, opts->common);
   add_ae_train_options(*cmd, opts->ae,
                        "training epochs (default 10, not ae's 40: a few minutes on 2 CPU cores for the 8000 default "
@@ -78,7 +75,6 @@ void register_ae_kmeans(CLI::App& app) {
   cmd->add_option("--k", opts->k, "number of clusters")->capture_default_str();
   add_kmeans_options(*cmd, opts->kmeans);
   add_tsne_maps_option(*cmd, opts->tsne);
-  cmd->callback([opts] { run_ae_kmeans(*opts); });
 }
 
 }  // namespace zs::driver

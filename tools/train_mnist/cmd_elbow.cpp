@@ -131,22 +131,19 @@ void run_elbow(const ElbowOptions& o) {
   m["seconds"] = seconds;
   m["n_iters"] = n_iters;
   m["fit_seconds_total"] = fit_total;
-  m["seconds_total"] = ctx.seconds_since_start();
-  write_json_atomic(ctx.out_path("metrics.json"), m);
+  ctx.write_metrics(std::move(m));
 }
 
 }  // namespace
 
 void register_elbow(CLI::App& app) {
-  auto opts = std::make_shared<ElbowOptions>();
-  CLI::App* cmd = app.add_subcommand("elbow", "KMeans inertia for a range of k (the elbow plot)");
-  add_common_options(*cmd, opts->common);
+  std::shared_ptr<ElbowOptions> opts;
+  CLI::App* cmd = add_command(app, "elbow", "KMeans inertia for a range of k (the elbow plot)", opts, run_elbow);
   cmd->add_option("--k-min", opts->k_min, "smallest k")->capture_default_str();
   cmd->add_option("--k-max", opts->k_max, "largest k (at most the number of training samples)")->capture_default_str();
   cmd->add_option("--k-step", opts->k_step, "step between the k values")->capture_default_str();
   add_features_option(*cmd, opts->features);
   add_kmeans_options(*cmd, opts->kmeans);
-  cmd->callback([opts] { run_elbow(*opts); });
 }
 
 }  // namespace zs::driver

@@ -14,7 +14,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/io/atomic_file.h"
 #include "tools/train_mnist/cluster_report.h"
 #include "tools/train_mnist/commands.h"
 #include "tools/train_mnist/common.h"
@@ -41,20 +40,17 @@ void run_kmeans(const KMeansCmdOptions& o) {
 
   nlohmann::json m = cluster_and_classify(ctx, f, o.k, s);
   m["command"] = "kmeans";
-  m["seconds_total"] = ctx.seconds_since_start();
-  write_json_atomic(ctx.out_path("metrics.json"), m);
+  ctx.write_metrics(std::move(m));
 }
 
 }  // namespace
 
 void register_kmeans(CLI::App& app) {
-  auto opts = std::make_shared<KMeansCmdOptions>();
-  CLI::App* cmd = app.add_subcommand("kmeans", "KMeans / MiniBatchKMeans clustering as an unsupervised classifier");
-  add_common_options(*cmd, opts->common);
+  std::shared_ptr<KMeansCmdOptions> opts;
+  CLI::App* cmd = add_command(app, "kmeans", "KMeans / MiniBatchKMeans clustering as an unsupervised classifier", opts, run_kmeans);
   cmd->add_option("--k", opts->k, "number of clusters")->capture_default_str();
   add_features_option(*cmd, opts->features);
   add_kmeans_options(*cmd, opts->kmeans);
-  cmd->callback([opts] { run_kmeans(*opts); });
 }
 
 }  // namespace zs::driver

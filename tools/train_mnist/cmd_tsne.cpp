@@ -9,7 +9,6 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/error.h"
-#include "runtime/io/atomic_file.h"
 #include "runtime/io/npy.h"
 #include "tools/train_mnist/commands.h"
 #include "tools/train_mnist/common.h"
@@ -87,16 +86,14 @@ void run_tsne(const TsneCmdOptions& o) {
   m["split"] = o.split;
   m["seed"] = o.common.seed;
   m["iters"] = o.iters;
-  m["seconds_total"] = ctx.seconds_since_start();
-  write_json_atomic(ctx.out_path("metrics.json"), m);
+  ctx.write_metrics(std::move(m));
 }
 
 }  // namespace
 
 void register_tsne(CLI::App& app) {
-  auto opts = std::make_shared<TsneCmdOptions>();
-  CLI::App* cmd = app.add_subcommand("tsne", "t-SNE map of pixels or latents (sklearn 1.2's TSNE defaults)");
-  add_common_options(*cmd, opts->common);
+  std::shared_ptr<TsneCmdOptions> opts;
+  CLI::App* cmd = add_command(app, "tsne", "t-SNE map of pixels or latents (sklearn 1.2's TSNE defaults)", opts, run_tsne);
   add_features_option(*cmd, opts->features);
   cmd->add_option("--n", opts->n, "rows taken at random with --seed (default 10,000 pixels / up to 15,000 latents)");
   cmd->add_option("--split", opts->split, "train or test")->capture_default_str();
@@ -106,7 +103,6 @@ void register_tsne(CLI::App& app) {
   cmd->add_option("--method", opts->method, "repulsion: auto (barnes_hut on cpu, exact on gpu), exact, barnes_hut")
       ->capture_default_str();
   cmd->add_option("--init", opts->init, "pca or random")->capture_default_str();
-  cmd->callback([opts] { run_tsne(*opts); });
 }
 
 }  // namespace zs::driver

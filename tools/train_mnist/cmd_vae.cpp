@@ -145,9 +145,8 @@ void run_vae(const VaeOptions& o) {
 }  // namespace
 
 void register_vae(CLI::App& app) {
-  auto opts = std::make_shared<VaeOptions>();
-  CLI::App* cmd = app.add_subcommand("vae", "train the blog's variational autoencoder");
-  add_common_options(*cmd, opts->common);
+  std::shared_ptr<VaeOptions> opts;
+  CLI::App* cmd = add_command(app, "vae", "train the blog's variational autoencoder", opts, run_vae);
   add_precision_option(*cmd, opts->common);
   cmd->add_option("--z-dim", opts->z_dim, "latent dimension")->capture_default_str();
   cmd->add_option("--epochs", opts->epochs, "training epochs")->capture_default_str();
@@ -160,7 +159,6 @@ void register_vae(CLI::App& app) {
   cmd->add_option("--resume", opts->resume, "continue from a model.safetensors written by vae");
   cmd->add_option("--latent-range", opts->latent_range, "xmin,xmax,ymin,ymax of latent.png (z_dim 2)");
   add_tsne_maps_option(*cmd, opts->tsne);
-  cmd->callback([opts] { run_vae(*opts); });
 }
 
 }  // namespace zs::driver

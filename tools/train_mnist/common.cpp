@@ -206,6 +206,11 @@ double RunContext::seconds_since_start() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+void RunContext::write_metrics(nlohmann::json m) const {
+  m["seconds_total"] = seconds_since_start();
+  write_json_atomic(out_path("metrics.json"), m);
+}
+
 void RunContext::say(const std::string& line) const {
   if (!opt.quiet) std::cerr << line << '\n';
 }

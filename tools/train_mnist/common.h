@@ -8,6 +8,7 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "runtime/backend/backend.h"
 #include "runtime/dist/communicator.h"
@@ -32,6 +33,19 @@ struct CommonOptions {
 };
 
 void add_common_options(CLI::App& cmd, CommonOptions& o);
+
+// Registers the subcommand `name` with the common options: `opts` gets the (shared) options the
+// parser fills, and the subcommand's callback runs `run` on them. Returns the subcommand, for the
+// command's own options. Options must have a CommonOptions `common`.
+template <class Options>
+CLI::App* add_command(CLI::App& app, const std::string& name, const std::string& help, std::shared_ptr<Options>& opts,
+                      void (*run)(const Options&)) {
+  opts = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand(name, help);
+  add_common_options(*cmd, opts->common);
+  cmd->callback([opts, run] { run(*opts); });
+  return cmd;
+}
 // --precision fp32|bf16, for the commands that train an autoencoder.
 void add_precision_option(CLI::App& cmd, CommonOptions& o);
 
@@ -62,6 +76,8 @@ struct RunContext {
   ~RunContext();
   std::string out_path(const std::string& file) const;
   double seconds_since_start() const;
+  // OUT/metrics.json = m with seconds_total, the run's time so far.
+  void write_metrics(nlohmann::json m) const;
   void say(const std::string& line) const;  // one line on stderr unless --quiet
 };
 

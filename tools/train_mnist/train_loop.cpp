@@ -173,8 +173,7 @@ void write_loss_outputs(TrainLoop& loop) {
 void write_run_outputs(TrainLoop& loop, nlohmann::json metrics) {
   RunContext& ctx = loop.ctx();
   write_loss_outputs(loop);
-  metrics["seconds_total"] = ctx.seconds_since_start();
-  write_json_atomic(ctx.out_path("metrics.json"), metrics);
+  ctx.write_metrics(std::move(metrics));
 }
 
 }  // namespace zs::driver
