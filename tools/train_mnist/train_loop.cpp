@@ -94,6 +94,7 @@ nlohmann::json TrainLoop::metrics(const std::string& command) const {
   m["test_count"] = ctx_.data.test.count;
   m["seed"] = ctx_.opt.seed;
   m["threads"] = ctx_.opt.threads;
+  if (world().size() > 1) m["ranks"] = world().size();   // under mpirun (docs/distributed.md)
   auto column = [&](const std::vector<std::vector<double>>& h, size_t t) {
     std::vector<double> c;
     for (const auto& row : h) c.push_back(row[t]);
