@@ -40,7 +40,7 @@ ShardLayout shard_layout(int64_t local_rows, Communicator& comm);
 std::vector<double> global_feature_means(const ColumnStats& local, int64_t total, Communicator& comm);
 
 // y = x - float(mean) per feature on the backend (the centre_columns op with a given mean): the
-// centring of the whole data set applied to this rank's block.
+// centring of the whole data set applied to this rank's block. Not a collective.
 void centre_columns_at(Backend& backend, float* y, DeviceMatrixView x, std::span<const double> mean);
 
 // mean_feature_variance (kmeans_common.h) of the whole data set, from the ranks' column_stats of
