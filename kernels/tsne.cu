@@ -197,7 +197,7 @@ void tsne_conditional_p(float* cond_p, const float* dist, int64_t n, int k, floa
 
 namespace {
 
-// Workspace layout, in int32 words: the row sums (n doubles) first, for their alignment.
+// Workspace layout: the row sums (n doubles), then the int32 / float arrays.
 struct SymmetrizeScratch {
   double* row_sum;    // [n]
   int32_t* in_ptr;    // [n + 1] in-degrees, then their exclusive scan
@@ -209,11 +209,11 @@ struct SymmetrizeScratch {
   float* out_val;     // [n k] p_j|i of out_col
 };
 
-SymmetrizeScratch carve(int32_t* w, int64_t n, int k) {
+SymmetrizeScratch carve(double* w, int64_t n, int k) {
   const int64_t edges = n * k;
   SymmetrizeScratch s;
-  s.row_sum = reinterpret_cast<double*>(w);
-  s.in_ptr = w + 2 * n;
+  s.row_sum = w;
+  s.in_ptr = reinterpret_cast<int32_t*>(w + n);
   s.fill = s.in_ptr + n + 1;
   s.scattered = s.fill + n;
   s.in_src = s.scattered + edges;
@@ -317,10 +317,13 @@ static __global__ void __launch_bounds__(kTsneStepThreads)
   if (tid == 0) *total = sum;
 }
 
-size_t tsne_symmetrize_workspace(int64_t n, int k) { return size_t(2 * n + 2 * n + 1 + 5 * n * int64_t(k)); }
+size_t tsne_symmetrize_workspace(int64_t n, int k) {
+  const int64_t words = 2 * n + 1 + 5 * n * int64_t(k);   // the int32 / float arrays
+  return size_t(n + (words + 1) / 2);
+}
 
 void tsne_symmetrize(int32_t* row_ptr, int32_t* col, float* val, double* p_sum, const int32_t* idx,
-                     const float* cond_p, int64_t n, int k, int32_t* workspace, cudaStream_t stream) {
+                     const float* cond_p, int64_t n, int k, double* workspace, cudaStream_t stream) {
   check_n("tsne_symmetrize", n, 2);
   require(k >= 1 && k <= n - 1 && int64_t(k) * n * 2 <= 0x7fffffff, "tsne_symmetrize",
           "k must be in [1, n - 1] with 2 n k < 2^31");

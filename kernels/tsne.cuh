@@ -9,8 +9,8 @@
 //                       atomics), a scan, the edges scattered into their target's bucket (any
 //                       order), then every edge placed by its rank (the out-list of a row by
 //                       column, a bucket by source), and each row merged (tsne_merge_row) twice:
-//                       lengths, a scan, values. Needs tsne_symmetrize_workspace(n, k) int32 words
-//                       of the caller's scratch (8-byte aligned).
+//                       lengths, a scan, values. Needs tsne_symmetrize_workspace(n, k) doubles of
+//                       the caller's scratch.
 //   tsne_attractive     one thread per row of the CSR P.
 //   tsne_repulsive      the exact N-body sum over shared-memory tiles (theta must be 0: Barnes-Hut
 //                       is a CPU method).
@@ -28,7 +28,7 @@ namespace zs::ZS_KNS {
 void tsne_knn(int32_t* idx, float* dist, const float* x, int64_t n, int d, int k, cudaStream_t stream);
 void tsne_conditional_p(float* cond_p, const float* dist, int64_t n, int k, float perplexity, cudaStream_t stream);
 void tsne_symmetrize(int32_t* row_ptr, int32_t* col, float* val, double* p_sum, const int32_t* idx,
-                     const float* cond_p, int64_t n, int k, int32_t* workspace, cudaStream_t stream);
+                     const float* cond_p, int64_t n, int k, double* workspace, cudaStream_t stream);
 size_t tsne_symmetrize_workspace(int64_t n, int k);
 void tsne_attractive(float* attraction, double* kl_row, const int32_t* row_ptr, const int32_t* col, const float* val,
                      const float* y, int64_t n, float exaggeration, cudaStream_t stream);

@@ -67,8 +67,8 @@ TEST_CASE("cuda tsne_symmetrize gives the twin's CSR P and sum", "[cuda][tsne]")
   const zs::DeviceBuffer<float> dcond(zs::cuda::kernel_memory(), cond);
   for (int run = 0; run < 2; ++run) {   // the scatter's atomics order differently each time
     zs::DeviceBuffer<int32_t> row_ptr(zs::cuda::kernel_memory(), size_t(n) + 1),
-        col(zs::cuda::kernel_memory(), size_t(2 * n * k)),
-        work(zs::cuda::kernel_memory(), zs::cuda::tsne_symmetrize_workspace(n, k));
+        col(zs::cuda::kernel_memory(), size_t(2 * n * k));
+    zs::DeviceBuffer<double> work(zs::cuda::kernel_memory(), zs::cuda::tsne_symmetrize_workspace(n, k));
     zs::DeviceBuffer<float> val(zs::cuda::kernel_memory(), size_t(2 * n * k));
     zs::DeviceBuffer<double> sum(zs::cuda::kernel_memory(), 1);
     zs::cuda::tsne_symmetrize(row_ptr.data(), col.data(), val.data(), sum.data(), didx.data(), dcond.data(), n, k,

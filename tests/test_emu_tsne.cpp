@@ -109,8 +109,8 @@ TEST_CASE("emu tsne_symmetrize: the twin's CSR P and its sum in every order", "[
           zs::simt::ScopedSettings scoped(s);
           INFO(zs::simt_test::describe(s));
           zs::DeviceBuffer<int32_t> row_ptr(zs::emu::kernel_memory(), size_t(n) + 1),
-              col(zs::emu::kernel_memory(), size_t(2 * n * k)),
-              work(zs::emu::kernel_memory(), kns::tsne_symmetrize_workspace(n, k));
+              col(zs::emu::kernel_memory(), size_t(2 * n * k));
+          zs::DeviceBuffer<double> work(zs::emu::kernel_memory(), kns::tsne_symmetrize_workspace(n, k));
           zs::DeviceBuffer<float> val(zs::emu::kernel_memory(), size_t(2 * n * k));
           zs::DeviceBuffer<double> sum(zs::emu::kernel_memory(), 1);
           kns::tsne_symmetrize(row_ptr.data(), col.data(), val.data(), sum.data(), didx.data(), dcond.data(), n, k,

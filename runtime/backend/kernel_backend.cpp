@@ -172,7 +172,7 @@ class KernelBackend final : public Backend {
   void tsne_symmetrize(int32_t* row_ptr, int32_t* col, float* val, double* p_sum, const int32_t* idx,
                        const float* cond_p, int64_t n, int k) override {
     ZS_KNS::tsne_symmetrize(row_ptr, col, val, p_sum, idx, cond_p, n, k,
-                            workspace<int32_t>(ZS_KNS::tsne_symmetrize_workspace(n, k)), stream_);
+                            workspace<double>(ZS_KNS::tsne_symmetrize_workspace(n, k)), stream_);
   }
   void gather_checked_rows(float* dst, const float* src, std::span<const int32_t> indices, int row_len) override {
     if (capturing_) throw std::logic_error("gather_rows uploads its indices: it cannot be captured");
