@@ -23,6 +23,13 @@ RunResult mpirun(const std::string& line) {
   setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
   setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
   setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+  // Sanitize preset: OpenMPI's components stay loaded and LeakSanitizer unwinds whole stacks, so
+  // that the OpenMPI suppressions (runtime/plot/lsan_suppressions.h) match (tests/CMakeLists.txt).
+  setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 1);
+  setenv("PMIX_MCA_mca_base_component_disable_dlclose", "1", 1);
+  const std::string asan = std::getenv("ASAN_OPTIONS") ? std::getenv("ASAN_OPTIONS") : "";
+  if (asan.find("fast_unwind_on_malloc") == std::string::npos)
+    setenv("ASAN_OPTIONS", (asan + (asan.empty() ? "" : ":") + "fast_unwind_on_malloc=0").c_str(), 1);
   fs::path err_file = fs::temp_directory_path() / ("zs-test-mpi-stderr-" + std::to_string(::getpid()));
   const std::string cmd = std::string(ZS_MPIEXEC) + " " + line + " > /dev/null 2> " + err_file.string() + " < /dev/null";
   const int status = std::system(cmd.c_str());
