@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/kmeans.h"
 #include "runtime/cluster/kmeans_common.h"
+#include "runtime/cluster/kmeans_dist.h"
 #include "runtime/cluster/kmeans_engine.h"
 #include "runtime/core/error.h"
 
@@ -73,8 +74,11 @@ void stack_centers(std::vector<float>& out, std::span<LloydRun* const> runs) {
 
 // Lloyd iterations for a set of runs that advance in lockstep: each iteration is ONE pass over the
 // data for all runs still active (a kernel group per run), on the engine. A run stops on its own
-// criteria exactly as it would alone; the others go on.
-void run_lloyd_lockstep(KMeansEngine& engine, std::span<LloydRun> runs, int k, int max_iter, double tol_abs) {
+// criteria exactly as it would alone; the others go on. Distributed (comm not null): the engine
+// holds this rank's block (at layout.offset); the sums, counts, "labels changed" and inertia are
+// reduced over the ranks, so every rank takes the same decisions.
+void run_lloyd_lockstep(KMeansEngine& engine, std::span<LloydRun> runs, int k, int max_iter, double tol_abs,
+                        Communicator* comm, const ShardLayout& layout) {
   const int64_t n = engine.rows();
   const int d = engine.cols();
   const size_t centre_floats = size_t(k) * d;
@@ -94,6 +98,16 @@ void run_lloyd_lockstep(KMeansEngine& engine, std::span<LloydRun> runs, int k, i
     sums.resize(size_t(groups) * centre_floats);
     counts.resize(size_t(groups) * k);
     engine.lloyd_pass(labels.data(), sums.data(), counts.data(), centres.data(), k, groups);
+    std::vector<int64_t> changed(groups);   // per group: 1 if a label changed (reduced: ranks with a change)
+    for (int g = 0; g < groups; ++g) {
+      const int32_t* lab = labels.data() + size_t(g) * n;
+      changed[g] = std::equal(lab, lab + n, active[g]->labels_old.begin()) ? 0 : 1;
+    }
+    if (comm) {
+      comm->allreduce_sum(std::span<float>(sums));
+      comm->allreduce_sum(std::span<int64_t>(counts));
+      comm->allreduce_sum(std::span<int64_t>(changed));
+    }
     for (int g = 0; g < groups; ++g) {
       LloydRun& run = *active[g];
       const int32_t* lab = labels.data() + size_t(g) * n;
@@ -102,7 +116,10 @@ void run_lloyd_lockstep(KMeansEngine& engine, std::span<LloydRun> runs, int k, i
       if (std::find(run_counts, run_counts + k, int64_t(0)) != run_counts + k) {
         min_dist.resize(n);   // only now: the distances stay with the engine otherwise
         engine.last_min_dist(min_dist.data(), g);
-        relocate_empty_clusters(run_sums, run_counts, k, lab, min_dist.data(), engine);
+        if (comm)
+          global_relocate_empty_clusters(run_sums, run_counts, k, lab, min_dist.data(), engine, layout, *comm);
+        else
+          relocate_empty_clusters(run_sums, run_counts, k, lab, min_dist.data(), engine);
       }
       double shift = 0.0;  // squared centre shift summed over centres
       for (int j = 0; j < k; ++j) {
@@ -117,7 +134,7 @@ void run_lloyd_lockstep(KMeansEngine& engine, std::span<LloydRun> runs, int k, i
       }
       run.centers.swap(next);
       run.n_iter = it + 1;
-      if (std::equal(lab, lab + n, run.labels_old.begin())) {
+      if (changed[g] == 0) {
         run.strict = run.converged = run.done = true;
         run.labels.assign(lab, lab + n);  // computed from centres equal to the final ones
       } else if (shift <= tol_abs) {
@@ -150,6 +167,7 @@ void run_lloyd_lockstep(KMeansEngine& engine, std::span<LloydRun> runs, int k, i
   stack_centers(centres, active);
   std::vector<double> inertia(runs.size());
   engine.inertia(inertia.data(), centres.data(), labels.data(), k, static_cast<int>(runs.size()));
+  if (comm) comm->allreduce_sum(std::span<double>(inertia));
   for (size_t r = 0; r < runs.size(); ++r) runs[r].inertia = inertia[r];
 }
 
@@ -170,7 +188,10 @@ KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options) {
 KMeansFit fit_kmeans(DeviceMatrixView x, const KMeansOptions& options) {
   Backend& backend = options.backend ? *options.backend : shared_cpu_backend();
   const ColumnStats stats = checked_column_stats(backend, x, kWho);
-  check_k(options.k, x.rows, kWho);
+  // Distributed: x is this rank's block; k is checked against the whole data set.
+  Communicator* comm = distributed(options.comm) ? options.comm : nullptr;
+  const ShardLayout layout = comm ? shard_layout(x.rows, *comm) : ShardLayout{0, x.rows};
+  check_k(options.k, layout.total, kWho);
   check_at_least(options.n_init, 1, kWho, "n_init", "--n-init");
   check_at_least(options.max_iter, 1, kWho, "max_iter", "--max-iter");
   check_tol(options.tol, kWho);
@@ -178,25 +199,38 @@ KMeansFit fit_kmeans(DeviceMatrixView x, const KMeansOptions& options) {
   const int k = options.k;
   const int d = x.cols;
   // The data centred on the backend, once for the whole fit (sklearn centres inside fit, so that
-  // the ||x||^2 - 2 x.c + ||c||^2 expansion keeps its precision).
+  // the ||x||^2 - 2 x.c + ||c||^2 expansion keeps its precision). Distributed: by the means of
+  // the whole data set.
   DeviceBuffer<float> centred(backend, static_cast<size_t>(x.size()));
-  backend.centre_columns(centred.data(), x.data, stats.device.data(), x.rows, d);
+  std::vector<double> mean(d);
+  if (comm) {
+    mean = global_feature_means(stats, layout.total, *comm);
+    centre_columns_at(backend, centred.data(), x, mean);
+  } else {
+    for (int f = 0; f < d; ++f) mean[f] = stats.sum[f] / static_cast<double>(x.rows);
+    backend.centre_columns(centred.data(), x.data, stats.device.data(), x.rows, d);
+  }
   const DeviceMatrixView xc{centred.data(), x.rows, d};
   KMeansEngine engine(backend, xc);
 
   KMeansFit fit;
-  fit.tol_abs = options.tol > 0.0 ? options.tol * mean_feature_variance(column_stats(backend, xc), x.rows) : 0.0;
+  if (options.tol > 0.0) {
+    const ColumnStats centred_stats = column_stats(backend, xc);
+    fit.tol_abs = options.tol * (comm ? global_mean_feature_variance(centred_stats, x.rows, layout.total, *comm)
+                                      : mean_feature_variance(centred_stats, x.rows));
+  }
   // Run r draws from its own stream (seed, r), so its result does not depend on the other runs
   // nor on how many runs share a pass.
   std::vector<ClusterRng> rngs;
   for (int r = 0; r < options.n_init; ++r) rngs.emplace_back(options.seed, static_cast<uint64_t>(r));
-  std::vector<std::vector<float>> inits = initial_centers(engine, k, options.init, rngs);
+  std::vector<std::vector<float>> inits = comm ? global_initial_centers(engine, layout, k, options.init, rngs, *comm)
+                                                : initial_centers(engine, k, options.init, rngs);
   std::vector<LloydRun> runs(options.n_init);
   for (int r = 0; r < options.n_init; ++r) runs[r].centers = std::move(inits[r]);
   const size_t chunk = static_cast<size_t>(runs_per_pass(k));
   for (size_t r0 = 0; r0 < runs.size(); r0 += chunk)
     run_lloyd_lockstep(engine, std::span<LloydRun>(runs).subspan(r0, std::min(chunk, runs.size() - r0)), k,
-                       options.max_iter, fit.tol_abs);
+                       options.max_iter, fit.tol_abs, comm, layout);
   int best_index = 0;
   for (int r = 0; r < options.n_init; ++r) {
     fit.init_inertias.push_back(runs[r].inertia);
@@ -207,8 +241,7 @@ KMeansFit fit_kmeans(DeviceMatrixView x, const KMeansOptions& options) {
   // Back to the caller's coordinates.
   for (int j = 0; j < k; ++j)
     for (int f = 0; f < d; ++f)
-      best.centers[size_t(j) * d + f] =
-          static_cast<float>(best.centers[size_t(j) * d + f] + stats.sum[f] / static_cast<double>(x.rows));
+      best.centers[size_t(j) * d + f] = static_cast<float>(best.centers[size_t(j) * d + f] + mean[f]);
   fit.model = KMeansModel{k, d, std::move(best.centers)};
   fit.labels = std::move(best.labels);
   fit.inertia = best.inertia;

@@ -36,6 +36,8 @@
 
 namespace zs {
 
+class Communicator;
+
 enum class KMeansInit { KMeansPlusPlus, Random };
 
 // "k-means++" or "random" (the --init values); anything else throws UserError.
@@ -52,6 +54,13 @@ struct KMeansOptions {
   // Where the passes over the data run (runtime/cluster/kmeans_engine.h); null: the cpu backend.
   // The data are uploaded once per fit.
   Backend* backend = nullptr;
+  // Data-parallel fit (runtime/dist/communicator.h): every rank passes ITS contiguous block of the
+  // data set, on the host or in backend memory (rank 0 the first rows, then rank 1, ...; runtime/dist's shard_of with
+  // kShardAlignRows of kmeans_dist.h) and the same options; every rank gets the same model,
+  // inertia, n_iter..., and the labels of its own block. Null or a size-1 communicator: the
+  // single-process fit, untouched. R ranks give the single-process fit up to float rounding
+  // (runtime/cluster/kmeans_dist.h says exactly which).
+  Communicator* comm = nullptr;
 };
 
 // Fitted centres; what predict needs.
@@ -65,7 +74,7 @@ struct KMeansModel {
 
 struct KMeansFit {
   KMeansModel model;
-  std::vector<int32_t> labels;        // cluster of every training point under model
+  std::vector<int32_t> labels;        // cluster of every training point under model (distributed: of this rank's block)
   double inertia = 0.0;               // sum of squared distances of the points to their centre
   int n_iter = 0;                     // Lloyd: iterations of the kept run; minibatch: epochs (sklearn n_iter_)
   int64_t n_steps = 0;                // minibatch steps (Lloyd: = n_iter)

@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <string>
 
 #include "runtime/cluster/kmeans_common.h"
+#include "runtime/cluster/kmeans_dist.h"
 #include "runtime/cluster/kmeans_engine.h"
 #include "runtime/core/error.h"
 
@@ -52,13 +54,22 @@ double assign_inertia(KMeansEngine& engine, const std::vector<float>& centers, i
   return sum_double(dist);
 }
 
-// The rows `ids` of the engine's data gathered into `out` on the backend: an engine of their own.
-KMeansEngine subset_engine(KMeansEngine& engine, DeviceBuffer<float>& out, const std::vector<int64_t>& ids) {
+// The rows `ids` of the data set gathered into `out` (backend memory), for an engine of their own:
+// on the backend from the engine's data, or (distributed: comm not null, ids global) fetched from
+// the ranks that own them.
+DeviceMatrixView subset_rows(KMeansEngine& engine, DeviceBuffer<float>& out, const std::vector<int64_t>& ids,
+                             Communicator* comm, const ShardLayout& layout) {
   const int d = engine.cols();
-  out = DeviceBuffer<float>(engine.backend(), ids.size() * static_cast<size_t>(d));
-  const std::vector<int32_t> ids32(ids.begin(), ids.end());
-  engine.backend().gather_rows(out.data(), engine.data(), engine.rows(), ids32, d);
-  return KMeansEngine(engine.backend(), DeviceMatrixView{out.data(), static_cast<int64_t>(ids.size()), d});
+  const size_t count = ids.size() * static_cast<size_t>(d);
+  if (comm) {
+    const std::vector<float> rows = global_rows(engine, layout, ids, *comm);
+    out = DeviceBuffer<float>(engine.backend(), std::span<const float>(rows));
+  } else {
+    out = DeviceBuffer<float>(engine.backend(), count);
+    const std::vector<int32_t> ids32(ids.begin(), ids.end());
+    engine.backend().gather_rows(out.data(), engine.data(), engine.rows(), ids32, d);
+  }
+  return DeviceMatrixView{out.data(), static_cast<int64_t>(ids.size()), d};
 }
 
 // sklearn's early-stopping state (_mini_batch_convergence).
@@ -142,29 +153,37 @@ KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& optio
 KMeansFit fit_minibatch_kmeans(DeviceMatrixView x, const MiniBatchKMeansOptions& options) {
   Backend& backend = options.backend ? *options.backend : shared_cpu_backend();
   const ColumnStats stats = checked_column_stats(backend, x, kWho);
-  check_options(x.rows, options);
+  // Distributed: x is this rank's block; the row indices below are global (of all the blocks).
+  Communicator* comm = distributed(options.comm) ? options.comm : nullptr;
+  const ShardLayout layout = comm ? shard_layout(x.rows, *comm) : ShardLayout{0, x.rows};
+  check_options(layout.total, options);
   const int k = options.k;
   const int d = x.cols;
-  const int64_t n = x.rows;
+  const int64_t n = layout.total;
   const int64_t batch = std::min<int64_t>(options.batch_size, n);
   const int64_t init_size = effective_init_size(options, batch, n);
   KMeansEngine engine(backend, x);
 
   KMeansFit fit;
-  fit.tol_abs = options.tol > 0.0 ? options.tol * mean_feature_variance(stats, n) : 0.0;
+  if (options.tol > 0.0)
+    fit.tol_abs = options.tol * (comm ? global_mean_feature_variance(stats, x.rows, n, *comm)
+                                      : mean_feature_variance(stats, n));
   ClusterRng rng(options.seed);
 
   // ---- init: the best of n_init initializations, judged on one validation subsample ----
   // The subsamples (init_size rows) are gathered on the backend, each into an engine of its own.
   DeviceBuffer<float> valid, subset;
-  KMeansEngine valid_engine = subset_engine(engine, valid, draw_with_replacement(n, init_size, rng));
+  KMeansEngine valid_engine(backend, subset_rows(engine, valid, draw_with_replacement(n, init_size, rng), comm, layout));
   std::vector<float> centers;
   double best_valid = 0.0;
   for (int r = 0; r < options.n_init; ++r) {
     std::vector<float> candidate;
     if (init_size < n) {
-      KMeansEngine init_engine = subset_engine(engine, subset, draw_with_replacement(n, init_size, rng));
+      KMeansEngine init_engine(backend,
+                               subset_rows(engine, subset, draw_with_replacement(n, init_size, rng), comm, layout));
       candidate = initial_centers(init_engine, k, options.init, rng);
+    } else if (comm) {
+      candidate = std::move(global_initial_centers(engine, layout, k, options.init, {&rng, 1}, *comm)[0]);
     } else {
       candidate = initial_centers(engine, k, options.init, rng);
     }
@@ -183,8 +202,10 @@ KMeansFit fit_minibatch_kmeans(DeviceMatrixView x, const MiniBatchKMeansOptions&
   ConvergenceMonitor monitor(batch, n, fit.tol_abs, options.max_no_improvement);
   int64_t since_reassign = 0;
   const int64_t n_steps = std::max<int64_t>(1, static_cast<int64_t>(options.max_iter) * n / batch);
-  std::vector<int32_t> rows(batch), labels(batch);
+  std::vector<int32_t> rows(batch), labels(batch), local_rows(comm ? batch : 0);
+  std::iota(local_rows.begin(), local_rows.end(), 0);
   std::vector<float> dist(batch);
+  DeviceBuffer<float> batch_data;
   int64_t step = 0;
   for (; step < n_steps; ++step) {
     for (int64_t r = 0; r < batch; ++r) rows[r] = static_cast<int32_t>(rng.below(n));
@@ -195,11 +216,19 @@ KMeansFit fit_minibatch_kmeans(DeviceMatrixView x, const MiniBatchKMeansOptions&
       since_reassign = 0;
       reassign = true;
     }
-    engine.minibatch_step(centers_new.data(), counts.data(), labels.data(), dist.data(), centers.data(), rows.data(),
-                           batch, k);
+    // Distributed: the batch's rows from their owners, and the same step on every rank on an engine
+    // of them (its rows 0..batch-1): the single-process step on the same rows, to the bit.
+    std::optional<KMeansEngine> batch_engine;
+    if (comm)
+      batch_engine.emplace(backend, subset_rows(engine, batch_data, std::vector<int64_t>(rows.begin(), rows.end()),
+                                                comm, layout));
+    KMeansEngine& step_engine = comm ? *batch_engine : engine;
+    const std::vector<int32_t>& step_rows = comm ? local_rows : rows;
+    step_engine.minibatch_step(centers_new.data(), counts.data(), labels.data(), dist.data(), centers.data(),
+                               step_rows.data(), batch, k);
     const double batch_inertia = sum_double(dist);
     if (reassign && options.reassignment_ratio > 0.0)
-      reassign_low_count_centers(centers_new, counts, engine, rows, options.reassignment_ratio, rng);
+      reassign_low_count_centers(centers_new, counts, step_engine, step_rows, options.reassignment_ratio, rng);
     double diff = 0.0;
     if (fit.tol_abs > 0.0)
       for (size_t e = 0; e < centers.size(); ++e) {
@@ -217,9 +246,10 @@ KMeansFit fit_minibatch_kmeans(DeviceMatrixView x, const MiniBatchKMeansOptions&
   // ---- final labels and exact inertia over all the data ----
   fit.n_steps = step;
   fit.n_iter = static_cast<int>((step * batch + n - 1) / n);
-  fit.labels.resize(n);
+  fit.labels.resize(x.rows);   // distributed: this rank's block
   engine.assign(fit.labels.data(), nullptr, centers.data(), k, 1);
   engine.inertia(&fit.inertia, centers.data(), fit.labels.data(), k, 1);
+  if (comm) comm->allreduce_sum(std::span<double>(&fit.inertia, 1));
   fit.model = KMeansModel{k, d, std::move(centers)};
   return fit;
 }

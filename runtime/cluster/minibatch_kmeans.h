@@ -39,6 +39,12 @@ struct MiniBatchKMeansOptions {
   // Where the passes run (see KMeansOptions::backend; null: the cpu backend). The data are uploaded once per fit; each
   // step moves only the batch's row indices, the centres, counts, batch labels and distances.
   Backend* backend = nullptr;
+  // Sharded data (see KMeansOptions::comm: each rank passes its contiguous block). The data set
+  // stays sharded; the few rows each step needs (the batch, the init subsamples) are fetched from
+  // their owners and every rank runs the same step on them, so the centres follow the
+  // single-process fit's exactly; the final labels (of the rank's block) and inertia are reduced
+  // over the ranks. Null or size 1: the single-process fit.
+  Communicator* comm = nullptr;
 };
 
 KMeansFit fit_minibatch_kmeans(MatrixView x, const MiniBatchKMeansOptions& options);

@@ -17,10 +17,31 @@ void Trainer::reset_sums() { be_.fill_zero(sums_.data(), terms_); }
 std::vector<double> Trainer::read_sums() {
   std::vector<double> sums(terms_);
   be_.to_host(sums.data(), sums_.data(), terms_);
+  if (distributed(comm_)) comm_->allreduce_sum(std::span<double>(sums));   // every rank's slices
   return sums;
 }
 
+// The data-parallel step: this rank's slice of the global batch x[n].
+const float* Trainer::step_slice(const float* x, int n, const AdamHyper& h) {
+  const Shard slice = shard_of(n, comm_->rank(), comm_->size());
+  const int mine = int(slice.rows());
+  ParamStore& p = model_.params();
+  const float* input = x + slice.begin * row_len_;
+  if (mine > 0) {
+    step_terms_ = model_.forward_loss(input, mine);
+    model_.backward(input, mine);
+  } else {
+    be_.fill_zero(p.grads(), size_t(p.total()));   // a batch smaller than R: this rank adds nothing
+  }
+  // The slice's mean gradient, weighted by its share of the batch: the sum is the batch mean.
+  comm_->allreduce_sum_device(be_, p.grads(), size_t(p.total()), double(mine) / double(n));
+  p.adam_update(be_, h);
+  if (mine > 0) be_.sum_loss_terms(sums_.data(), step_terms_, mine, int(terms_));
+  return step_terms_;
+}
+
 const float* Trainer::step(const float* x, int n, const AdamHyper& h) {
+  if (distributed(comm_)) return step_slice(x, n, h);
   const auto work = [&, n, h](const float* input) {
     step_terms_ = model_.forward_loss(input, n);
     model_.backward(input, n);
@@ -63,8 +84,15 @@ std::vector<double> Trainer::train_epoch(const float* data, int rows, int batch,
 std::vector<double> Trainer::evaluate(const float* data, int rows, int batch, int epoch) {
   reset_sums();
   for (int first = 0; first < rows; first += batch) {
-    const int n = std::min(batch, rows - first);
-    be_.sum_loss_terms(sums_.data(), model_.evaluate(data + int64_t(first) * row_len_, n, epoch), n, int(terms_));
+    int n = std::min(batch, rows - first);
+    const float* x = data + int64_t(first) * row_len_;
+    if (distributed(comm_)) {   // this rank's slice; read_sums adds the ranks
+      const Shard slice = shard_of(n, comm_->rank(), comm_->size());
+      x += slice.begin * row_len_;
+      n = int(slice.rows());
+      if (n == 0) continue;
+    }
+    be_.sum_loss_terms(sums_.data(), model_.evaluate(x, n, epoch), n, int(terms_));
   }
   std::vector<double> means = read_sums();
   for (double& m : means) m /= double(rows);

@@ -5,7 +5,14 @@
 //   a fixed input buffer first), or as direct ops;
 // - the epoch: a seeded shuffle of the training set done in backend memory (a gather; only the
 //   permutation comes from the host), batches in order, the last one partial;
-// - evaluation: the mean loss terms over a split, in order.
+// - evaluation: the mean loss terms over a split, in order;
+// - data parallelism (set_communicator, runtime/dist): every rank holds the whole data set and
+//   draws the same shuffle; each rank trains on its slice of every global batch (shard_of: rank r
+//   takes rows [n r / R, n (r + 1) / R) of the batch), the gradients are combined as
+//   sum_r (n_r / n) * grad_r (each rank's gradient is the mean over its slice, so this is the mean
+//   over the whole batch) before Adam, and every rank takes the same Adam step: R ranks train the
+//   model one process trains, to float rounding. Steps then run as direct ops (no capture: the
+//   reduction sits between backward and Adam). Loss sums and evaluation are reduced too.
 // The loss sums stay on the device; the host reads them once per progress report (every
 // `report_every` steps and at the end of the epoch), never per step, so on a GPU the step graphs
 // queue back to back.
@@ -16,6 +23,7 @@
 #include <vector>
 
 #include "runtime/backend/backend.h"
+#include "runtime/dist/communicator.h"
 #include "runtime/models/model.h"
 #include "runtime/nn/step_graphs.h"
 
@@ -26,8 +34,12 @@ class Trainer {
   // `row_len`: floats per sample (784 for MNIST images).
   Trainer(Backend& be, Model& model, int row_len);
 
+  // Data-parallel training over comm's ranks (null or size 1: one process, unchanged).
+  void set_communicator(Communicator* comm) { comm_ = comm; }
+
   // One training step on x[n] in backend memory; returns the per-sample loss terms [term][n] in
-  // backend memory (valid until the next pass) and adds them to the running sums.
+  // backend memory (valid until the next pass) and adds them to the running sums. Data-parallel:
+  // x[n] is the global batch (the same on every rank), the terms returned are the rank's slice's.
   const float* step(const float* x, int n, const AdamHyper& h);
 
   // Called with the images trained so far in the epoch and the mean of each loss term over them.
@@ -47,7 +59,9 @@ class Trainer {
  private:
   void reset_sums();
   std::vector<double> read_sums();
+  const float* step_slice(const float* x, int n, const AdamHyper& h);
 
+  Communicator* comm_ = nullptr;
   Backend& be_;
   Model& model_;
   int row_len_;

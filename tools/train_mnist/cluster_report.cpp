@@ -99,6 +99,7 @@ nlohmann::json cluster_and_classify(RunContext& ctx, const FeatureSet& f, int k,
   m["features"] = f.source;
   m["feature_dim"] = f.dim;
   m["threads"] = omp_get_max_threads();
+  if (world().size() > 1) m["ranks"] = world().size();   // under mpirun (docs/distributed.md)
   m["train_size"] = f.train_count;
   m["test_size"] = f.test_count;
   m["inertia"] = fit.inertia;

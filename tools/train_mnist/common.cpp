@@ -1,7 +1,10 @@
 #include "tools/train_mnist/common.h"
 
 #include <omp.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <charconv>
 #include <cmath>
@@ -19,6 +22,50 @@
 extern "C" void openblas_set_num_threads(int);
 
 namespace zs::driver {
+
+namespace {
+Communicator* g_world = nullptr;
+std::string g_scratch_out;   // this rank's scratch --out while a run holds one (ranks > 0)
+}  // namespace
+
+void discard_scratch_out() {
+  if (g_scratch_out.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(g_scratch_out, ec);
+  g_scratch_out.clear();
+}
+
+Communicator& world() { return g_world ? *g_world : single_process(); }
+void set_world(Communicator* comm) { g_world = comm; }
+
+// A private folder for a rank > 0's outputs (see RunContext): TMPDIR/zs-rank<r>-<pid>-XXXXXX. A rank
+// that is killed cannot remove its folder, so each new one first removes those whose process is gone.
+static void remove_dead_scratch_outs(const std::filesystem::path& tmp) {
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(tmp, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    long pid = 0;
+    int rank = 0;
+    if (std::sscanf(name.c_str(), "zs-rank%d-%ld-", &rank, &pid) != 2 || pid <= 0) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      std::error_code ignored;
+      std::filesystem::remove_all(it->path(), ignored);
+    }
+  }
+}
+
+static std::string make_scratch_out(int rank) {
+  const std::filesystem::path tmp = std::filesystem::temp_directory_path();
+  remove_dead_scratch_outs(tmp);
+  std::string pattern =
+      (tmp / ("zs-rank" + std::to_string(rank) + "-" + std::to_string(::getpid()) + "-XXXXXX")).string();
+  if (!mkdtemp(pattern.data()))
+    throw UserError("rank " + std::to_string(rank) + ": cannot create a scratch folder in " +
+                    std::filesystem::temp_directory_path().string() + "; set TMPDIR to a writable folder");
+  g_scratch_out = pattern;
+  return pattern;
+}
 
 void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--data", o.data, "folder with the four MNIST IDX files (raw or .gz)")->capture_default_str();
@@ -100,6 +147,11 @@ static DeviceKind parse_device(const std::string& d) {
 }
 
 RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
+  if (world().rank() > 0) {
+    scratch_out = make_scratch_out(world().rank());
+    opt.out = scratch_out;
+    opt.quiet = true;
+  }
   DeviceKind kind = parse_device(o.device);
   check_cpu_isa_env();
   cpu_isa = cpu::cpu_isa_name(cpu::active_cpu_isa());
@@ -115,15 +167,15 @@ RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
     data = load_dataset_dir(o.data, o.train_limit, o.test_limit);
     require_nonempty_splits(data);
   }
-  ensure_output_dir(o.out, "--out");
+  ensure_output_dir(opt.out, "--out");
   std::string lock_notice;
-  out_lock = std::make_unique<OutLock>(o.out, "--out", &lock_notice);
+  out_lock = std::make_unique<OutLock>(opt.out, "--out", &lock_notice);
   if (!lock_notice.empty()) say(lock_notice);
-  const std::vector<std::string> stale = remove_stale_temporaries(o.out);
+  const std::vector<std::string> stale = remove_stale_temporaries(opt.out);
   if (!stale.empty())
-    say("--out " + o.out + ": removed " + std::to_string(stale.size()) +
+    say("--out " + opt.out + ": removed " + std::to_string(stale.size()) +
         " partial file(s) an interrupted run left (e.g. " + stale.front() + ")");
-  outputs = std::make_unique<OutputSet>(o.out);
+  outputs = std::make_unique<OutputSet>(opt.out);
   std::string notice;
   backend = make_backend(kind, &notice);
   if (!notice.empty()) say(notice);
@@ -134,6 +186,12 @@ RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
 }
 
 RunContext::~RunContext() {
+  if (!scratch_out.empty()) {
+    outputs.reset();
+    out_lock.reset();
+    discard_scratch_out();
+    return;
+  }
   if (!outputs || std::uncaught_exceptions() > 0) return;
   try {
     outputs->complete();

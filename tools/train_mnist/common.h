@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/backend/backend.h"
+#include "runtime/dist/communicator.h"
 #include "runtime/data/idx.h"
 #include "runtime/io/out_lock.h"
 #include "runtime/io/output_set.h"
@@ -50,6 +51,16 @@ void add_precision_option(CLI::App& cmd, CommonOptions& o);
 
 // Validates the common options, prepares and locks --out (removing temporaries killed runs left), sets the thread count, creates the backend and
 // loads the data set. Throws UserError on any problem.
+// The processes of this run (runtime/dist): MPI's world under mpirun (main sets it), else the
+// single-process communicator.
+Communicator& world();
+void set_world(Communicator* comm);
+// Removes this rank's scratch --out (see RunContext), e.g. before a failing rank aborts the job.
+void discard_scratch_out();
+
+// Under mpirun every rank runs the same command; rank 0 alone owns --out (lock, outputs,
+// checkpoints, progress). The other ranks run with a private scratch folder as their --out, removed
+// when the run ends, and --quiet, so that no code path needs a rank test to stay out of --out.
 struct RunContext {
   CommonOptions opt;
   std::unique_ptr<Backend> backend;
@@ -58,6 +69,7 @@ struct RunContext {
   std::unique_ptr<OutLock> out_lock;  // held for the whole run: one run per --out
   std::unique_ptr<OutputSet> outputs; // this run's files replace the previous run's as a set
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::string scratch_out;            // ranks > 0: their private --out, removed at the end
 
   explicit RunContext(const CommonOptions& o, bool load_data = true);
   // A run that ends without an exception is complete: the previous run's set is dropped.

@@ -1,6 +1,8 @@
 #include "tools/train_mnist/kmeans_options.h"
 
+#include "runtime/cluster/kmeans_dist.h"
 #include "runtime/core/error.h"
+#include "runtime/dist/communicator.h"
 #include "tools/train_mnist/common.h"
 
 namespace zs::driver {
@@ -70,6 +72,19 @@ KMeansFit fit_either(View x, int k, const KMeansSettings& s, Backend& backend) {
     o.seed = s.seed;
     o.backend = &backend;
   };
+  Communicator& comm = world();
+  const bool dist = distributed(&comm);
+  // Data-parallel: this rank fits on its contiguous block (aligned so that the CPU pass's sum
+  // blocks stay whole: kmeans_dist.h), then the labels of all blocks are gathered so that the
+  // classifier and the outputs see the whole training set, as in one process.
+  const Shard shard = dist ? shard_of(x.rows, comm.rank(), comm.size(), cluster_detail::kShardAlignRows)
+                           : Shard{0, x.rows};
+  if (shard.rows() < 1)
+    throw UserError("kmeans: rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) +
+                    " gets no training sample (" + std::to_string(x.rows) + " samples in blocks of " +
+                    std::to_string(cluster_detail::kShardAlignRows) + "); run fewer ranks");
+  const View mine{x.data + shard.begin * x.cols, shard.rows(), x.cols};
+  KMeansFit fit;
   if (s.minibatch) {
     MiniBatchKMeansOptions m;
     shared(m);
@@ -77,11 +92,16 @@ KMeansFit fit_either(View x, int k, const KMeansSettings& s, Backend& backend) {
     m.max_no_improvement = s.max_no_improvement;
     m.reassignment_ratio = s.reassignment_ratio;
     m.init_size = s.init_size;
-    return fit_minibatch_kmeans(x, m);
+    if (dist) m.comm = &comm;
+    fit = fit_minibatch_kmeans(mine, m);
+  } else {
+    KMeansOptions l;
+    shared(l);
+    if (dist) l.comm = &comm;
+    fit = fit_kmeans(mine, l);
   }
-  KMeansOptions l;
-  shared(l);
-  return fit_kmeans(x, l);
+  if (dist) fit.labels = comm.allgather(std::span<const int32_t>(fit.labels));
+  return fit;
 }
 
 }  // namespace

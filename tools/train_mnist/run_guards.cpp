@@ -6,12 +6,26 @@
 #include <stdexcept>
 
 #include "runtime/core/interrupt.h"
+#include "tools/train_mnist/common.h"
 
 namespace zs::driver {
 
 void throw_if_interrupted(const std::string& checkpoint, int checkpoint_epoch) {
-  if (!interrupt_requested()) return;
-  const int sig = interrupt_signal();
+  int sig = interrupt_requested() ? interrupt_signal() : 0;
+  Communicator& comm = world();
+  if (distributed(&comm)) {
+    // Under mpirun every rank calls this at the same step boundaries; they agree to stop at the
+    // same one (the lowest rank's signal), so none is left waiting in the next step's reduction
+    // and rank 0 names its own, the real, checkpoint.
+    const int32_t mine = sig;
+    sig = 0;
+    for (int32_t s : comm.allgather(std::span<const int32_t>(&mine, 1)))
+      if (s != 0) {
+        sig = s;
+        break;
+      }
+  }
+  if (sig == 0) return;
   std::string msg = std::string("interrupted by ") + (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal");
   if (checkpoint.empty())
     msg += " before this run finished an epoch, so it wrote no checkpoint; run the same command again";

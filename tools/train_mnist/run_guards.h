@@ -7,6 +7,7 @@ namespace zs::driver {
 
 // Throws zs::Interrupted when a signal is pending. `checkpoint` is the complete checkpoint the
 // interrupted run leaves (of epoch `checkpoint_epoch`), or "" when this run has not written one yet.
+// Under mpirun a collective: every rank stops at the same boundary when any rank saw a signal.
 void throw_if_interrupted(const std::string& checkpoint, int checkpoint_epoch);
 
 // Every loss train_mnist computes (BCE, MSE, BCE + beta * KL) is >= 0; a negative mean is a bug to

@@ -42,6 +42,7 @@ void TrainLoop::run(double lr) {
   GracefulStopScope stop_at_step_boundary;  // SIGINT/SIGTERM: finish the step, keep the last checkpoint
   const int n_train = ctx_.data.train.count;
   Trainer trainer(*ctx_.backend, model_, kPixels);
+  trainer.set_communicator(&world());   // data-parallel under mpirun (runtime/dist)
   Progress progress(ctx_.opt.quiet, epochs_, n_train, first_epoch_);
   const std::string last_checkpoint = ctx_.out_path("model.safetensors");
   for (int epoch = first_epoch_; epoch < first_epoch_ + epochs_; ++epoch) {
@@ -94,6 +95,7 @@ nlohmann::json TrainLoop::metrics(const std::string& command) const {
   m["test_count"] = ctx_.data.test.count;
   m["seed"] = ctx_.opt.seed;
   m["threads"] = ctx_.opt.threads;
+  if (world().size() > 1) m["ranks"] = world().size();   // under mpirun (docs/distributed.md)
   auto column = [&](const std::vector<std::vector<double>>& h, size_t t) {
     std::vector<double> c;
     for (const auto& row : h) c.push_back(row[t]);
