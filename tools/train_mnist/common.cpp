@@ -40,7 +40,8 @@ void set_world(Communicator* comm) { g_world = comm; }
 
 // A private folder for a rank > 0's outputs (see RunContext): TMPDIR/zs-rank<r>-<pid>-XXXXXX. A rank
 // that is killed cannot remove its folder, so each new one first removes those whose process is gone.
-static void remove_dead_scratch_outs(const std::filesystem::path& tmp) {
+void remove_dead_scratch_outs() {
+  const std::filesystem::path tmp = std::filesystem::temp_directory_path();
   std::error_code ec;
   for (auto it = std::filesystem::directory_iterator(tmp, ec); !ec && it != std::filesystem::directory_iterator();
        it.increment(ec)) {
@@ -57,7 +58,7 @@ static void remove_dead_scratch_outs(const std::filesystem::path& tmp) {
 
 static std::string make_scratch_out(int rank) {
   const std::filesystem::path tmp = std::filesystem::temp_directory_path();
-  remove_dead_scratch_outs(tmp);
+  remove_dead_scratch_outs();
   std::string pattern =
       (tmp / ("zs-rank" + std::to_string(rank) + "-" + std::to_string(::getpid()) + "-XXXXXX")).string();
   if (!mkdtemp(pattern.data()))

@@ -57,6 +57,8 @@ Communicator& world();
 void set_world(Communicator* comm);
 // Removes this rank's scratch --out (see RunContext), e.g. before a failing rank aborts the job.
 void discard_scratch_out();
+// Removes the scratch --out folders of ranks whose process is gone (a killed rank cannot).
+void remove_dead_scratch_outs();
 
 // Under mpirun every rank runs the same command; rank 0 alone owns --out (lock, outputs,
 // checkpoints, progress). The other ranks run with a private scratch folder as their --out, removed

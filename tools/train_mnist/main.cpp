@@ -2,7 +2,8 @@
 // Exit codes: 0 success, 2 bad input (one message on stderr naming the problem and the fix),
 // 1 internal error, 128 + N stopped by signal N (SIGINT 130, SIGTERM 143) at a step boundary.
 // Under mpirun (runtime/dist/mpi_communicator.h) every rank runs the command; a rank that fails
-// prints one line naming itself and the cause and ends every rank with its exit code (MPI_Abort).
+// prints one line naming itself and the cause and ends every rank with its exit code (MPI_Abort);
+// a rank killed by a signal is reported by its supervisor process (rank_supervisor.h), exit 2.
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -18,6 +19,7 @@
 #include "runtime/dist/mpi_communicator.h"
 #include "runtime/plot/lsan_suppressions.h"
 #include "tools/train_mnist/commands.h"
+#include "tools/train_mnist/rank_supervisor.h"
 #include "tools/train_mnist/common.h"
 
 namespace {
@@ -45,8 +47,13 @@ int fail(const std::string& line, int code) {
     return code;
   }
   if (comm.rank() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  std::fprintf(stderr, "train_mnist: rank %d of %d: %s\n", comm.rank(), comm.size(), line.c_str());
-  std::fflush(stderr);
+  // A signal stops every rank at the same step boundary (run_guards.h): rank 0's line says where
+  // to resume; the others' would name their scratch folders.
+  const bool interrupted = code > 128;
+  if (comm.rank() == 0 || !interrupted) {
+    std::fprintf(stderr, "train_mnist: rank %d of %d: %s\n", comm.rank(), comm.size(), line.c_str());
+    std::fflush(stderr);
+  }
   zs::driver::discard_scratch_out();
   comm.abort(code);
   return code;   // not reached: abort ends the process
@@ -60,6 +67,7 @@ int main(int argc, char** argv) {
   // MPI only when an MPI launcher started us: a plain run never initialises it.
   std::unique_ptr<zs::Communicator> mpi;
   if (zs::launched_by_mpi()) {
+    zs::driver::supervise_rank_if_launched();   // from here on: the rank's worker process
     zs::bind_local_gpu();
     try {
       mpi = zs::make_mpi_communicator();
