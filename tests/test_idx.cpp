@@ -410,3 +410,62 @@ TEST_CASE("idx: the Fashion-MNIST of tools/fetch_data loads in full", "[idx][fet
   REQUIRE(label_histogram(data.test) == std::vector<int>(10, 1000));
   REQUIRE(mean_intensity(data.train) == Approx(0.2860).margin(0.002));
 }
+
+TEST_CASE("idx: a rank's shard of the training set holds its block only, and the blocks make the whole", "[idx]") {
+  const auto train = make_set(37);
+  const auto test = make_set(5);
+  for (bool gz : {false, true}) {   // a raw file seeks past the other blocks, a gzip one inflates them
+    INFO("gzip " << gz);
+    TempDir dir;
+    write_pair(dir, train, gz, "train");
+    write_pair(dir, test, false, "t10k");
+    for (int ranks : {1, 2, 3, 5}) {
+      INFO(ranks << " ranks");
+      std::vector<uint8_t> pixels, labels;
+      for (int r = 0; r < ranks; ++r) {
+        const zs::TrainShard shard{r, ranks, 4};
+        const auto data = zs::load_dataset_dir(dir.path().string(), 30, -1, shard);   // the first 30, split
+        const zs::Shard expect = zs::shard_of(30, r, ranks, 4);
+        REQUIRE(data.train_total == 30);
+        REQUIRE(data.train_rows.begin == expect.begin);
+        REQUIRE(data.train_rows.end == expect.end);
+        REQUIRE(data.train.count == expect.rows());
+        REQUIRE(data.train.pixels.size() == size_t(expect.rows()) * 784);
+        REQUIRE(data.train.labels.size() == size_t(expect.rows()));
+        require_same(data.test, test);   // the test set is whole on every rank
+        pixels.insert(pixels.end(), data.train.pixels.begin(), data.train.pixels.end());
+        labels.insert(labels.end(), data.train.labels.begin(), data.train.labels.end());
+      }
+      REQUIRE(pixels == std::vector<uint8_t>(train.pixels.begin(), train.pixels.begin() + 30 * 784));
+      REQUIRE(labels == std::vector<uint8_t>(train.labels.begin(), train.labels.begin() + 30));
+    }
+  }
+}
+
+TEST_CASE("idx: every rank's shard still checks the whole file", "[idx]") {
+  const auto train = make_set(20);
+  for (bool gz : {false, true}) {
+    INFO("gzip " << gz);
+    {   // cut at the end: rank 0 keeps rows 0-9, far from the cut, and still reports it
+      TempDir dir;
+      write_pair(dir, make_set(3), false, "t10k");
+      const auto [images, labels] = write_pair(dir, train, gz, "train");
+      auto bytes = read_raw(images);
+      bytes.resize(bytes.size() - (gz ? bytes.size() / 3 : 100));
+      write_raw(images, bytes);
+      CHECK_THAT(user_error_of([&] { zs::load_dataset_dir(dir.path().string(), -1, -1, {0, 2, 1}); }),
+                 Contains(images) && Contains("truncated"));
+    }
+    {   // a bad label in the other rank's block; the message names the sample's index in the file
+      TempDir dir;
+      write_pair(dir, make_set(3), false, "t10k");
+      auto bad = train;
+      bad.labels[15] = 12;
+      write_pair(dir, bad, gz, "train");
+      CHECK_THAT(user_error_of([&] { zs::load_dataset_dir(dir.path().string(), -1, -1, {0, 2, 1}); }),
+                 Contains("label 12 of sample 15"));
+      CHECK_THAT(user_error_of([&] { zs::load_dataset_dir(dir.path().string(), -1, -1, {1, 2, 1}); }),
+                 Contains("label 12 of sample 15"));
+    }
+  }
+}

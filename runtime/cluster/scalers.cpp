@@ -9,6 +9,20 @@
 #include "runtime/core/error.h"
 
 namespace zs {
+namespace {
+
+// [lo0, hi0, lo1, hi1, ...] in double: one allgather carries both extremes of every feature.
+std::vector<double> interleave(const std::vector<float>& lo, const std::vector<float>& hi) {
+  std::vector<double> out;
+  out.reserve(2 * lo.size());
+  for (size_t f = 0; f < lo.size(); ++f) {
+    out.push_back(lo[f]);
+    out.push_back(hi[f]);
+  }
+  return out;
+}
+
+}  // namespace
 
 ScaleKind parse_scale_kind(std::string_view text) {
   if (text == "none") return ScaleKind::None;
@@ -28,7 +42,7 @@ std::string_view to_string(ScaleKind kind) {
   return "?";
 }
 
-void Scaler::fit(MatrixView train) {
+void Scaler::fit(MatrixView train, Communicator* comm) {
   if (!train.data || train.rows < 1 || train.cols < 1)
     throw UserError("scaler '" + std::string(to_string(kind_)) +
                     "': the training set is empty; fit the scaler on at least one sample");
@@ -45,14 +59,29 @@ void Scaler::fit(MatrixView train) {
       lo[f] = std::min(lo[f], v);
       hi[f] = std::max(hi[f], v);
     }
-  for (double& m : mean_) m /= static_cast<double>(train.rows);
+  // Data-parallel: each rank's sums of its block, added in rank order (the Communicator's
+  // contract), and the extremes of every rank's.
+  const bool dist = distributed(comm);
+  int64_t rows = train.rows;
+  if (dist) {
+    comm->allreduce_sum(std::span<double>(mean_));
+    comm->allreduce_sum(std::span<int64_t>(&rows, 1));
+    const std::vector<double> ranges = comm->allgather(std::span<const double>(interleave(lo, hi)));
+    for (size_t r = 0; r < ranges.size(); r += 2 * size_t(d))
+      for (int f = 0; f < d; ++f) {
+        lo[f] = std::min(lo[f], float(ranges[r + 2 * size_t(f)]));
+        hi[f] = std::max(hi[f], float(ranges[r + 2 * size_t(f) + 1]));
+      }
+  }
+  for (double& m : mean_) m /= static_cast<double>(rows);
   // Second pass on deviations: exact zero for constant features, no cancellation otherwise.
   for (int64_t i = 0; i < train.rows; ++i)
     for (int f = 0; f < d; ++f) {
       const double dev = train.row(i)[f] - mean_[f];
       std_[f] += dev * dev;
     }
-  for (int f = 0; f < d; ++f) std_[f] = lo[f] == hi[f] ? 1.0 : std::sqrt(std_[f] / static_cast<double>(train.rows));
+  if (dist) comm->allreduce_sum(std::span<double>(std_));
+  for (int f = 0; f < d; ++f) std_[f] = lo[f] == hi[f] ? 1.0 : std::sqrt(std_[f] / static_cast<double>(rows));
 }
 
 void Scaler::transform_row(float* row, int cols) const {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "runtime/cluster/matrix_view.h"
+#include "runtime/dist/communicator.h"
 
 namespace zs {
 
@@ -26,8 +27,11 @@ class Scaler {
  public:
   explicit Scaler(ScaleKind kind) : kind_(kind) {}
 
-  // Learns what the transform needs from the training data (standardize: mean and std).
-  void fit(MatrixView train);
+  // Learns what the transform needs from the training data (standardize: mean and std). With a
+  // communicator of several ranks, `train` is this rank's block and the statistics are the whole
+  // set's (a collective: every rank calls it), equal to one process's up to the rounding of the
+  // sums' grouping.
+  void fit(MatrixView train, Communicator* comm = nullptr);
   // out[i][f] = scaled x[i][f]; out has x.rows * x.cols floats and may be x.data.
   void transform(float* out, MatrixView x) const;
   // The same for pixel bytes (IDX images), converted to float first.

@@ -98,6 +98,27 @@ class GzReader {
     return done;
   }
 
+  // Skips up to n bytes (fewer only at the end of the data); returns how many. A raw file seeks,
+  // a gzip stream is inflated (and so still checked) without keeping what it skips.
+  uint64_t skip(uint64_t n) {
+    if (!starts_as_gzip_) {
+      const z_off_t at = gztell(file_);
+      const uint64_t left = file_size_ > uint64_t(at) ? file_size_ - uint64_t(at) : 0;
+      const uint64_t step = std::min(n, left);
+      if (gzseek(file_, z_off_t(step), SEEK_CUR) < 0)
+        throw UserError(path_ + ": unreadable (" + zlib_message() + "); " + kRefetchHint);
+      return step;
+    }
+    std::vector<uint8_t> scratch(size_t(std::min<uint64_t>(n, kReadChunk)));
+    uint64_t done = 0;
+    while (done < n) {
+      const size_t got = read(scratch.data(), size_t(std::min<uint64_t>(n - done, scratch.size())));
+      done += got;
+      if (got == 0) break;
+    }
+    return done;
+  }
+
   // Bytes left before the end of the data (consumes them).
   uint64_t count_remaining() {
     std::vector<uint8_t> scratch(kReadChunk);
@@ -178,14 +199,17 @@ std::vector<uint8_t> read_header(GzReader& in, const std::string& path, uint32_t
   return header;
 }
 
-// Checks that `n` items were declared, reads exactly `bytes` of payload and that nothing follows.
+// Checks that `n` items were declared, reads exactly `bytes` of payload and that nothing follows;
+// keeps bytes [keep_begin, keep_end) of the payload in `out` (the rest is read and checked only).
 void read_payload(GzReader& in, const std::string& path, std::vector<uint8_t>& out, uint64_t bytes,
-                  const std::string& declared) {
+                  const std::string& declared, uint64_t keep_begin, uint64_t keep_end) {
   out.clear();
   if (in.is_gzip() && bytes > in.max_data_bytes())  // refused before inflating anything
     throw UserError(path + ": truncated: header says " + declared + " (" + std::to_string(bytes) +
                     " bytes), more than the whole file can hold; " + kRefetchHint);
-  const size_t got = in.append(out, size_t(bytes));
+  uint64_t got = in.skip(keep_begin);
+  if (got == keep_begin) got += in.append(out, size_t(keep_end - keep_begin));
+  if (got == keep_end) got += in.skip(bytes - keep_end);
   if (got < bytes) {
     const std::string cut = in.gzip_cut_off() ? " (the gzip stream is cut off)" : "";
     throw UserError(path + ": truncated: header says " + declared + " (" + std::to_string(bytes) +
@@ -207,7 +231,7 @@ int checked_count(uint32_t count, const std::string& path, const char* what) {
   return int(count);
 }
 
-void read_images(const std::string& path, ImageSet& set) {
+void read_images(const std::string& path, ImageSet& set, const RowSelection& select) {
   GzReader in(path);
   const auto header = read_header(in, path, kIdxImagesMagic, kImagesHeaderBytes);
   const uint32_t count = big_endian_u32(&header[4]);
@@ -217,23 +241,29 @@ void read_images(const std::string& path, ImageSet& set) {
     throw UserError(path + ": images are " + std::to_string(rows) + "x" + std::to_string(cols) +
                     " pixels, but zspace needs 28x28 MNIST-format images; pass --data a folder of MNIST or "
                     "Fashion-MNIST IDX files");
-  set.count = checked_count(count, path, "images");
+  const Shard kept = select(checked_count(count, path, "images"));
+  set.count = int(kept.rows());
   set.rows = int(rows);
   set.cols = int(cols);
-  read_payload(in, path, set.pixels, uint64_t(count) * rows * cols,
-               std::to_string(count) + " images of " + std::to_string(rows) + "x" + std::to_string(cols) + " pixels");
+  const uint64_t image_bytes = uint64_t(rows) * cols;
+  read_payload(in, path, set.pixels, uint64_t(count) * image_bytes,
+               std::to_string(count) + " images of " + std::to_string(rows) + "x" + std::to_string(cols) + " pixels",
+               uint64_t(kept.begin) * image_bytes, uint64_t(kept.end) * image_bytes);
 }
 
-void read_labels(const std::string& path, std::vector<uint8_t>& labels) {
+void read_labels(const std::string& path, std::vector<uint8_t>& labels, const RowSelection& select) {
   GzReader in(path);
   const auto header = read_header(in, path, kIdxLabelsMagic, kLabelsHeaderBytes);
   const uint32_t count = big_endian_u32(&header[4]);
-  checked_count(count, path, "labels");
-  read_payload(in, path, labels, count, std::to_string(count) + " labels");
+  const Shard kept = select(checked_count(count, path, "labels"));
+  // All of them are read and checked (a byte a sample), so every rank refuses the same bad file.
+  read_payload(in, path, labels, count, std::to_string(count) + " labels", 0, count);
   const auto bad = std::find_if(labels.begin(), labels.end(), [](uint8_t v) { return v > 9; });
   if (bad != labels.end())
     throw UserError(path + ": label " + std::to_string(*bad) + " of sample " + std::to_string(bad - labels.begin()) +
                     " is outside 0-9; the file is corrupt or not MNIST labels: " + kRefetchHint);
+  labels.erase(labels.begin() + kept.end, labels.end());
+  labels.erase(labels.begin(), labels.begin() + kept.begin);
 }
 
 void check_limit(int limit, const char* option) {
@@ -252,12 +282,17 @@ void ImageSet::truncate(int n) {
 }
 
 ImageSet load_idx_pair(const std::string& images_path, const std::string& labels_path) {
+  return load_idx_rows(images_path, labels_path, [](int count) { return Shard{0, count}; });
+}
+
+ImageSet load_idx_rows(const std::string& images_path, const std::string& labels_path, const RowSelection& select) {
   ImageSet set;
-  read_images(images_path, set);
-  read_labels(labels_path, set.labels);
-  if (set.labels.size() != size_t(set.count))
-    throw UserError(images_path + " holds " + std::to_string(set.count) + " images but " + labels_path + " holds " +
-                    std::to_string(set.labels.size()) +
+  int image_count = 0, label_count = 0;   // as the headers declare them, before the selection
+  read_images(images_path, set, [&](int count) { return select(image_count = count); });
+  read_labels(labels_path, set.labels, [&](int count) { return select(label_count = count); });
+  if (label_count != image_count)
+    throw UserError(images_path + " holds " + std::to_string(image_count) + " images but " + labels_path + " holds " +
+                    std::to_string(label_count) +
                     " labels; the two files must come from the same set: " + kRefetchHint);
   return set;
 }
@@ -284,7 +319,7 @@ std::string find_idx_file(const std::string& dir, const std::string& name) {
   return present.front();
 }
 
-Dataset load_dataset_dir(const std::string& dir, int train_limit, int test_limit) {
+Dataset load_dataset_dir(const std::string& dir, int train_limit, int test_limit, const TrainShard& shard) {
   check_limit(train_limit, "--train-limit");
   check_limit(test_limit, "--test-limit");
   std::error_code ec;
@@ -297,9 +332,14 @@ Dataset load_dataset_dir(const std::string& dir, int train_limit, int test_limit
   const std::string test_labels = find_idx_file(dir, "t10k-labels-idx1-ubyte");
   Dataset data;
   data.dir = dir;
-  data.train = load_idx_pair(train_images, train_labels);
+  // The first `limit` samples (all with -1), and of the training set this process's shard of them.
+  const auto first = [](int limit, int count) { return limit < 0 ? count : std::min(limit, count); };
+  data.train = load_idx_rows(train_images, train_labels, [&](int count) {
+    data.train_total = first(train_limit, count);
+    data.train_rows = shard_of(data.train_total, shard.rank, shard.ranks, shard.align);
+    return data.train_rows;
+  });
   data.test = load_idx_pair(test_images, test_labels);
-  data.train.truncate(train_limit);
   data.test.truncate(test_limit);
   return data;
 }

@@ -11,8 +11,11 @@
 // outside 0-9, image and label counts that disagree, a missing folder or file.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "runtime/core/shard.h"
 
 namespace zs {
 
@@ -34,14 +37,32 @@ struct ImageSet {
 // Reads and validates an images file and its labels file (raw or gzip, detected by content).
 ImageSet load_idx_pair(const std::string& images_path, const std::string& labels_path);
 
+// The same, keeping only the samples [begin, end) that `select` returns for the count the headers
+// declare: the whole files are still read and checked, but only those samples are stored (a raw
+// file seeks past the others). The returned set's count is end - begin.
+using RowSelection = std::function<Shard(int declared_count)>;
+ImageSet load_idx_rows(const std::string& images_path, const std::string& labels_path, const RowSelection& select);
+
+// Which part of the training set a process keeps: its contiguous shard_of(count, rank, ranks,
+// align) (runtime/core/shard.h). Data-parallel runs (mpirun) give each rank its own; the
+// default keeps everything.
+struct TrainShard {
+  int rank = 0, ranks = 1;
+  int64_t align = 1;
+};
+
 struct Dataset {
-  ImageSet train, test;
+  ImageSet train, test;   // train: this process's shard of the training set (all of it by default)
+  Shard train_rows;       // which samples of the (limited) training set `train` holds
+  int train_total = 0;    // the (limited) training set's size, on every rank
   std::string dir;
 };
 
 // Loads the four standard files of `dir`. A limit >= 1 keeps only the first `limit` samples of
-// that split (after validating the whole file); -1 keeps all; 0 or < -1 is a UserError.
-Dataset load_dataset_dir(const std::string& dir, int train_limit = -1, int test_limit = -1);
+// that split (after validating the whole file); -1 keeps all; 0 or < -1 is a UserError. Of the
+// training set only `shard`'s part of those is kept.
+Dataset load_dataset_dir(const std::string& dir, int train_limit = -1, int test_limit = -1,
+                         const TrainShard& shard = {});
 
 // The path of standard file `name` (e.g. "train-images-idx3-ubyte") in `dir`, raw or .gz;
 // throws UserError when there is none.

@@ -43,10 +43,4 @@ Communicator& single_process() {
   return one;
 }
 
-Shard shard_of(int64_t rows, int rank, int ranks, int64_t align) {
-  const int64_t blocks = (rows + align - 1) / align;
-  const auto edge = [&](int r) { return std::min(rows, align * (blocks * r / ranks)); };
-  return {edge(rank), edge(rank + 1)};
-}
-
 }  // namespace zs

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "runtime/backend/backend.h"
+#include "runtime/core/shard.h"   // Shard, shard_of: how ranks split a data set
 
 namespace zs {
 
@@ -57,15 +58,5 @@ inline bool distributed(const Communicator* comm) { return comm && comm->size() 
 
 // The size-1 communicator (rank 0 of 1): every collective is the identity.
 Communicator& single_process();
-
-// Contiguous shard of rank `rank` among `ranks` over `rows` rows: [begin, end). Boundaries are
-// multiples of `align` rows (except the end of the data), so that fixed-size blocks of a
-// single-process pass fall whole into one rank (see runtime/cluster/kmeans_dist.h). Ranks beyond
-// the data get an empty shard.
-struct Shard {
-  int64_t begin = 0, end = 0;
-  int64_t rows() const { return end - begin; }
-};
-Shard shard_of(int64_t rows, int rank, int ranks, int64_t align = 1);
 
 }  // namespace zs

@@ -56,7 +56,7 @@ void draw_centers(const std::string& path, const KMeansModel& model) {
 
 ScaledFeatures scale_features(const FeatureSet& f, ScaleKind kind) {
   Scaler scaler(kind);
-  scaler.fit(f.train_view());
+  scaler.fit(f.train_view(), &world());   // this rank's block under mpirun: the whole set's statistics
   ScaledFeatures s{std::vector<float>(f.train.size()), std::vector<float>(f.test.size())};
   scaler.transform(s.train.data(), f.train_view());
   scaler.transform(s.test.data(), f.test_view());
@@ -70,7 +70,7 @@ nlohmann::json cluster_and_classify(RunContext& ctx, const FeatureSet& f, int k,
   const MatrixView train_view{x.train.data(), f.train_count, f.dim}, test_view{x.test.data(), f.test_count, f.dim};
 
   ctx.say("kmeans: " + std::string(s.minibatch ? "minibatch" : "lloyd") + " k=" + std::to_string(k) + " on " +
-          std::to_string(f.train_count) + " x " + std::to_string(f.dim) + " features (" + f.source + ") on " +
+          std::to_string(f.train_total()) + " x " + std::to_string(f.dim) + " features (" + f.source + ") on " +
           ctx.backend->name() + ", " + std::to_string(omp_get_max_threads()) + " threads");
   const auto t0 = std::chrono::steady_clock::now();
   const KMeansFit fit = resident ? fit_clusters(resident->train, k, s, *ctx.backend)
@@ -100,7 +100,7 @@ nlohmann::json cluster_and_classify(RunContext& ctx, const FeatureSet& f, int k,
   m["feature_dim"] = f.dim;
   m["threads"] = omp_get_max_threads();
   if (world().size() > 1) m["ranks"] = world().size();   // under mpirun (docs/distributed.md)
-  m["train_size"] = f.train_count;
+  m["train_size"] = f.train_total();
   m["test_size"] = f.test_count;
   m["inertia"] = fit.inertia;
   m["fit_seconds"] = fit_seconds;

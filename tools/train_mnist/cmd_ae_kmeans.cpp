@@ -46,7 +46,7 @@ void run_ae_kmeans(const AeKMeansOptions& o) {
   require_valid_k("--k", o.k, std::numeric_limits<int64_t>::max());
   const SafetensorsFile resume = prepare_ae_training(o.ae);
   RunContext ctx(o.common);
-  require_valid_k("--k", o.k, ctx.data.train.count);
+  require_valid_k("--k", o.k, ctx.data.train_total);
 
   AeRun ae = train_autoencoder(ctx, o.ae, resume, "ae");
   write_tsne_maps(ctx, ae.z.train, ae.z.test, o.ae.z_dim, o.tsne);
@@ -54,8 +54,11 @@ void run_ae_kmeans(const AeKMeansOptions& o) {
   // are for the files and the maps).
   const ResidentFeatures resident{{ae.z.train_device.data(), ctx.data.train.count, o.ae.z_dim},
                                   {ae.z.test_device.data(), ctx.data.test.count, o.ae.z_dim}};
-  const FeatureSet latents = features_from_arrays(ctx.out_path("latent_train.npy"), o.ae.z_dim, std::move(ae.z.train),
-                                                  std::move(ae.z.test), ctx.data.train.labels, ctx.data.test.labels);
+  // The host copies are the whole set's; the features are this rank's block (ctx.data.train's rows).
+  std::vector<float> block(ae.z.train.begin() + ctx.data.train_rows.begin * o.ae.z_dim,
+                           ae.z.train.begin() + ctx.data.train_rows.end * o.ae.z_dim);
+  const FeatureSet latents = features_from_arrays(ctx.out_path("latent_train.npy"), o.ae.z_dim, std::move(block),
+                                                  std::move(ae.z.test), ctx.train_labels, ctx.data.test.labels);
   nlohmann::json m;
   m["command"] = "ae-kmeans";
   m["ae"] = std::move(ae.metrics);

@@ -82,9 +82,9 @@ void run_elbow(const ElbowOptions& o) {
   const KMeansSettings s = resolve_kmeans_options(o.kmeans, o.common.seed);
   check_range(o);
   std::unique_ptr<RunContext> run;
-  const FeatureSet f = open_features(o.features, o.common, run);
+  const FeatureSet f = open_features(o.features, o.common, run, TrainSplit::RankShard);
   RunContext& ctx = *run;
-  require_valid_k("--k-max", o.k_max, f.train_count);
+  require_valid_k("--k-max", o.k_max, f.train_total());
 
   const std::vector<float> x = scale_features(f, s.scale).train;
   const MatrixView view{x.data(), f.train_count, f.dim};
@@ -118,7 +118,7 @@ void run_elbow(const ElbowOptions& o) {
   m["features"] = f.source;
   m["feature_dim"] = f.dim;
   m["threads"] = omp_get_max_threads();
-  m["train_size"] = f.train_count;
+  m["train_size"] = f.train_total();
   std::vector<int> ks, n_iters;
   std::vector<double> inertias, seconds;
   for (const ElbowPoint& p : points) {

@@ -34,9 +34,9 @@ void run_kmeans(const KMeansCmdOptions& o) {
   const KMeansSettings s = resolve_kmeans_options(o.kmeans, o.common.seed);
   require_valid_k("--k", o.k, std::numeric_limits<int64_t>::max());  // the upper bound once the data is known
   std::unique_ptr<RunContext> run;
-  const FeatureSet f = open_features(o.features, o.common, run);
+  const FeatureSet f = open_features(o.features, o.common, run, TrainSplit::RankShard);
   RunContext& ctx = *run;
-  require_valid_k("--k", o.k, f.train_count);
+  require_valid_k("--k", o.k, f.train_total());
 
   nlohmann::json m = cluster_and_classify(ctx, f, o.k, s);
   m["command"] = "kmeans";

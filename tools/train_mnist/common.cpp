@@ -131,9 +131,9 @@ static cpu::ConvPrecision parse_precision(const CommonOptions& o) {
 }
 
 void require_nonempty_splits(const Dataset& data) {
-  for (const auto& [set, name, file] : {std::tuple{&data.train, "training", "train-images-idx3-ubyte"},
-                                        std::tuple{&data.test, "test", "t10k-images-idx3-ubyte"}})
-    if (set->count == 0)
+  for (const auto& [count, name, file] : {std::tuple{data.train_total, "training", "train-images-idx3-ubyte"},
+                                          std::tuple{data.test.count, "test", "t10k-images-idx3-ubyte"}})
+    if (count == 0)
       throw UserError("--data " + data.dir + ": the " + name + " set (" + file +
                       ") holds 0 images; every command needs at least one training and one test image: "
                       "pass a folder of complete MNIST files (tools/fetch_data writes one)");
@@ -147,7 +147,39 @@ static DeviceKind parse_device(const std::string& d) {
   throw UserError("--device " + d + ": unknown device; use auto, cpu, cuda or emu");
 }
 
-RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
+// This rank's part of the training set: a block under mpirun for the data-parallel commands.
+static TrainShard train_shard(TrainSplit split) {
+  Communicator& comm = world();
+  if (split == TrainSplit::Whole || !distributed(&comm)) return {};
+  return {comm.rank(), comm.size(), kRankShardAlign};
+}
+
+// The whole training set's labels on every rank (each block's, gathered in rank order: 1 byte a
+// sample), and a rank whose block is empty refused.
+static std::vector<uint8_t> all_train_labels(const Dataset& data, const TrainShard& shard) {
+  Communicator& comm = world();
+  if (shard.ranks == 1) return data.train.labels;
+  if (data.train.count == 0)
+    throw UserError("rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) +
+                    " gets no training sample: the " + std::to_string(data.train_total) +
+                    " samples are split between the ranks in blocks of " + std::to_string(kRankShardAlign) +
+                    "; run at most " + std::to_string((data.train_total + kRankShardAlign - 1) / kRankShardAlign) +
+                    " ranks, or more samples (--train-limit)");
+  const std::vector<int32_t> local(data.train.labels.begin(), data.train.labels.end());
+  const std::vector<int32_t> all = comm.allgather(std::span<const int32_t>(local));
+  return {all.begin(), all.end()};
+}
+
+std::vector<float> gather_train_blocks(const std::vector<float>& block, int dim, const RunContext& ctx) {
+  if (ctx.data.train.count == ctx.data.train_total) return block;
+  const std::vector<double> wide(block.begin(), block.end());   // floats travel exactly as doubles
+  const std::vector<double> all = world().allgather(std::span<const double>(wide));
+  if (all.size() != size_t(ctx.data.train_total) * size_t(dim))
+    throw std::logic_error("gather_train_blocks: the ranks' blocks do not make the training set");
+  return {all.begin(), all.end()};
+}
+
+RunContext::RunContext(const CommonOptions& o, bool load_data, TrainSplit split) : opt(o) {
   if (world().rank() > 0) {
     scratch_out = make_scratch_out(world().rank());
     opt.out = scratch_out;
@@ -165,8 +197,10 @@ RunContext::RunContext(const CommonOptions& o, bool load_data) : opt(o) {
     openblas_set_num_threads(o.threads);
   }
   if (load_data) {
-    data = load_dataset_dir(o.data, o.train_limit, o.test_limit);
+    const TrainShard shard = train_shard(split);
+    data = load_dataset_dir(o.data, o.train_limit, o.test_limit, shard);
     require_nonempty_splits(data);
+    train_labels = all_train_labels(data, shard);
   }
   ensure_output_dir(opt.out, "--out");
   std::string lock_notice;

@@ -60,20 +60,31 @@ void discard_scratch_out();
 // Removes the scratch --out folders of ranks whose process is gone (a killed rank cannot).
 void remove_dead_scratch_outs();
 
+// How a command under mpirun splits the training set (the test set is whole on every rank).
+enum class TrainSplit {
+  Whole,      // every rank loads all of it (tsne, replicate)
+  RankShard,  // each rank loads only its block: shard_of(count, rank, ranks, kRankShardAlign)
+};
+// The data-parallel commands' blocks: multiples of 1024 rows, so that the CPU KMeans pass's sum
+// blocks stay whole (runtime/cluster/kmeans_dist.h) and one loaded block serves ae-kmeans's
+// training and its clustering.
+inline constexpr int64_t kRankShardAlign = 1024;
+
 // Under mpirun every rank runs the same command; rank 0 alone owns --out (lock, outputs,
 // checkpoints, progress). The other ranks run with a private scratch folder as their --out, removed
 // when the run ends, and --quiet, so that no code path needs a rank test to stay out of --out.
 struct RunContext {
   CommonOptions opt;
   std::unique_ptr<Backend> backend;
-  Dataset data;
+  Dataset data;   // data.train: this rank's block under mpirun with TrainSplit::RankShard
+  std::vector<uint8_t> train_labels;   // the labels of the whole (limited) training set, on every rank
   std::string cpu_isa;  // the CPU path the CPU twin runs (kernels/cpu/cpu_isa.h): metrics.json's cpu_isa
   std::unique_ptr<OutLock> out_lock;  // held for the whole run: one run per --out
   std::unique_ptr<OutputSet> outputs; // this run's files replace the previous run's as a set
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   std::string scratch_out;            // ranks > 0: their private --out, removed at the end
 
-  explicit RunContext(const CommonOptions& o, bool load_data = true);
+  explicit RunContext(const CommonOptions& o, bool load_data = true, TrainSplit split = TrainSplit::Whole);
   // A run that ends without an exception is complete: the previous run's set is dropped.
   ~RunContext();
   std::string out_path(const std::string& file) const;
@@ -82,6 +93,11 @@ struct RunContext {
   void write_metrics(nlohmann::json m) const;
   void say(const std::string& line) const;  // one line on stderr unless --quiet
 };
+
+// The rows of every rank's block of the training set (TrainSplit::RankShard), `dim` floats each,
+// concatenated in rank order on every rank: the whole set's rows, as one process computes them
+// (latents are small; the images are never gathered). One process: `block` itself.
+std::vector<float> gather_train_blocks(const std::vector<float>& block, int dim, const RunContext& ctx);
 
 // What --version prints: the version, and the CPU path (kernels/cpu/cpu_isa.h) with what the CPU
 // offers. Throws UserError when ZS_CPU_ISA is bad.

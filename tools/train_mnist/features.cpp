@@ -90,14 +90,15 @@ void keep_first(NpyMatrix& m, std::vector<int32_t>& labels, int limit) {
 
 }  // namespace
 
-FeatureSet pixel_features(const Dataset& data) {
+FeatureSet pixel_features(const RunContext& ctx) {
+  const Dataset& data = ctx.data;
   FeatureSet f;
   f.dim = data.train.pixels_per_image();
   f.train_count = data.train.count;
   f.test_count = data.test.count;
   f.train.assign(data.train.pixels.begin(), data.train.pixels.end());
   f.test.assign(data.test.pixels.begin(), data.test.pixels.end());
-  f.train_labels = widen(data.train.labels);
+  f.train_labels = widen(ctx.train_labels);
   f.test_labels = widen(data.test.labels);
   return f;
 }
@@ -107,8 +108,8 @@ FeatureSet features_from_arrays(std::string source, int dim, std::vector<float> 
   FeatureSet f;
   f.source = std::move(source);
   f.dim = dim;
-  f.train_count = int64_t(train_labels.size());
-  f.test_count = int64_t(test_labels.size());
+  f.train_count = int64_t(train.size()) / dim;
+  f.test_count = int64_t(test.size()) / dim;
   f.train = std::move(train);
   f.test = std::move(test);
   f.train_labels = widen(train_labels);
@@ -149,12 +150,30 @@ void add_features_option(CLI::App& cmd, std::string& value) {
       ->capture_default_str();
 }
 
-FeatureSet open_features(const std::string& value, const CommonOptions& common, std::unique_ptr<RunContext>& ctx) {
+// Keeps this rank's block of training features every rank read whole (latent files are small next
+// to the images they encode; the labels stay whole).
+void keep_rank_block(FeatureSet& f) {
+  Communicator& comm = world();
+  if (!distributed(&comm)) return;
+  const Shard block = shard_of(f.train_count, comm.rank(), comm.size(), kRankShardAlign);
+  if (block.rows() == 0)
+    throw UserError("rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) +
+                    " gets no training sample: the " + std::to_string(f.train_count) +
+                    " rows are split between the ranks in blocks of " + std::to_string(kRankShardAlign) +
+                    "; run fewer ranks");
+  f.train.erase(f.train.begin() + block.end * f.dim, f.train.end());
+  f.train.erase(f.train.begin(), f.train.begin() + block.begin * f.dim);
+  f.train_count = block.rows();
+}
+
+FeatureSet open_features(const std::string& value, const CommonOptions& common, std::unique_ptr<RunContext>& ctx,
+                         TrainSplit split) {
   const bool pixels = value == "pixels";
   FeatureSet f;
   if (!pixels) f = load_feature_files(value, common.train_limit, common.test_limit);
-  ctx = std::make_unique<RunContext>(common, /*load_data=*/pixels);
-  if (pixels) f = pixel_features(ctx->data);
+  ctx = std::make_unique<RunContext>(common, /*load_data=*/pixels, split);
+  if (pixels) return pixel_features(*ctx);
+  if (split == TrainSplit::RankShard) keep_rank_block(f);
   return f;
 }
 

@@ -25,6 +25,9 @@
 
 namespace zs::driver {
 
+// Under mpirun a data-parallel command (TrainSplit::RankShard) holds only this rank's block of the
+// training features (train, train_count), but the labels of the whole training set (train_labels);
+// one process holds everything. The test set is whole on every rank.
 struct FeatureSet {
   std::string source = "pixels";  // "pixels" or the training features file
   int dim = 0;
@@ -33,14 +36,16 @@ struct FeatureSet {
   std::vector<int32_t> train_labels, test_labels;
 
   bool is_pixels() const { return source == "pixels"; }
+  int64_t train_total() const { return int64_t(train_labels.size()); }   // the whole training set's size
   MatrixView train_view() const { return {train.data(), train_count, dim}; }
   MatrixView test_view() const { return {test.data(), test_count, dim}; }
 };
 
-// Pixel bytes as floats 0..255 (the scaler maps them to what --scale asks for).
-FeatureSet pixel_features(const Dataset& data);
+// Pixel bytes as floats 0..255 (the scaler maps them to what --scale asks for): ctx's training
+// block and all of its labels.
+FeatureSet pixel_features(const RunContext& ctx);
 
-// Features computed elsewhere (latents of the `ae` run), with their labels.
+// Features computed elsewhere (latents of the `ae` run), with their labels (train: a block, or all).
 FeatureSet features_from_arrays(std::string source, int dim, std::vector<float> train, std::vector<float> test,
                                 const std::vector<uint8_t>& train_labels, const std::vector<uint8_t>& test_labels);
 
@@ -52,6 +57,8 @@ void add_features_option(CLI::App& cmd, std::string& value);
 
 // Builds the run context and the features --features names. Latent files are read and checked
 // before the context creates --out, so a bad file leaves nothing behind; pixels come with the data.
-FeatureSet open_features(const std::string& value, const CommonOptions& common, std::unique_ptr<RunContext>& ctx);
+// With TrainSplit::RankShard under mpirun, the training features are this rank's block.
+FeatureSet open_features(const std::string& value, const CommonOptions& common, std::unique_ptr<RunContext>& ctx,
+                         TrainSplit split = TrainSplit::Whole);
 
 }  // namespace zs::driver

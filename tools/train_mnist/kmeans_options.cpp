@@ -74,16 +74,12 @@ KMeansFit fit_either(View x, int k, const KMeansSettings& s, Backend& backend) {
   };
   Communicator& comm = world();
   const bool dist = distributed(&comm);
-  // Data-parallel: this rank fits on its contiguous block (aligned so that the CPU pass's sum
-  // blocks stay whole: kmeans_dist.h), then the labels of all blocks are gathered so that the
-  // classifier and the outputs see the whole training set, as in one process.
-  const Shard shard = dist ? shard_of(x.rows, comm.rank(), comm.size(), cluster_detail::kShardAlignRows)
-                           : Shard{0, x.rows};
-  if (shard.rows() < 1)
-    throw UserError("kmeans: rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) +
-                    " gets no training sample (" + std::to_string(x.rows) + " samples in blocks of " +
-                    std::to_string(cluster_detail::kShardAlignRows) + "); run fewer ranks");
-  const View mine{x.data + shard.begin * x.cols, shard.rows(), x.cols};
+  // Data-parallel: x is this rank's contiguous block (RunContext loads it, aligned to
+  // kRankShardAlign so that the CPU pass's sum blocks stay whole: kmeans_dist.h); the labels of all
+  // blocks are gathered so that the classifier and the outputs see the whole training set, as in
+  // one process.
+  static_assert(kRankShardAlign % cluster_detail::kShardAlignRows == 0);
+  const View mine = x;
   KMeansFit fit;
   if (s.minibatch) {
     MiniBatchKMeansOptions m;

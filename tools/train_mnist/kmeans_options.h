@@ -60,7 +60,8 @@ KMeansSettings resolve_kmeans_options(const KMeansCliOptions& o, uint64_t seed);
 void require_valid_k(const std::string& option, int k, int64_t samples);
 
 // Fits k clusters to x (already scaled) with Lloyd or MiniBatchKMeans; the passes over the data run
-// on `device` (the data uploaded once per fit).
+// on `device` (the data uploaded once per fit). Under mpirun x is this rank's block of the training
+// set (TrainSplit::RankShard) and the fit is the whole set's: its labels are all of them.
 KMeansFit fit_clusters(MatrixView x, int k, const KMeansSettings& s, Backend& backend);
 // The same for features already in `backend`'s memory.
 KMeansFit fit_clusters(DeviceMatrixView x, int k, const KMeansSettings& s, Backend& backend);

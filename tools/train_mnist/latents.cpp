@@ -39,11 +39,13 @@ LatentSets write_latents(TrainLoop& loop, const std::function<const float*(const
     loop.for_each_batch(test, [&](const float* x, int first, int n) {
       ctx.backend->copy(device.data() + size_t(first) * size_t(dim), encode(x, n), size_t(n) * size_t(dim));
     });
+    // Under mpirun the device holds this rank's block's latents; the host copy is the whole set's.
     std::vector<float>& host = test ? z.test : z.train;
-    host = device.download();
+    host = test ? device.download() : gather_train_blocks(device.download(), dim, ctx);
+    const std::vector<uint8_t>& labels = test ? set.labels : ctx.train_labels;
     std::string split = test ? "_test" : "_train";
-    save_npy_matrix(ctx.out_path("latent" + split + ".npy"), host, set.count, dim);
-    save_npy_vector(ctx.out_path("latent" + split + "_labels.npy"), std::span<const uint8_t>(set.labels));
+    save_npy_matrix(ctx.out_path("latent" + split + ".npy"), host, int64_t(labels.size()), dim);
+    save_npy_vector(ctx.out_path("latent" + split + "_labels.npy"), std::span<const uint8_t>(labels));
   }
   return z;
 }

@@ -20,7 +20,8 @@ struct LatentRange {
 // Parses "xmin,xmax,ymin,ymax"; throws UserError naming --latent-range.
 std::optional<LatentRange> parse_latent_range(const std::string& text);
 
-// The latents of both splits (count x dim), in backend memory and on the host.
+// The latents of both splits (count x dim), in backend memory and on the host. Under mpirun
+// (TrainSplit::RankShard) train_device holds this rank's block's, train the whole set's.
 struct LatentSets {
   std::vector<float> train, test;
   DeviceBuffer<float> train_device, test_device;

@@ -91,7 +91,7 @@ nlohmann::json TrainLoop::metrics(const std::string& command) const {
   m["precision"] = ctx_.opt.precision;
   m["epochs"] = epochs_;
   m["first_epoch"] = first_epoch_;
-  m["train_count"] = ctx_.data.train.count;
+  m["train_count"] = ctx_.data.train_total;
   m["test_count"] = ctx_.data.test.count;
   m["seed"] = ctx_.opt.seed;
   m["threads"] = ctx_.opt.threads;

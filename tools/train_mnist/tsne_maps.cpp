@@ -117,7 +117,7 @@ void write_tsne_maps(RunContext& ctx, const std::vector<float>& z_train, const s
     const std::vector<float>& z;
     const std::vector<uint8_t>& labels;
   };
-  for (const Split& s : {Split{"train", z_train, ctx.data.train.labels}, Split{"test", z_test, ctx.data.test.labels}}) {
+  for (const Split& s : {Split{"train", z_train, ctx.train_labels}, Split{"test", z_test, ctx.data.test.labels}}) {
     const int64_t available = int64_t(s.z.size()) / dim;
     const int64_t count = std::min<int64_t>(n, available);
     TsneOptions o;
