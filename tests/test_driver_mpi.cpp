@@ -95,6 +95,64 @@ TEST_CASE("mpi driver: kmeans on 2 ranks gives one process's clusters, rank 0 al
 #endif
 }
 
+TEST_CASE("mpi driver: standardized kmeans and elbow on 2 ranks, each loading only its block, give one process's results", "[cpu][driver][mpi]") {
+  ZS_REQUIRE_MPI();
+#ifdef ZSPACE_HAVE_MPI
+  // 2500 samples: rank 0 loads rows 0-1023, rank 1 rows 1024-2499 (blocks of 1024). --scale
+  // standardize needs the whole set's means and deviations: reduced over the ranks.
+  const fs::path data = synthetic_mnist_dir("mpi-std-data", 2500, 200);
+  for (const std::string& command : {std::string("kmeans --k 12 --n-init 2 --scale standardize"),
+                                     std::string("elbow --k-min 4 --k-max 12 --k-step 4 --n-init 1")}) {
+    INFO(command);
+    const fs::path one = fresh_dir("mpi-std-one"), two = fresh_dir("mpi-std-two");
+    const std::string args = " " + command + " --data " + data.string() + " --device cpu --threads 1 --quiet --out ";
+    run_train_mnist_ok(args.substr(1) + one.string());
+    const RunResult r = mpirun("-np 2 " + train_mnist_path() + args + two.string());
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const nlohmann::json a = read_json(one / "metrics.json"), b = read_json(two / "metrics.json");
+    CHECK(b["train_size"] == 2500);
+    CHECK(b.value("ranks", 0) == 2);
+    if (command.starts_with("kmeans")) {
+      CHECK(b["n_iter"] == a["n_iter"]);
+      CHECK(std::fabs(b["inertia"].get<double>() - a["inertia"].get<double>()) <= 1e-9 * a["inertia"].get<double>());
+      CHECK(b["train_error"] == a["train_error"]);
+      CHECK(b["test_error"] == a["test_error"]);
+      CHECK(slurp(two / "clusters.csv") == slurp(one / "clusters.csv"));
+    } else {
+      REQUIRE(b["inertias"].size() == a["inertias"].size());
+      for (size_t i = 0; i < a["inertias"].size(); ++i)
+        CHECK(std::fabs(b["inertias"][i].get<double>() - a["inertias"][i].get<double>()) <=
+              1e-9 * a["inertias"][i].get<double>());
+      CHECK(b["n_iters"] == a["n_iters"]);
+    }
+    fs::remove_all(one);
+    fs::remove_all(two);
+  }
+  fs::remove_all(data);
+#endif
+}
+
+TEST_CASE("mpi driver: a rank whose block of the training set is empty is refused with the rank count that fits", "[cpu][driver][mpi]") {
+  ZS_REQUIRE_MPI();
+#ifdef ZSPACE_HAVE_MPI
+  // 1500 samples are two blocks of 1024: three ranks leave one without data.
+  const fs::path data = synthetic_mnist_dir("mpi-empty-data", 1500, 100);
+  const fs::path out = fresh_dir("mpi-empty-out");
+  fs::remove_all(out);
+  const RunResult r = mpirun("-np 3 " + train_mnist_path() + " kmeans --k 4 --data " + data.string() +
+                             " --device cpu --threads 1 --quiet --out " + out.string());
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(driver_lines(r.err) == 1);
+  CHECK(r.err.find("gets no training sample") != std::string::npos);
+  CHECK(r.err.find("run at most 2 ranks") != std::string::npos);
+  CHECK(!fs::exists(out / "metrics.json"));
+  fs::remove_all(data);
+  fs::remove_all(out);
+#endif
+}
+
 TEST_CASE("mpi driver: ae on 2 ranks trains one process's model and resumes", "[cpu][driver][mpi]") {
   ZS_REQUIRE_MPI();
 #ifdef ZSPACE_HAVE_MPI

@@ -119,6 +119,7 @@ void run_elbow(const ElbowOptions& o) {
   m["feature_dim"] = f.dim;
   m["threads"] = omp_get_max_threads();
   m["train_size"] = f.train_total();
+  if (world().size() > 1) m["ranks"] = world().size();   // under mpirun (docs/distributed.md)
   std::vector<int> ks, n_iters;
   std::vector<double> inertias, seconds;
   for (const ElbowPoint& p : points) {
