@@ -79,7 +79,6 @@ KMeansFit fit_either(View x, int k, const KMeansSettings& s, Backend& backend) {
   // blocks are gathered so that the classifier and the outputs see the whole training set, as in
   // one process.
   static_assert(kRankShardAlign % cluster_detail::kShardAlignRows == 0);
-  const View mine = x;
   KMeansFit fit;
   if (s.minibatch) {
     MiniBatchKMeansOptions m;
@@ -89,12 +88,12 @@ KMeansFit fit_either(View x, int k, const KMeansSettings& s, Backend& backend) {
     m.reassignment_ratio = s.reassignment_ratio;
     m.init_size = s.init_size;
     if (dist) m.comm = &comm;
-    fit = fit_minibatch_kmeans(mine, m);
+    fit = fit_minibatch_kmeans(x, m);
   } else {
     KMeansOptions l;
     shared(l);
     if (dist) l.comm = &comm;
-    fit = fit_kmeans(mine, l);
+    fit = fit_kmeans(x, l);
   }
   if (dist) fit.labels = comm.allgather(std::span<const int32_t>(fit.labels));
   return fit;
