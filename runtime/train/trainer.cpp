@@ -28,7 +28,7 @@ const float* Trainer::step_slice(const float* x, int n, const AdamHyper& h) {
   ParamStore& p = model_.params();
   const float* input = x + slice.begin * row_len_;
   if (mine > 0) {
-    step_terms_ = model_.forward_loss(input, mine);
+    step_terms_ = model_.forward_loss(input, mine, slice.begin);
     model_.backward(input, mine);
   } else {
     be_.fill_zero(p.grads(), size_t(p.total()));   // a batch smaller than R: this rank adds nothing
@@ -43,7 +43,7 @@ const float* Trainer::step_slice(const float* x, int n, const AdamHyper& h) {
 const float* Trainer::step(const float* x, int n, const AdamHyper& h) {
   if (distributed(comm_)) return step_slice(x, n, h);
   const auto work = [&, n, h](const float* input) {
-    step_terms_ = model_.forward_loss(input, n);
+    step_terms_ = model_.forward_loss(input, n, 0);
     model_.backward(input, n);
     model_.params().adam_update(be_, h);
     be_.sum_loss_terms(sums_.data(), step_terms_, n, int(terms_));
@@ -86,13 +86,15 @@ std::vector<double> Trainer::evaluate(const float* data, int rows, int batch, in
   for (int first = 0; first < rows; first += batch) {
     int n = std::min(batch, rows - first);
     const float* x = data + int64_t(first) * row_len_;
+    int64_t first_row = 0;
     if (distributed(comm_)) {   // this rank's slice; read_sums adds the ranks
       const Shard slice = shard_of(n, comm_->rank(), comm_->size());
       x += slice.begin * row_len_;
+      first_row = slice.begin;
       n = int(slice.rows());
       if (n == 0) continue;
     }
-    be_.sum_loss_terms(sums_.data(), model_.evaluate(x, n, epoch), n, int(terms_));
+    be_.sum_loss_terms(sums_.data(), model_.evaluate(x, n, epoch, first_row), n, int(terms_));
   }
   std::vector<double> means = read_sums();
   for (double& m : means) m /= double(rows);
