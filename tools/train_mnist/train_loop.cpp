@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "runtime/cluster/kmeans_dist.h"
 #include "runtime/core/error.h"
 #include "runtime/core/interrupt.h"
 #include "runtime/data/batching.h"
@@ -18,6 +19,24 @@
 namespace zs::driver {
 
 using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// This rank's block of the training set: rows shard_of(total, rank, R, kShardAlignRows) of the
+// uploaded set, the blocks KMeans uses (so one loaded shard serves both ae-kmeans's training and
+// its clustering); the whole set in one process. The Trainer trains on the block as one process on
+// the whole set (runtime/train/trainer.h). Until the driver loads only the rank's shard, every rank
+// uploads the whole set and this cuts the block out of it.
+struct TrainingBlock {
+  const float* data;
+  int rows;
+};
+TrainingBlock this_ranks_training_block(const float* whole_set, int total) {
+  const Shard block = shard_of(total, world().rank(), world().size(), cluster_detail::kShardAlignRows);
+  return {whole_set + block.begin * kPixels, int(block.rows())};
+}
+
+}  // namespace
 
 TrainLoop::TrainLoop(RunContext& ctx, Model& model, int batch, int epochs, const SafetensorsFile& resume,
                      const std::string& resume_path)
@@ -45,6 +64,7 @@ void TrainLoop::run(double lr) {
   trainer.set_communicator(&world());   // data-parallel under mpirun (runtime/dist)
   Progress progress(ctx_.opt.quiet, epochs_, n_train, first_epoch_);
   const std::string last_checkpoint = ctx_.out_path("model.safetensors");
+  const TrainingBlock block = this_ranks_training_block(train_x_.data(), n_train);
   for (int epoch = first_epoch_; epoch < first_epoch_ + epochs_; ++epoch) {
     const auto t0 = Clock::now();
     int step = 0;
@@ -64,7 +84,7 @@ void TrainLoop::run(double lr) {
       progress.batch(epoch, done, means[0], double(done) / std::max(secs, 1e-9));
     };
     const std::vector<double> means =
-        trainer.train_epoch(train_x_.data(), n_train, batch_, ctx_.opt.seed, epoch, AdamHyper{float(lr)}, report, 16,
+        trainer.train_epoch(block.data, block.rows, batch_, ctx_.opt.seed, epoch, AdamHyper{float(lr)}, report, 16,
                             [&] { throw_if_interrupted(epoch > first_epoch_ ? last_checkpoint : "", epoch - 1); });
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     train_seconds_ += secs;
