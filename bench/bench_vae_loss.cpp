@@ -107,7 +107,7 @@ void BM_VaeReparamGpu(benchmark::State& state) {
   int64_t step = 0;
   time_on_gpu(state, bytes, [&] {
     if (forward)
-      kns::vae_reparam_forward(z.data(), eps.data(), ml.data(), kBatch, zdim, 42, step++, true, nullptr);
+      kns::vae_reparam_forward(z.data(), eps.data(), ml.data(), kBatch, zdim, 42, step++, true, 0, nullptr);
     else
       kns::vae_reparam_backward(dml.data(), dz.data(), eps.data(), ml.data(), kBatch, zdim, nullptr);
   });

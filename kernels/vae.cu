@@ -2,7 +2,8 @@
 //
 // Kernel versions (public entries take `version` where there is more than one):
 //   vae_reparam_forward_kernel1   one thread per latent element: Philox, Box-Muller, fma. The
-//                                 step comes from the argument or from device memory.
+//                                 step comes from the argument or from device memory; the
+//                                 Philox element is offset by the call's first row.
 //   vae_reparam_backward_kernel1  one thread per latent element, adds into d_mu_logvar.
 //   vae_loss version 1            the unfused composition, four launches:
 //     vae_loss_kernel1_recon        one block per sample sums the BCE terms (reads pred, target)
@@ -93,7 +94,7 @@ static __device__ __forceinline__ float total_of(float recon, float kl, float be
 static __global__ void __launch_bounds__(kElementBlock)
     vae_reparam_forward_kernel1(float* __restrict__ z, float* __restrict__ eps, const float* __restrict__ mu_logvar,
                                 int zdim, int64_t count, uint64_t seed, int64_t host_step,
-                                const int64_t* __restrict__ step_on_device, bool sample) {
+                                const int64_t* __restrict__ step_on_device, bool sample, uint64_t first_element) {
   const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (e >= count) return;
   const int64_t i = e / zdim, j = e - i * zdim;
@@ -104,7 +105,7 @@ static __global__ void __launch_bounds__(kElementBlock)
     return;
   }
   const int64_t step = step_on_device ? *step_on_device : host_step;
-  const float ep = philox_vae_normal(seed, step, uint64_t(e));
+  const float ep = philox_vae_normal(seed, step, first_element + uint64_t(e));
   const float lv = clamp_log_var(mu_logvar[i * 2 * zdim + zdim + j]);
   eps[e] = ep;
   z[e] = fmaf(expf(0.5f * lv), ep, mu);
@@ -226,11 +227,13 @@ static __global__ void __launch_bounds__(kVaeLossBlock)
 // ---- launchers: raw pointers, sizes, stream; arguments already checked ----
 
 static void launch_reparam_forward(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed,
-                                   int64_t host_step, const int64_t* step_on_device, bool sample,
+                                   int64_t host_step, const int64_t* step_on_device, bool sample, int64_t first_row,
                                    cudaStream_t stream) {
   const int64_t count = int64_t(n) * zdim;
+  // Element e of this call is element first_row * zdim + e of the whole batch (the twin's key).
+  const uint64_t first_element = uint64_t(first_row) * uint64_t(zdim);
   LAUNCH(vae_reparam_forward_kernel1, element_grid(count, "vae_reparam_forward"), kElementBlock, 0, stream)(
-      z, eps, mu_logvar, zdim, count, seed, host_step, step_on_device, sample);
+      z, eps, mu_logvar, zdim, count, seed, host_step, step_on_device, sample, first_element);
   KERNEL_CHECK();
 }
 
@@ -273,18 +276,21 @@ static void check_latent_args(const char* op, int n, int zdim) {
 }
 
 void vae_reparam_forward(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed, int64_t step,
-                         bool sample, cudaStream_t stream) {
+                         bool sample, int64_t first_row, cudaStream_t stream) {
   check_latent_args("vae_reparam_forward", n, zdim);
   require(z && eps && mu_logvar, "vae_reparam_forward", "z, eps and mu_logvar must not be null");
-  launch_reparam_forward(z, eps, mu_logvar, n, zdim, seed, step, nullptr, sample, stream);
+  require(first_row >= 0, "vae_reparam_forward", "first_row must be >= 0");
+  launch_reparam_forward(z, eps, mu_logvar, n, zdim, seed, step, nullptr, sample, first_row, stream);
 }
 
 void vae_reparam_forward_device(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed,
-                                const int64_t* step_on_device, bool sample, cudaStream_t stream) {
+                                const int64_t* step_on_device, bool sample, int64_t first_row,
+                                cudaStream_t stream) {
   check_latent_args("vae_reparam_forward_device", n, zdim);
   require(z && eps && mu_logvar, "vae_reparam_forward_device", "z, eps and mu_logvar must not be null");
   require(step_on_device != nullptr, "vae_reparam_forward_device", "step_on_device must not be null");
-  launch_reparam_forward(z, eps, mu_logvar, n, zdim, seed, 0, step_on_device, sample, stream);
+  require(first_row >= 0, "vae_reparam_forward_device", "first_row must be >= 0");
+  launch_reparam_forward(z, eps, mu_logvar, n, zdim, seed, 0, step_on_device, sample, first_row, stream);
 }
 
 void vae_reparam_backward(float* d_mu_logvar, const float* dz, const float* eps, const float* mu_logvar, int n,

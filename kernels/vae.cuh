@@ -4,8 +4,9 @@
 //   pred, target, dpred: [n][dim]; losses: [3][n] = {total, recon, kl}.
 //   log_var is clamped to [kLogVarMin, kLogVarMax] wherever it is used (zero gradient there).
 //   vae_reparam_forward   z = fma(exp(0.5 lv), eps, mu), eps by Philox-4x32-10 keyed by
-//                         (seed, step, i*zdim + j) (kernels/philox.h); sample == false: z = mu,
-//                         eps = 0. z and eps are overwritten.
+//                         (seed, step, (first_row + i)*zdim + j) (kernels/philox.h): the n rows
+//                         are rows [first_row, first_row + n) of a larger batch (first_row >= 0);
+//                         sample == false: z = mu, eps = 0. z and eps are overwritten.
 //   vae_reparam_backward  ADDS: dmu += dz; dlv += dz eps 0.5 exp(0.5 lv).
 //   vae_loss              per sample recon (BCE summed over dim), kl, total = recon + beta kl;
 //                         dpred and d_mu_logvar are OVERWRITTEN with the gradients of the batch
@@ -32,13 +33,14 @@ inline constexpr int kVaeLossKernelVersions = 2;
 inline constexpr int kVaeLossShippedVersion = 2;
 
 void vae_reparam_forward(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed, int64_t step,
-                         bool sample, cudaStream_t stream);
+                         bool sample, int64_t first_row, cudaStream_t stream);
 
 // The same, with the step READ FROM DEVICE MEMORY (one int64_t) when the kernel runs, so a CUDA
 // graph captured once draws fresh eps at every replay once the step there advances (the runtime
 // keeps that counter, e.g. with adam_advance_step).
 void vae_reparam_forward_device(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed,
-                                const int64_t* step_on_device, bool sample, cudaStream_t stream);
+                                const int64_t* step_on_device, bool sample, int64_t first_row,
+                                cudaStream_t stream);
 
 void vae_reparam_backward(float* d_mu_logvar, const float* dz, const float* eps, const float* mu_logvar, int n,
                           int zdim, cudaStream_t stream);

@@ -34,6 +34,11 @@ TEST_CASE("cuda vae: the step read from device memory (and advanced there) gives
   check_reparam_device_step(twice, TwinBits::No);
 }
 
+TEST_CASE("cuda vae: a slice of a batch (first row > 0) matches the twin's slice", "[cuda][vae]") {
+  SKIP_WITHOUT_GPU();
+  check_reparam_slice(twice, TwinBits::No);
+}
+
 TEST_CASE("cuda vae: reparameterization backward matches the twin, also at batch 128", "[cuda][vae]") {
   SKIP_WITHOUT_GPU();
   check_reparam_backward(twice, TwinBits::No);
@@ -72,14 +77,14 @@ TEST_CASE("cuda vae: a captured graph (advance step, reparameterize) draws conse
   cudaGraphExec_t exec = nullptr;
   CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
   kns::adam_advance_step(step.data(), stream);   // recorded, not run
-  kns::vae_reparam_forward_device(z.data(), eps.data(), d_ml.data(), n, zdim, seed, step.data(), true, stream);
+  kns::vae_reparam_forward_device(z.data(), eps.data(), d_ml.data(), n, zdim, seed, step.data(), true, 0, stream);
   CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
   CUDA_CHECK(cudaGraphInstantiateWithFlags(&exec, graph, 0));
   std::vector<float> previous_eps;
   for (int r = 1; r <= replays; ++r) {
     CUDA_CHECK(cudaGraphLaunch(exec, stream));
     CUDA_CHECK(cudaStreamSynchronize(stream));
-    kns::vae_reparam_forward(z_direct.data(), eps_direct.data(), d_ml.data(), n, zdim, seed, r, true, stream);
+    kns::vae_reparam_forward(z_direct.data(), eps_direct.data(), d_ml.data(), n, zdim, seed, r, true, 0, stream);
     const std::vector<float> got_eps = eps.download();
     INFO("replay " << r << " vs a direct launch at step " << r);
     CHECK(step.download()[0] == r);

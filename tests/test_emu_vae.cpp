@@ -26,6 +26,11 @@ TEST_CASE("emu vae: the step read from device memory (and advanced there) gives 
   check_reparam_device_step(in_every_order, TwinBits::Yes);
 }
 
+TEST_CASE("emu vae: a slice of a batch (first row > 0) draws the whole batch's eps and z bits in every order",
+          "[emu][vae]") {
+  check_reparam_slice(in_every_order, TwinBits::Yes);
+}
+
 TEST_CASE("emu vae: reparameterization backward accumulates the twin's exact bits in every order", "[emu][vae]") {
   check_reparam_backward(in_every_order, TwinBits::Yes);
 }

@@ -240,7 +240,7 @@ TEST_CASE("a few Adam steps on a fixed batch lower the autoencoder loss", "[nn][
     for (int c = 4; c < 24; ++c) x[size_t(i * kImageSize + (3 + 3 * i) * kImageSide + c)] = 1.0f;
   auto mean_loss = [&] {
     std::vector<float> l(n);
-    be->to_host(l.data(), ae.evaluate(x.data(), n, 0), n);
+    be->to_host(l.data(), ae.evaluate(x.data(), n, 0, 0), n);
     double s = 0;
     for (float v : l) s += v;
     return s / n;
@@ -265,8 +265,8 @@ TEST_CASE("the decoder head is the blog's LeakyReLU then sigmoid by default, a p
   Autoencoder blog(*be, 4, LossKind::Bce, n, 7), plain(*be, 4, LossKind::Bce, n, 7, DecoderHead::Sigmoid);
   CHECK(blog.checkpoint_metadata().at("decoder_head") == "blog");
   CHECK(plain.checkpoint_metadata().at("decoder_head") == "sigmoid");
-  blog.forward_loss(x.data(), n);
-  plain.forward_loss(x.data(), n);
+  blog.forward_loss(x.data(), n, 0);
+  plain.forward_loss(x.data(), n, 0);
   const float* yb = blog.reconstruction();
   const float* yp = plain.reconstruction();
   size_t negative = 0;

@@ -73,7 +73,7 @@ TEST_CASE("trainer: an epoch is its shuffle's steps one by one; sums are read at
   double eval_sum = 0;
   for (int first = 0; first < rows; first += batch) {
     const int n = std::min(batch, rows - first);
-    const float* losses = by_epoch.evaluate(data.data() + int64_t(first) * kImageSize, n, epoch);
+    const float* losses = by_epoch.evaluate(data.data() + int64_t(first) * kImageSize, n, epoch, 0);
     for (int i = 0; i < n; ++i) eval_sum += double(losses[i]);
   }
   CHECK(eval.at(0) == eval_sum / rows);

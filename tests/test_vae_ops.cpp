@@ -190,7 +190,7 @@ void check_standard_normal(const std::vector<float>& e, const std::string& what)
 std::vector<float> draw_eps(int n, int zdim, uint64_t seed, int64_t step) {
   const std::vector<float> ml(std::size_t(n) * 2 * zdim, 0.f);
   std::vector<float> z(std::size_t(n) * zdim), eps(z.size());
-  zs::cpu::vae_reparam_forward(z.data(), eps.data(), ml.data(), n, zdim, seed, step, true);
+  zs::cpu::vae_reparam_forward(z.data(), eps.data(), ml.data(), n, zdim, seed, step, true, 0);
   return eps;
 }
 
@@ -305,7 +305,7 @@ TEST_CASE("vae reparam: z = mu + exp(0.5 lv) eps, clamped lv; z = mu and eps = 0
   const float edges[] = {-100.f, 100.f, zs::kLogVarMin, zs::kLogVarMax, -31.f, 21.f};
   for (int j = 0; j < zdim; ++j) ml[std::size_t(1) * 2 * zdim + zdim + j] = edges[j];
   std::vector<float> z(std::size_t(n) * zdim, NAN), eps(z.size(), NAN);
-  zs::cpu::vae_reparam_forward(z.data(), eps.data(), ml.data(), n, zdim, 77, 5, true);
+  zs::cpu::vae_reparam_forward(z.data(), eps.data(), ml.data(), n, zdim, 77, 5, true, 0);
   std::vector<double> ref(z.size()), tol(z.size());
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < zdim; ++j) {
@@ -320,7 +320,7 @@ TEST_CASE("vae reparam: z = mu + exp(0.5 lv) eps, clamped lv; z = mu and eps = 0
   require_within(z, ref, tol, "z");
 
   std::vector<float> z0(z.size(), NAN), eps0(z.size(), NAN);
-  zs::cpu::vae_reparam_forward(z0.data(), eps0.data(), ml.data(), n, zdim, 77, 5, false);
+  zs::cpu::vae_reparam_forward(z0.data(), eps0.data(), ml.data(), n, zdim, 77, 5, false, 0);
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < zdim; ++j) {
       CHECK(z0[std::size_t(i) * zdim + j] == ml[std::size_t(i) * 2 * zdim + j]);
@@ -335,7 +335,7 @@ TEST_CASE("vae reparam backward: adds dz to dmu and dz eps 0.5 exp(0.5 lv) to dl
   ml[std::size_t(2) * 2 * zdim + zdim + 1] = 40.f;    // clamped above: no gradient to lv
   ml[std::size_t(0) * 2 * zdim + zdim + 3] = -45.f;   // clamped below
   std::vector<float> z(std::size_t(n) * zdim), eps(z.size());
-  zs::cpu::vae_reparam_forward(z.data(), eps.data(), ml.data(), n, zdim, 3, 1, true);
+  zs::cpu::vae_reparam_forward(z.data(), eps.data(), ml.data(), n, zdim, 3, 1, true, 0);
   const std::vector<float> dz = random_floats(z.size(), 12, -1.f, 1.f);
 
   // J(mu_logvar) = sum dz * z(mu_logvar), eps held fixed; its gradient is what backward adds.
@@ -385,7 +385,7 @@ TEST_CASE("vae loss: the KL closed form equals a Monte-Carlo estimate of E_q[log
   std::vector<float> ml(std::size_t(draws) * 2 * zdim);
   for (int i = 0; i < draws; ++i) std::copy(row, row + 2 * zdim, ml.begin() + std::ptrdiff_t(i) * 2 * zdim);
   std::vector<float> z(std::size_t(draws) * zdim), eps(z.size());
-  zs::cpu::vae_reparam_forward(z.data(), eps.data(), ml.data(), draws, zdim, 2024, 0, true);
+  zs::cpu::vae_reparam_forward(z.data(), eps.data(), ml.data(), draws, zdim, 2024, 0, true, 0);
   double sum = 0, sum_sq = 0;
   for (int i = 0; i < draws; ++i) {
     double log_ratio = 0;
@@ -578,9 +578,11 @@ TEST_CASE("vae loss: clamps of p and log_var, beta 0, argument checks", "[vae][l
   CHECK_THROWS_AS(zs::cpu::vae_loss(losses.data(), nullptr, nullptr, no, target.data(), ml.data(), 1, dim, zdim, 1.f),
                   std::invalid_argument);
   std::vector<float> z(3), eps(3);
-  CHECK_THROWS_AS(zs::cpu::vae_reparam_forward(z.data(), eps.data(), ml.data(), 1, 0, 1, 1, true),
+  CHECK_THROWS_AS(zs::cpu::vae_reparam_forward(z.data(), eps.data(), ml.data(), 1, 0, 1, 1, true, 0),
                   std::invalid_argument);
-  CHECK_THROWS_AS(zs::cpu::vae_reparam_forward(z.data(), no, ml.data(), 1, zdim, 1, 1, true), std::invalid_argument);
+  CHECK_THROWS_AS(zs::cpu::vae_reparam_forward(z.data(), no, ml.data(), 1, zdim, 1, 1, true, 0), std::invalid_argument);
+  CHECK_THROWS_AS(zs::cpu::vae_reparam_forward(z.data(), eps.data(), ml.data(), 1, zdim, 1, 1, true, -1),
+                  std::invalid_argument);
   CHECK_THROWS_AS(zs::cpu::vae_reparam_backward(dml.data(), no, eps.data(), ml.data(), 1, zdim),
                   std::invalid_argument);
 }
@@ -596,7 +598,7 @@ TEST_CASE("vae ops: results do not depend on the OpenMP thread count", "[vae]") 
     std::vector<float> losses(std::size_t(3) * n), dpred(pred.size()), dml(ml.size()), z(std::size_t(n) * zdim),
         eps(z.size());
     zs::cpu::vae_loss(losses.data(), dpred.data(), dml.data(), pred.data(), target.data(), ml.data(), n, dim, zdim, 1.f);
-    zs::cpu::vae_reparam_forward(z.data(), eps.data(), ml.data(), n, zdim, 5, 6, true);
+    zs::cpu::vae_reparam_forward(z.data(), eps.data(), ml.data(), n, zdim, 5, 6, true, 0);
     zs::cpu::vae_reparam_backward(dml.data(), z.data(), eps.data(), ml.data(), n, zdim);
     omp_set_num_threads(saved);
     return std::vector<std::vector<float>>{losses, dpred, dml, z, eps};

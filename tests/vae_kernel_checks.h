@@ -164,10 +164,10 @@ inline void check_philox_words(const Repeater& repeat) {
 
 // z and eps of the twin, with z's magnitudes.
 inline void reparam_oracle(const std::vector<float>& ml, int n, int zdim, const Key& k, bool sample,
-                           TwinBits twin_bits, std::vector<Checked>& out) {
+                           TwinBits twin_bits, std::vector<Checked>& out, int64_t first_row = 0) {
   Expected e_z{"z", std::vector<float>(std::size_t(n) * zdim), std::vector<double>(std::size_t(n) * zdim), kZRtol};
   Expected e_eps{"eps", std::vector<float>(std::size_t(n) * zdim), {}, kEpsRtol};
-  cpu::vae_reparam_forward(e_z.ref.data(), e_eps.ref.data(), ml.data(), n, zdim, k.seed, k.step, sample);
+  cpu::vae_reparam_forward(e_z.ref.data(), e_eps.ref.data(), ml.data(), n, zdim, k.seed, k.step, sample, first_row);
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < zdim; ++j) {
       const std::size_t e = std::size_t(i) * zdim + j;
@@ -194,7 +194,7 @@ inline void check_reparam_forward(const Repeater& repeat, TwinBits twin_bits,
           DeviceBuffer<float> d_ml(kernel_memory(), ml),
               z(kernel_memory(), std::vector<float>(std::size_t(s.n) * s.zdim, NAN)),
               eps(kernel_memory(), std::vector<float>(std::size_t(s.n) * s.zdim, NAN));
-          kns::vae_reparam_forward(z.data(), eps.data(), d_ml.data(), s.n, s.zdim, k.seed, k.step, sample, nullptr);
+          kns::vae_reparam_forward(z.data(), eps.data(), d_ml.data(), s.n, s.zdim, k.seed, k.step, sample, 0, nullptr);
           return {z.download(), eps.download()};
         };
         check_vae_runs(repeat, produce, outputs,
@@ -221,17 +221,17 @@ inline void check_reparam_device_step(const Repeater& repeat, TwinBits twin_bits
     {
       DeviceBuffer<float> d_ml(kernel_memory(), ml), z(kernel_memory(), std::size_t(n) * zdim),
           eps(kernel_memory(), std::size_t(n) * zdim);
-      kns::vae_reparam_forward(z.data(), eps.data(), d_ml.data(), n, zdim, k.seed, k.step, true, nullptr);
+      kns::vae_reparam_forward(z.data(), eps.data(), d_ml.data(), n, zdim, k.seed, k.step, true, 0, nullptr);
       host_step = {z.download(), eps.download()};
     }
     const Producer produce = [&]() -> Outputs {
       DeviceBuffer<float> d_ml(kernel_memory(), ml), z(kernel_memory(), std::size_t(n) * zdim),
           eps(kernel_memory(), std::size_t(n) * zdim);
       DeviceBuffer<int64_t> step(kernel_memory(), std::vector<int64_t>{k.step});
-      kns::vae_reparam_forward_device(z.data(), eps.data(), d_ml.data(), n, zdim, k.seed, step.data(), true, nullptr);
+      kns::vae_reparam_forward_device(z.data(), eps.data(), d_ml.data(), n, zdim, k.seed, step.data(), true, 0, nullptr);
       Outputs out{z.download(), eps.download()};
       kns::adam_advance_step(step.data(), nullptr);
-      kns::vae_reparam_forward_device(z.data(), eps.data(), d_ml.data(), n, zdim, k.seed, step.data(), true, nullptr);
+      kns::vae_reparam_forward_device(z.data(), eps.data(), d_ml.data(), n, zdim, k.seed, step.data(), true, 0, nullptr);
       out.push_back(z.download());
       out.push_back(eps.download());
       return out;
@@ -246,6 +246,66 @@ inline void check_reparam_device_step(const Repeater& repeat, TwinBits twin_bits
   }
 }
 
+// A slice of a batch (first_row > 0: a data-parallel rank's rows): the host-step and the
+// device-step launches on rows [first_row, first_row + n) of a batch of `rows` equal the twin's
+// call with the same offset, and that call equals rows [first_row, first_row + n) of the twin's
+// call on the whole batch (exact bits: same Philox elements, same formulas).
+struct SliceShape {
+  int rows, zdim, first_row, n;
+};
+inline const std::vector<SliceShape>& slice_shapes() {
+  // The middle of an odd batch; the last row alone; rank 1 of 3 on a batch of 128 (rows 42..84,
+  // more elements than a block of 256); a wide zdim, the slice starting past a block boundary.
+  static const std::vector<SliceShape> shapes = {{7, 5, 3, 3}, {5, 7, 4, 1}, {128, 16, 42, 43}, {6, 300, 2, 3}};
+  return shapes;
+}
+
+inline void check_reparam_slice(const Repeater& repeat, TwinBits twin_bits) {
+  uint32_t seed = 700;
+  for (const SliceShape& s : slice_shapes()) {
+    const std::vector<float> whole_ml = make_mu_logvar(s.rows, s.zdim, seed += 2);
+    const auto row_at = [&](int r) { return std::size_t(r) * std::size_t(s.zdim); };
+    const std::vector<float> ml(whole_ml.begin() + std::ptrdiff_t(2 * row_at(s.first_row)),
+                                whole_ml.begin() + std::ptrdiff_t(2 * row_at(s.first_row + s.n)));
+    for (const Key& k : keys()) {
+      const std::string context = "vae_reparam_forward rows [" + std::to_string(s.first_row) + ", " +
+                                  std::to_string(s.first_row + s.n) + ") of " + std::to_string(s.rows) + " zdim " +
+                                  std::to_string(s.zdim) + " seed " + std::to_string(k.seed) + " step " +
+                                  std::to_string(k.step);
+      std::vector<Checked> outputs;
+      reparam_oracle(ml, s.n, s.zdim, k, true, twin_bits, outputs, s.first_row);
+      {  // the twin's slice is the whole batch's rows
+        std::vector<float> z(row_at(s.rows)), eps(row_at(s.rows));
+        cpu::vae_reparam_forward(z.data(), eps.data(), whole_ml.data(), s.rows, s.zdim, k.seed, k.step, true, 0);
+        const auto rows_of = [&](const std::vector<float>& v) {
+          return std::vector<float>(v.begin() + std::ptrdiff_t(row_at(s.first_row)),
+                                    v.begin() + std::ptrdiff_t(row_at(s.first_row + s.n)));
+        };
+        INFO(context << ": the twin's slice is not the whole batch's rows");
+        CHECK(same_bits(outputs[0].expected.ref, rows_of(z)));
+        CHECK(same_bits(outputs[1].expected.ref, rows_of(eps)));
+      }
+      std::vector<Checked> both = outputs;   // the host-step launch, then the device-step one
+      both.insert(both.end(), outputs.begin(), outputs.end());
+      const Producer produce = [&]() -> Outputs {
+        DeviceBuffer<float> d_ml(kernel_memory(), ml),
+            z(kernel_memory(), std::vector<float>(std::size_t(s.n) * s.zdim, NAN)),
+            eps(kernel_memory(), std::vector<float>(std::size_t(s.n) * s.zdim, NAN));
+        DeviceBuffer<int64_t> step(kernel_memory(), std::vector<int64_t>{k.step});
+        kns::vae_reparam_forward(z.data(), eps.data(), d_ml.data(), s.n, s.zdim, k.seed, k.step, true, s.first_row,
+                                 nullptr);
+        Outputs out{z.download(), eps.download()};
+        kns::vae_reparam_forward_device(z.data(), eps.data(), d_ml.data(), s.n, s.zdim, k.seed, step.data(), true,
+                                        s.first_row, nullptr);
+        out.push_back(z.download());
+        out.push_back(eps.download());
+        return out;
+      };
+      check_vae_runs(repeat, produce, both, context);
+    }
+  }
+}
+
 // ---- reparameterization backward (accumulates into d_mu_logvar) ----
 
 inline void check_reparam_backward(const Repeater& repeat, TwinBits twin_bits,
@@ -256,7 +316,7 @@ inline void check_reparam_backward(const Repeater& repeat, TwinBits twin_bits,
     const std::vector<float> dz = random_floats(std::size_t(s.n) * s.zdim, seed + 100);
     const std::vector<float> d0 = random_floats(ml.size(), seed + 200);
     std::vector<float> z(dz.size()), eps(dz.size());
-    cpu::vae_reparam_forward(z.data(), eps.data(), ml.data(), s.n, s.zdim, 9, 4, true);
+    cpu::vae_reparam_forward(z.data(), eps.data(), ml.data(), s.n, s.zdim, 9, 4, true, 0);
     Expected e{"d_mu_logvar", d0, std::vector<double>(ml.size()), kReparamGradRtol};
     cpu::vae_reparam_backward(e.ref.data(), dz.data(), eps.data(), ml.data(), s.n, s.zdim);
     for (int i = 0; i < s.n; ++i)
@@ -371,11 +431,13 @@ inline void check_vae_bad_arguments() {
                   std::invalid_argument);
   CHECK_THROWS_AS(kns::vae_loss(c.data(), nullptr, nullptr, a.data(), b.data(), a.data(), 2, 4, 2, 1.f, nullptr, 3),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::vae_reparam_forward(c.data(), nullptr, a.data(), 2, 2, 1, 1, true, nullptr),
+  CHECK_THROWS_AS(kns::vae_reparam_forward(c.data(), nullptr, a.data(), 2, 2, 1, 1, true, 0, nullptr),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::vae_reparam_forward(c.data(), b.data(), a.data(), 2, 0, 1, 1, true, nullptr),
+  CHECK_THROWS_AS(kns::vae_reparam_forward(c.data(), b.data(), a.data(), 2, 0, 1, 1, true, 0, nullptr),
                   std::invalid_argument);
-  CHECK_THROWS_AS(kns::vae_reparam_forward_device(c.data(), b.data(), a.data(), 2, 2, 1, nullptr, true, nullptr),
+  CHECK_THROWS_AS(kns::vae_reparam_forward_device(c.data(), b.data(), a.data(), 2, 2, 1, nullptr, true, 0, nullptr),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(kns::vae_reparam_forward(c.data(), b.data(), a.data(), 2, 2, 1, 1, true, -1, nullptr),
                   std::invalid_argument);
   CHECK_THROWS_AS(kns::vae_reparam_backward(c.data(), nullptr, b.data(), a.data(), 2, 2, nullptr),
                   std::invalid_argument);

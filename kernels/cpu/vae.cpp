@@ -34,9 +34,10 @@ float clamp_log_var(float lv) { return std::clamp(lv, kLogVarMin, kLogVarMax); }
 }  // namespace
 
 void vae_reparam_forward(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed, int64_t step,
-                         bool sample) {
+                         bool sample, int64_t first_row) {
   check_latent_args("vae_reparam_forward", n, zdim);
   require(z && eps && mu_logvar, "vae_reparam_forward", "z, eps and mu_logvar must not be null");
+  require(first_row >= 0, "vae_reparam_forward", "first_row must be >= 0");
 #pragma omp parallel for schedule(static) if (int64_t(n) * zdim >= kParallelMinElements)
   for (int i = 0; i < n; ++i) {
     const float* mu = mu_logvar + int64_t(i) * 2 * zdim;
@@ -49,7 +50,7 @@ void vae_reparam_forward(float* z, float* eps, const float* mu_logvar, int n, in
         zi[j] = mu[j];
         continue;
       }
-      const float e = philox_vae_normal(seed, step, uint64_t(i) * uint64_t(zdim) + uint64_t(j));
+      const float e = philox_vae_normal(seed, step, uint64_t(first_row + i) * uint64_t(zdim) + uint64_t(j));
       ei[j] = e;
       zi[j] = std::fma(std::exp(0.5f * clamp_log_var(lv[j])), e, mu[j]);
     }

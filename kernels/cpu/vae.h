@@ -18,11 +18,14 @@
 namespace zs::cpu {
 
 // z = mu + exp(0.5 * lv) * eps with eps[i][j] ~ N(0, 1) drawn by Philox-4x32-10 keyed by
-// (seed, step, element i*zdim + j) (kernels/philox.h); the scale-and-add is one fused multiply-add
-// (fma(exp(0.5 lv), eps, mu)), as on every backend. sample == false: z = mu and eps = 0 (the
-// deterministic encoder used for plots). z and eps are overwritten.
+// (seed, step, element (first_row + i)*zdim + j) (kernels/philox.h); the scale-and-add is one fused
+// multiply-add (fma(exp(0.5 lv), eps, mu)), as on every backend. first_row >= 0: the n rows are rows
+// [first_row, first_row + n) of a larger batch (a data-parallel rank's slice) and draw that batch's
+// noise, so the call equals rows [first_row, first_row + n) of the whole batch's call.
+// sample == false: z = mu and eps = 0 (the deterministic encoder used for plots). z and eps are
+// overwritten.
 void vae_reparam_forward(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed, int64_t step,
-                         bool sample);
+                         bool sample, int64_t first_row);
 
 // ADDS the gradient that flows through z to d_mu_logvar (which already holds the KL part):
 //   dmu += dz;   dlv += dz * eps * 0.5 * exp(0.5 * lv)   (nothing where lv is clamped),

@@ -82,9 +82,10 @@ class Backend : public DeviceMemory {
   // Adam (kernels/cpu/ops.h) with step t = *counter (1-based).
   virtual void adam_step(float* param, float* m, float* v, const float* grad, int64_t count, const AdamHyper& h,
                          const int64_t* counter) = 0;
-  // vae_reparam_forward keyed by key = *counter (the steps taken before the one in progress).
+  // vae_reparam_forward keyed by key = *counter (the steps taken before the one in progress); the
+  // rows are rows [first_row, first_row + n) of the batch (a data-parallel rank's slice).
   virtual void vae_reparam_forward_at_step(float* z, float* eps, const float* mu_logvar, int n, int zdim,
-                                           uint64_t seed, const int64_t* counter, bool sample) = 0;
+                                           uint64_t seed, const int64_t* counter, bool sample, int64_t first_row) = 0;
 
   // A conv layer's whole backward (ops.h: conv2d_layer_backward, conv2d_transpose_layer_backward):
   // weight and bias gradients, and dx (nullable) times the derivative of dx_act, the activation

@@ -44,8 +44,8 @@ class CpuBackend final : public Backend {
     cpu::adam_step(param, m, v, grad, count, h, *counter);
   }
   void vae_reparam_forward_at_step(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed,
-                                   const int64_t* counter, bool sample) override {
-    cpu::vae_reparam_forward(z, eps, mu_logvar, n, zdim, seed, *counter, sample);
+                                   const int64_t* counter, bool sample, int64_t first_row) override {
+    cpu::vae_reparam_forward(z, eps, mu_logvar, n, zdim, seed, *counter, sample, first_row);
   }
 
   // The fused layer backwards run chunk by chunk of images (see Backend).

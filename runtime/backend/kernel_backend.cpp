@@ -202,8 +202,8 @@ class KernelBackend final : public Backend {
     ZS_KNS::adam_step_device(param, m, v, grad, count, h, counter, stream_);
   }
   void vae_reparam_forward_at_step(float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed,
-                                   const int64_t* counter, bool sample) override {
-    ZS_KNS::vae_reparam_forward_device(z, eps, mu_logvar, n, zdim, seed, counter, sample, stream_);
+                                   const int64_t* counter, bool sample, int64_t first_row) override {
+    ZS_KNS::vae_reparam_forward_device(z, eps, mu_logvar, n, zdim, seed, counter, sample, first_row, stream_);
   }
 
  private:

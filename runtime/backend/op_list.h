@@ -26,10 +26,11 @@
   X(mse_loss, (float* loss, float* dpred, const float* pred, const float* target, int n, int dim),                  \
     (loss, dpred, pred, target, n, dim))                                                                            \
   X(sum_loss_terms, (double* sums, const float* terms, int n, int n_terms), (sums, terms, n, n_terms))              \
-  /* eps keyed by (seed, key, element), key a host value (evaluation, generation) */                                \
+  /* eps keyed by (seed, key, element of the batch whose rows from first_row on these are), key a host value */    \
   X(vae_reparam_forward,                                                                                            \
-    (float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed, int64_t key, bool sample),       \
-    (z, eps, mu_logvar, n, zdim, seed, key, sample))                                                                \
+    (float* z, float* eps, const float* mu_logvar, int n, int zdim, uint64_t seed, int64_t key, bool sample,        \
+     int64_t first_row),                                                                                            \
+    (z, eps, mu_logvar, n, zdim, seed, key, sample, first_row))                                                     \
   X(vae_reparam_backward,                                                                                           \
     (float* d_mu_logvar, const float* dz, const float* eps, const float* mu_logvar, int n, int zdim),               \
     (d_mu_logvar, dz, eps, mu_logvar, n, zdim))                                                                     \

@@ -11,18 +11,6 @@
 
 namespace zs::cluster_detail {
 
-ShardLayout shard_layout(int64_t local_rows, Communicator& comm) {
-  std::vector<int64_t> rows(size_t(comm.size()), 0);
-  rows[size_t(comm.rank())] = local_rows;
-  comm.allreduce_sum(std::span<int64_t>(rows));
-  ShardLayout layout;
-  for (int q = 0; q < comm.size(); ++q) {
-    if (q < comm.rank()) layout.offset += rows[size_t(q)];
-    layout.total += rows[size_t(q)];
-  }
-  return layout;
-}
-
 std::vector<double> global_feature_means(const ColumnStats& local, int64_t total, Communicator& comm) {
   std::vector<double> mean = local.sum;   // this rank's sums in row order; the ranks' added in rank order
   comm.allreduce_sum(std::span<double>(mean));
@@ -62,23 +50,10 @@ double global_mean_feature_variance(const ColumnStats& local, int64_t local_rows
 
 std::vector<float> global_rows(KMeansEngine& engine, const ShardLayout& layout, std::span<const int64_t> ids,
                                Communicator& comm) {
-  // The owner writes its rows (one gather on its backend), the others zeros: the rank-order sum
-  // (in double) is the row exactly.
-  const size_t d = static_cast<size_t>(engine.cols());
-  std::vector<int64_t> mine, at;   // local row ids this rank owns, and their positions in ids
-  for (size_t r = 0; r < ids.size(); ++r) {
-    const int64_t local = ids[r] - layout.offset;
-    if (local >= 0 && local < engine.rows()) {
-      mine.push_back(local);
-      at.push_back(static_cast<int64_t>(r));
-    }
-  }
-  std::vector<float> owned(mine.size() * d), rows(ids.size() * d, 0.0f);
-  engine.rows_to_host(owned.data(), mine);
-  for (size_t m = 0; m < mine.size(); ++m)
-    std::copy_n(owned.begin() + m * d, d, rows.begin() + static_cast<size_t>(at[m]) * d);
-  comm.allreduce_sum(std::span<float>(rows));
-  return rows;
+  // The owner gathers its rows on its backend (one gather), the others write zeros.
+  return fetch_rows(
+      ids, layout, engine.rows(), engine.cols(),
+      [&](float* out, std::span<const int64_t> local) { engine.rows_to_host(out, local); }, comm);
 }
 
 namespace {

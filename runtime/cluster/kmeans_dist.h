@@ -23,17 +23,12 @@
 #include "runtime/cluster/kmeans_engine.h"
 #include "runtime/cluster/matrix_view.h"
 #include "runtime/dist/communicator.h"
+#include "runtime/dist/row_exchange.h"
 
 namespace zs::cluster_detail {
 
 // Shard boundaries that keep the CPU pass's 1024-point sum blocks (and its 128-row tiles) whole.
 inline constexpr int64_t kShardAlignRows = 1024;
-
-// The layout of the shards: this rank's first global row and the total.
-struct ShardLayout {
-  int64_t offset = 0, total = 0;
-};
-ShardLayout shard_layout(int64_t local_rows, Communicator& comm);
 
 // Per-feature means of the whole data set (double): the ranks' column sums (column_stats of their
 // blocks) added in rank order, over `total` rows.
@@ -48,7 +43,8 @@ void centre_columns_at(Backend& backend, float* y, DeviceMatrixView x, std::span
 double global_mean_feature_variance(const ColumnStats& local, int64_t local_rows, int64_t total, Communicator& comm);
 
 // Rows of the whole data set by global index, on every rank ([ids][d]): the owner's values, read
-// from its engine's data (backend memory).
+// from its engine's data (backend memory); fetch_rows (runtime/dist/row_exchange.h) with the
+// engine's rows_to_host. The layout of the shards: ShardLayout and shard_layout of row_exchange.h.
 std::vector<float> global_rows(KMeansEngine& engine, const ShardLayout& layout, std::span<const int64_t> ids,
                                Communicator& comm);
 

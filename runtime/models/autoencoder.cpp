@@ -54,7 +54,7 @@ std::map<std::string, std::string> Autoencoder::checkpoint_metadata() const {
           {"decoder_head", decoder_head_name(head_)}};
 }
 
-const float* Autoencoder::forward_loss(const float* x, int n) {
+const float* Autoencoder::forward_loss(const float* x, int n, int64_t /*first_row: no randomness*/) {
   decoder_.forward(be_, encoder_.forward(be_, x, n), n);
   if (loss_kind_ == LossKind::Bce)
     be_.bce_loss(loss_.data(), decoder_.output_grad(), decoder_.output(), x, n, kImageSize);
@@ -68,7 +68,9 @@ void Autoencoder::backward(const float* x, int n) {
   encoder_.backward(be_, x, nullptr, n);
 }
 
-const float* Autoencoder::evaluate(const float* x, int n, int /*epoch: no randomness*/) { return forward_loss(x, n); }
+const float* Autoencoder::evaluate(const float* x, int n, int /*epoch*/, int64_t first_row) {
+  return forward_loss(x, n, first_row);
+}
 
 const float* Autoencoder::encode(const float* x, int n) { return encoder_.forward(be_, x, n); }
 const float* Autoencoder::decode(const float* z, int n) { return decoder_.forward(be_, z, n); }

@@ -38,9 +38,10 @@ class Autoencoder final : public Model {
 
   // ---- Model ----
   std::vector<std::string> loss_terms() const override { return {"loss"}; }
-  const float* forward_loss(const float* x, int n) override;
+  // No randomness: first_row changes nothing.
+  const float* forward_loss(const float* x, int n, int64_t first_row) override;
   void backward(const float* x, int n) override;
-  const float* evaluate(const float* x, int n, int epoch) override;
+  const float* evaluate(const float* x, int n, int epoch, int64_t first_row) override;
   ParamStore& params() override { return params_; }
   int max_batch() const override { return encoder_.max_batch(); }
   // command "ae" (an ae-kmeans checkpoint resumes under ae and vice versa), z_dim, loss, decoder_head.

@@ -43,9 +43,10 @@ const float* Vae::loss(const float* x, const float* mu_logvar, int n) {
   return losses_.data();
 }
 
-const float* Vae::forward_loss(const float* x, int n) {
+const float* Vae::forward_loss(const float* x, int n, int64_t first_row) {
   const float* mu_logvar = encoder_.forward(be_, x, n);
-  be_.vae_reparam_forward_at_step(z_.data(), eps_.data(), mu_logvar, n, z_dim_, seed_, params_.step_counter(), true);
+  be_.vae_reparam_forward_at_step(z_.data(), eps_.data(), mu_logvar, n, z_dim_, seed_, params_.step_counter(), true,
+                                  first_row);
   return loss(x, mu_logvar, n);
 }
 
@@ -57,17 +58,19 @@ void Vae::backward(const float* x, int n) {
   encoder_.backward(be_, x, nullptr, n);
 }
 
-const float* Vae::evaluate(const float* x, int n, int epoch) { return evaluate_keyed(x, n, -1000 - int64_t(epoch)); }
+const float* Vae::evaluate(const float* x, int n, int epoch, int64_t first_row) {
+  return evaluate_keyed(x, n, -1000 - int64_t(epoch), first_row);
+}
 
-const float* Vae::evaluate_keyed(const float* x, int n, int64_t key) {
+const float* Vae::evaluate_keyed(const float* x, int n, int64_t key, int64_t first_row) {
   const float* mu_logvar = encoder_.forward(be_, x, n);
-  be_.vae_reparam_forward(z_.data(), eps_.data(), mu_logvar, n, z_dim_, seed_, key, sample_at_inference_);
+  be_.vae_reparam_forward(z_.data(), eps_.data(), mu_logvar, n, z_dim_, seed_, key, sample_at_inference_, first_row);
   return loss(x, mu_logvar, n);
 }
 
 const float* Vae::encode(const float* x, int n, int64_t key) {
   be_.vae_reparam_forward(z_.data(), eps_.data(), encoder_.forward(be_, x, n), n, z_dim_, seed_, key,
-                          sample_at_inference_);
+                          sample_at_inference_, 0);
   return z_.data();
 }
 

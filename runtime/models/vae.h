@@ -23,16 +23,17 @@ class Vae final : public Model {
 
   // ---- Model ----
   std::vector<std::string> loss_terms() const override { return {"loss", "recon", "kl"}; }
-  const float* forward_loss(const float* x, int n) override;
+  const float* forward_loss(const float* x, int n, int64_t first_row) override;
   void backward(const float* x, int n) override;
-  const float* evaluate(const float* x, int n, int epoch) override;
+  const float* evaluate(const float* x, int n, int epoch, int64_t first_row) override;
   ParamStore& params() override { return params_; }
   int max_batch() const override { return encoder_.max_batch(); }
   // command "vae", z_dim, kl_weight, decoder_head.
   std::map<std::string, std::string> checkpoint_metadata() const override;
 
-  // Forward and loss with eps keyed by `key` (negative keys never collide with a training step's).
-  const float* evaluate_keyed(const float* x, int n, int64_t key);
+  // Forward and loss with eps keyed by `key` (negative keys never collide with a training step's);
+  // x is rows [first_row, first_row + n) of the batch.
+  const float* evaluate_keyed(const float* x, int n, int64_t key, int64_t first_row = 0);
   const float* reconstruction() const { return decoder_.output(); }
   // z for x (sampled with eps keyed by `key` when sample_at_inference, else mu): n x z_dim.
   const float* encode(const float* x, int n, int64_t key);

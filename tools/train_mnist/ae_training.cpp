@@ -67,7 +67,7 @@ AeRun train_autoencoder(RunContext& ctx, const AeTrainOptions& o, const Safetens
   run.z = write_latents(loop, [&](const float* x, int n) { return model.encode(x, n); }, o.z_dim);
   if (o.z_dim == 2) draw_latents(loop, run.z.test, "autoencoder latent space (test digits)", o.latent_range);
   draw_reconstructions(loop, [&](const float* x, int n) {
-    model.forward_loss(x, n);
+    model.forward_loss(x, n, 0);
     return model.reconstruction();
   });
   write_loss_outputs(loop);

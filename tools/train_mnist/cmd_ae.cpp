@@ -26,7 +26,7 @@ void run_ae(const AeOptions& o) {
   AeTrainOptions train = o.train;
   const SafetensorsFile resume = prepare_ae_training(train);
   train.latent_range = parse_latent_range(o.latent_range);
-  RunContext ctx(o.common);
+  RunContext ctx(o.common, /*load_data=*/true, TrainSplit::RankShard);
   AeRun run = train_autoencoder(ctx, train, resume, "ae");
   write_tsne_maps(ctx, run.z.train, run.z.test, train.z_dim, o.tsne);
   ctx.write_metrics(std::move(run.metrics));

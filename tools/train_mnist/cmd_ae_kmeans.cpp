@@ -45,7 +45,7 @@ void run_ae_kmeans(const AeKMeansOptions& o) {
   const KMeansSettings s = resolve_kmeans_options(o.kmeans, o.common.seed);
   require_valid_k("--k", o.k, std::numeric_limits<int64_t>::max());
   const SafetensorsFile resume = prepare_ae_training(o.ae);
-  RunContext ctx(o.common);
+  RunContext ctx(o.common, /*load_data=*/true, TrainSplit::RankShard);
   require_valid_k("--k", o.k, ctx.data.train_total);
 
   AeRun ae = train_autoencoder(ctx, o.ae, resume, "ae");

@@ -52,7 +52,7 @@ void draw_generated(TrainLoop& loop, Vae& model, int z_dim) {
   std::vector<float> images(size_t(count) * kPixels);
   for (int first = 0; first < count; first += batch) {
     int n = std::min(batch, count - first);
-    be.vae_reparam_forward(z.data(), eps.data(), zeros.data(), n, z_dim, ctx.opt.seed, kGenerateKey - first, true);
+    be.vae_reparam_forward(z.data(), eps.data(), zeros.data(), n, z_dim, ctx.opt.seed, kGenerateKey - first, true, 0);
     be.to_host(images.data() + size_t(first) * kPixels, model.decode(z.data(), n), size_t(n) * kPixels);
   }
   plot::ImageGridOptions o;
@@ -107,7 +107,7 @@ void run_vae(const VaeOptions& o) {
   SafetensorsFile resume;
   if (!o.resume.empty()) resume = load_safetensors(o.resume, "--resume");
 
-  RunContext ctx(o.common);
+  RunContext ctx(o.common, /*load_data=*/true, TrainSplit::RankShard);
   Backend& be = *ctx.backend;
   Vae model(be, o.z_dim, o.kl_weight, sample, o.batch, o.common.seed, head);
   std::ostringstream beta;

@@ -24,7 +24,9 @@ TrainLoop::TrainLoop(RunContext& ctx, Model& model, int batch, int epochs, const
     : ctx_(ctx), model_(model), batch_(batch), epochs_(epochs), terms_(model.loss_terms()) {
   if (!resume_path.empty()) first_epoch_ = 1 + restore_checkpoint(resume, resume_path, model);
   Backend& be = *ctx.backend;
-  // Both splits go to backend memory once; each epoch's shuffle is a gather there.
+  // Both splits go to backend memory once; each epoch's shuffle is a gather there. Under mpirun
+  // the training split is this rank's block (TrainSplit::RankShard), which the Trainer trains on as
+  // one process on the whole set (runtime/train/trainer.h).
   train_x_ = Buffer(be, pixels_to_float(ctx.data.train));
   test_x_ = Buffer(be, pixels_to_float(ctx.data.test));
 }
@@ -40,7 +42,7 @@ void TrainLoop::for_each_batch(bool test_split, const std::function<void(const f
 
 void TrainLoop::run(double lr) {
   GracefulStopScope stop_at_step_boundary;  // SIGINT/SIGTERM: finish the step, keep the last checkpoint
-  const int n_train = ctx_.data.train.count;
+  const int n_train = ctx_.data.train_total;   // the whole set's images an epoch trains on
   Trainer trainer(*ctx_.backend, model_, kPixels);
   trainer.set_communicator(&world());   // data-parallel under mpirun (runtime/dist)
   Progress progress(ctx_.opt.quiet, epochs_, n_train, first_epoch_);
@@ -64,7 +66,7 @@ void TrainLoop::run(double lr) {
       progress.batch(epoch, done, means[0], double(done) / std::max(secs, 1e-9));
     };
     const std::vector<double> means =
-        trainer.train_epoch(train_x_.data(), n_train, batch_, ctx_.opt.seed, epoch, AdamHyper{float(lr)}, report, 16,
+        trainer.train_epoch(train_x_.data(), ctx_.data.train.count, batch_, ctx_.opt.seed, epoch, AdamHyper{float(lr)}, report, 16,
                             [&] { throw_if_interrupted(epoch > first_epoch_ ? last_checkpoint : "", epoch - 1); });
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     train_seconds_ += secs;
