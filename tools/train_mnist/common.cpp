@@ -160,8 +160,7 @@ static std::vector<uint8_t> all_train_labels(const Dataset& data, const TrainSha
   Communicator& comm = world();
   if (shard.ranks == 1) return data.train.labels;
   if (data.train.count == 0)
-    throw UserError("rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) +
-                    " gets no training sample: the " + std::to_string(data.train_total) +
+    throw UserError("this rank gets no training sample: the " + std::to_string(data.train_total) +
                     " samples are split between the ranks in blocks of " + std::to_string(kRankShardAlign) +
                     "; run at most " + std::to_string((data.train_total + kRankShardAlign - 1) / kRankShardAlign) +
                     " ranks, or more samples (--train-limit)");

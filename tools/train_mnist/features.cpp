@@ -157,8 +157,7 @@ void keep_rank_block(FeatureSet& f) {
   if (!distributed(&comm)) return;
   const Shard block = shard_of(f.train_count, comm.rank(), comm.size(), kRankShardAlign);
   if (block.rows() == 0)
-    throw UserError("rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) +
-                    " gets no training sample: the " + std::to_string(f.train_count) +
+    throw UserError("this rank gets no training sample: the " + std::to_string(f.train_count) +
                     " rows are split between the ranks in blocks of " + std::to_string(kRankShardAlign) +
                     "; run fewer ranks");
   f.train.erase(f.train.begin() + block.end * f.dim, f.train.end());
