@@ -1,4 +1,4 @@
-// Test data shared by the t-SNE and k-means tests: one definition, so every test draws the same
+// Test data shared by the t-SNE, k-means and training tests: one definition, so every test draws the same
 // numbers from the same generator in the same order.
 #pragma once
 
@@ -15,6 +15,16 @@ inline std::vector<float> random_points(int64_t n, int d, uint32_t seed, float s
   std::normal_distribution<float> normal(0.f, scale);
   std::vector<float> x(size_t(n) * size_t(d));
   for (float& v : x) v = normal(rng);
+  return x;
+}
+
+// n MNIST-sized images (784 floats each): 80% of the pixels 0, the rest uniform in [0, 1), like
+// digit strokes on a blank page (the training tests' input).
+inline std::vector<float> sparse_images(int n, uint32_t seed) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  std::vector<float> x(size_t(n) * 784);
+  for (float& v : x) v = u(g) < 0.8f ? 0.f : u(g);
   return x;
 }
 

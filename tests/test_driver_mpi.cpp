@@ -60,6 +60,29 @@ int driver_lines(const std::string& err) {
   for (std::string line; std::getline(in, line);) n += line.rfind("train_mnist:", 0) == 0;
   return n;
 }
+// A training run that would take minutes (200 epochs of 2000 images), for the tests that end it
+// early; its data and --out are removed with it.
+struct LongTraining {
+  fs::path data, out;
+  std::string cmd;
+  explicit LongTraining(const std::string& name)
+      : data(synthetic_mnist_dir(name + "-data", 2000, 100)), out(fresh_dir(name + "-out")) {
+    cmd = train_mnist_path() + " ae --epochs 200 --data " + data.string() + " --device cpu --threads 1 --quiet --out " +
+          out.string();
+  }
+  ~LongTraining() {
+    fs::remove_all(data);
+    fs::remove_all(out);
+  }
+};
+
+// mpirun (or mpirun_shell) and its wall time in seconds.
+template <class Run>
+std::pair<RunResult, double> timed(Run run, const std::string& line) {
+  const auto t0 = std::chrono::steady_clock::now();
+  RunResult r = run(line);
+  return {std::move(r), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+}
 #define ZS_REQUIRE_MPI()
 #else
 #define ZS_REQUIRE_MPI()                                   \
@@ -267,23 +290,16 @@ TEST_CASE("mpi driver: a killed rank ends the job within seconds with exit 2 and
   // is SIGKILLed 3 s into a training run that would take minutes, as the out-of-memory killer
   // would; rank 0 is then blocked in a gradient reduction with it. Rank 1's supervisor names the
   // rank and the cause and exits 2, and mpirun ends the job with that code.
-  const fs::path data = synthetic_mnist_dir("mpi-kill-data", 2000, 100);
-  const fs::path out = fresh_dir("mpi-kill-out");
-  const std::string cmd = train_mnist_path() + " ae --epochs 200 --data " + data.string() +
-                          " --device cpu --threads 1 --quiet --out " + out.string();
-  const std::string kill_worker = cmd + " & p=$!; sleep 3; kill -9 $(cat /proc/$p/task/$p/children); wait $p";
-  const auto t0 = std::chrono::steady_clock::now();
-  const RunResult r = mpirun("-np 1 " + cmd + " : -np 1 sh -c '" + kill_worker + "'");
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const LongTraining run("mpi-kill");
+  const std::string kill_worker = run.cmd + " & p=$!; sleep 3; kill -9 $(cat /proc/$p/task/$p/children); wait $p";
+  const auto [r, secs] = timed(mpirun, "-np 1 " + run.cmd + " : -np 1 sh -c '" + kill_worker + "'");
   INFO(r.err);
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("train_mnist: rank 1 of 2: its process (pid ") != std::string::npos);
   CHECK(r.err.find("was killed by SIGKILL: the kernel's out-of-memory killer") != std::string::npos);
   CHECK(driver_lines(r.err) == 1);
   CHECK(secs < 30);
-  CHECK(!fs::exists(out / "metrics.json"));   // the run's outputs never appear: it did not complete
-  fs::remove_all(data);
-  fs::remove_all(out);
+  CHECK(!fs::exists(run.out / "metrics.json"));   // the run's outputs never appear: it did not complete
 #endif
 }
 
@@ -293,24 +309,18 @@ TEST_CASE("mpi driver: Ctrl-C on mpirun stops every rank at one step boundary, r
   // mpirun turns SIGINT into SIGTERM to every rank's supervisor, which passes it on once to its
   // worker (rank_supervisor.h); the ranks agree on the step to stop at (run_guards.h). The user sees
   // one line, rank 0's, naming the real checkpoint (the other ranks' would name scratch folders).
-  const fs::path data = synthetic_mnist_dir("mpi-int-data", 2000, 100);
-  const fs::path out = fresh_dir("mpi-int-out");
-  const std::string cmd = train_mnist_path() + " ae --epochs 200 --data " + data.string() +
-                          " --device cpu --threads 1 --quiet --out " + out.string();
+  const LongTraining run("mpi-int");
+  const fs::path checkpoint = run.out / "model.safetensors";
   // mpirun in the background of a shell that interrupts it once the first epoch's checkpoint exists.
-  const std::string line = "-np 2 " + cmd + " & m=$!; for i in $(seq 600); do [ -f " +
-                           (out / "model.safetensors").string() + " ] && break; sleep 0.1; done; kill -INT $m; wait $m";
-  const auto t0 = std::chrono::steady_clock::now();
-  const RunResult r = mpirun_shell(line);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::string line = "-np 2 " + run.cmd + " & m=$!; for i in $(seq 600); do [ -f " + checkpoint.string() +
+                           " ] && break; sleep 0.1; done; kill -INT $m; wait $m";
+  const auto [r, secs] = timed(mpirun_shell, line);
   INFO(r.err);
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("train_mnist: rank 0 of 2: interrupted by SIGTERM; the checkpoint of epoch ") != std::string::npos);
-  CHECK(r.err.find("resume with --resume " + (out / "model.safetensors").string()) != std::string::npos);
+  CHECK(r.err.find("resume with --resume " + checkpoint.string()) != std::string::npos);
   CHECK(driver_lines(r.err) == 1);
   CHECK(secs < 90);
-  CHECK(!fs::exists(out / "metrics.json"));
-  fs::remove_all(data);
-  fs::remove_all(out);
+  CHECK(!fs::exists(run.out / "metrics.json"));
 #endif
 }

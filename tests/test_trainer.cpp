@@ -14,18 +14,13 @@
 #include "runtime/models/autoencoder.h"
 #include "runtime/models/vae.h"
 #include "runtime/train/trainer.h"
+#include "test_data.h"
 
 using namespace zs;
 
 namespace {
 
-std::vector<float> images(int n, uint32_t seed) {
-  std::mt19937 g(seed);
-  std::uniform_real_distribution<float> u(0.f, 1.f);
-  std::vector<float> x(size_t(n) * kImageSize);
-  for (float& v : x) v = u(g) < 0.8f ? 0.f : u(g);
-  return x;
-}
+std::vector<float> images(int n, uint32_t seed) { return zs_test::sparse_images(n, seed); }
 
 std::vector<float> parameters(Backend& be, Model& m) {
   std::vector<float> p(size_t(m.params().total()));

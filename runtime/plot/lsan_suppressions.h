@@ -5,7 +5,7 @@
 // the components it loads (mca_*.so).
 #pragma once
 
-// OpenMPI's libraries and components (the MPI test programs, which draw nothing, carry the same list).
+// OpenMPI's libraries and components (the MPI test programs include this header too).
 #define ZS_LSAN_MPI_SUPPRESSIONS \
   "leak:libmpi.so\nleak:libopen-pal.so\nleak:libopen-rte.so\nleak:libpmix.so\nleak:libhwloc.so\n" \
   "leak:libevent\nleak:mca_\n"

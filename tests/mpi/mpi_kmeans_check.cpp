@@ -22,11 +22,7 @@
 #include "runtime/dist/mpi_communicator.h"
 
 // OpenMPI keeps allocations of MPI_Init past MPI_Finalize (sanitize preset: LeakSanitizer).
-extern "C" const char* __lsan_default_suppressions();
-extern "C" const char* __lsan_default_suppressions() {
-  return "leak:libmpi.so\nleak:libopen-pal.so\nleak:libopen-rte.so\nleak:libpmix.so\nleak:libhwloc.so\n"
-         "leak:libevent\nleak:mca_\n";
-}
+#include "runtime/plot/lsan_suppressions.h"
 
 namespace {
 

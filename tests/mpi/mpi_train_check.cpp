@@ -44,25 +44,16 @@
 #include "runtime/models/autoencoder.h"
 #include "runtime/models/vae.h"
 #include "runtime/train/trainer.h"
+#include "../test_data.h"
 
 // OpenMPI keeps allocations of MPI_Init past MPI_Finalize (sanitize preset: LeakSanitizer).
-extern "C" const char* __lsan_default_suppressions();
-extern "C" const char* __lsan_default_suppressions() {
-  return "leak:libmpi.so\nleak:libopen-pal.so\nleak:libopen-rte.so\nleak:libpmix.so\nleak:libhwloc.so\n"
-         "leak:libevent\nleak:mca_\n";
-}
+#include "runtime/plot/lsan_suppressions.h"
 
 namespace {
 
 using namespace zs;
 
-std::vector<float> images(int n, uint32_t seed) {
-  std::mt19937 g(seed);
-  std::uniform_real_distribution<float> u(0.f, 1.f);
-  std::vector<float> x(size_t(n) * kImageSize);
-  for (float& v : x) v = u(g) < 0.8f ? 0.f : u(g);
-  return x;
-}
+std::vector<float> images(int n, uint32_t seed) { return zs_test::sparse_images(n, seed); }
 
 double max_param_diff(Backend& be, Model& a, Model& b) {
   std::vector<float> pa(size_t(a.params().total())), pb(pa.size());
