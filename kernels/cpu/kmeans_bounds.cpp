@@ -24,8 +24,11 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 #include "kernels/cpu/cpu_common_impl.h"
@@ -45,13 +48,44 @@ constexpr double kUp = 1.0 + 0x1p-40, kDown = 1.0 - 0x1p-40;
 constexpr double kNormUp = 1.0 + 0x1p-22;
 
 // Cost model of one tile's recomputation, in multiply-adds per feature: packing a point for the
-// GEMM costs about kPackCost columns of FMAs (perf: packing 9% vs the micro-kernel 55% of a
-// 250-wide pass), gathering it first about as much again. Recomputing a tile's unproven
-// (point, run) pairs per run costs (kGatherCost + k rounded to panels) each; the shared all-runs
-// GEMM costs (kPackCost + k * groups rounded) per point. The cheaper one runs; both give the same bits.
-constexpr int64_t kPackCost = 40, kGatherCost = 80;
+// GEMM costs about kPackCost columns of FMAs (perf: packing 12% of the micro-kernel's time in a
+// 250-wide pass), copying it into the gathered rows kGatherCost more. Recomputing a tile's
+// unproven (point, run) pairs run by run costs (kGatherCost + kPackCost + k rounded to panels)
+// each, the shared all-runs GEMM (kPackCost + k * groups rounded) per point; the cheaper one runs
+// (both give the same bits). Measured at k = 25, 10 runs, d = 784: a gathered pair costs 2.0x
+// (26 rows of a run per tile) to 2.5x (13 rows) a pair of the shared GEMM; the model says 2.5x.
+constexpr int64_t kPackCost = 31, kGatherCost = 8;
 
 int64_t panel_width(int64_t cols) { return (cols + detail::kPanelCols - 1) / detail::kPanelCols * detail::kPanelCols; }
+
+// An upper bound of ||x - c||, computed in float (8 lanes: 4x cheaper than distance(), and run for
+// every point the bounds alone do not prove). Each difference rounds once (factor (1 +- u)), the
+// sum of the d non-negative squares (FMAs, any order) has relative error <= gamma_d, so the true
+// squared distance is <= s / ((1 - u)^2 (1 - gamma_d)), plus d * 2^-149 for underflowing squares.
+double distance_upper(const float* x, const float* c, int d) {
+  // Four independent 8-float chains (one chain, as `omp simd` compiled it, waits on the add's
+  // latency and kept its accumulator on the stack).
+  using detail::v8f;
+  v8f acc[4] = {};
+  int f = 0;
+  for (; f + 32 <= d; f += 32)
+    for (int h = 0; h < 4; ++h) {
+      v8f xv, cv;
+      std::memcpy(&xv, x + f + 8 * h, sizeof xv);
+      std::memcpy(&cv, c + f + 8 * h, sizeof cv);
+      const v8f diff = xv - cv;
+      acc[h] += diff * diff;
+    }
+  const v8f sum4 = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  float s = 0.0f;
+  for (int lane = 0; lane < 8; ++lane) s += sum4[lane];
+  for (; f < d; ++f) {
+    const float diff = x[f] - c[f];
+    s += diff * diff;
+  }
+  const double u = 0x1p-24, gamma = d * u / (1.0 - d * u);
+  return std::sqrt((double(s) + d * 0x1p-149) / ((1.0 - u) * (1.0 - u) * (1.0 - gamma))) * kUp;
+}
 
 // ||a - b|| in double: each difference and square rounds once, the sum d - 1 times, the root once,
 // so the relative error is below (d + 4) 2^-53; the callers scale by dist_up / dist_down.
@@ -77,6 +111,11 @@ struct RunGeometry {
 
   // The largest drift of the centres other than a: how much l_i can shrink.
   double other_drift(int a) const { return a == drift_argmax ? drift_second : drift_max; }
+  // A lower bound of the distance to every centre but a, from l_i and (triangle inequality)
+  // ||x - c_j|| >= ||c_a - c_j|| - ||x - c_a|| >= 2 s_a - u_i.
+  double others(int a, double upper, double lower) const {
+    return std::max(lower, (2.0 * half_sep[a] - upper) * kDown);
+  }
   // 2E of the header for a point with norm bound x_norm.
   double margin2(double x_norm) const { return (2.0 * gamma * (x_norm + r_max) * (x_norm + r_max) + 1e-30) * kUp; }
 };
@@ -151,22 +190,28 @@ void recompute_bounds(int32_t& label, double& upper, double& lower, const float*
 }
 
 struct PassCounts {
-  int64_t skipped = 0, tightened = 0;
+  int64_t skipped = 0, tightened = 0, tried = 0;
 };
 
-// Phase 1 for the rows [r0, r0 + rows) of one tile and every run: move the bounds by the drifts,
-// label the proven points, recompute the rest.
+// True when the tile's recomputation is cheaper as one all-runs GEMM of its rows than as one
+// gathered GEMM per run of `pairs` unproven (point, run) pairs.
+bool shared_is_cheaper(int64_t pairs, int64_t rows, int k, int groups) {
+  return pairs * (kGatherCost + kPackCost + panel_width(k)) >= rows * (kPackCost + panel_width(int64_t(k) * groups));
+}
+
+// The assignment of the rows [r0, r0 + rows) of one tile for every run: move the bounds by the
+// drifts, label the points the bounds prove, recompute the rest.
 void bounded_tile(int32_t* labels, const std::vector<SlotState>& slots, const std::vector<RunGeometry>& geo,
                   const KMeansBounds& bounds, const float* all_panels, const float* x, const float* x_sqnorm,
                   const float* centers, const float* c_sqnorm, int64_t n, int d, int k, int64_t r0, int64_t rows,
                   PassCounts& counts) {
   const int groups = static_cast<int>(slots.size());
-  const double dist_up = 1.0 + (d + 8) * 0x1p-52;
-  // todo[g * kKMeansTileRows + t]: the tile rows of run g left to recompute.
+  // todo[g * kKMeansTileRows + t]: the tile rows of run g not proven (yet).
   std::vector<int32_t> todo_rows(size_t(kKMeansTileRows) * groups);
   int32_t* todo = todo_rows.data();
   std::vector<int> todo_count(groups, 0);
   int64_t total = 0;
+  // 1. The bounds alone (a few operations per pair).
   for (int g = 0; g < groups; ++g) {
     const SlotState& s = slots[g];
     const RunGeometry& run = geo[g];
@@ -178,33 +223,55 @@ void bounded_tile(int32_t* labels, const std::vector<SlotState>& slots, const st
         continue;
       }
       const int a = s.label[i];
-      double upper = (s.upper[i] + run.drift[a]) * kUp;
+      const double upper = (s.upper[i] + run.drift[a]) * kUp;
       const double shrunk = s.lower[i] - run.other_drift(a);
       const double lower = shrunk > 0 ? shrunk * kDown : 0.0;
-      const double margin2 = run.margin2(bounds.x_norm[i]);
-      // Every other centre j: ||x - c_j|| >= ||c_a - c_j|| - ||x - c_a|| >= 2 s_a - u.
-      double others = std::max(lower, (2.0 * run.half_sep[a] - upper) * kDown);
-      bool ok = proven(upper, others, margin2);
-      if (ok) {
-        ++counts.skipped;
-      } else {  // Hamerly's second chance: u to the exact distance, then the same test
-        upper = distance(x + i * d, centers + (int64_t(g) * k + a) * d, d) * dist_up;
-        others = std::max(lower, (2.0 * run.half_sep[a] - upper) * kDown);
-        ok = proven(upper, others, margin2);
-        if (ok) ++counts.tightened;
-      }
       s.upper[i] = upper;
       s.lower[i] = lower;
-      if (ok)
+      if (proven(upper, run.others(a, upper, lower), run.margin2(bounds.x_norm[i]))) {
         labels[int64_t(g) * n + i] = a;
-      else
+        ++counts.skipped;
+      } else {
         list[todo_count[g]++] = int32_t(r);
+      }
     }
     total += todo_count[g];
   }
+  // 2. Hamerly's second chance: u_i to the distance to its centre (d multiply-adds), then the same
+  // test. Useless when the tile would recompute all its rows in one GEMM anyway (the early
+  // passes): judged by the fraction this step proved in the last pass.
+  if (total > 0 && !shared_is_cheaper(int64_t(double(total) * (1.0 - bounds.tighten_rate)), rows, k, groups)) {
+    total = 0;
+    for (int g = 0; g < groups; ++g) {
+      const SlotState& s = slots[g];
+      if (!s.valid) {
+        total += todo_count[g];
+        continue;
+      }
+      const RunGeometry& run = geo[g];
+      int32_t* list = todo + int64_t(g) * kKMeansTileRows;
+      int left = 0;
+      for (int t = 0; t < todo_count[g]; ++t) {
+        const int64_t i = r0 + list[t];
+        const int a = s.label[i];
+        const double upper = distance_upper(x + i * d, centers + (int64_t(g) * k + a) * d, d);
+        s.upper[i] = upper;
+        if (proven(upper, run.others(a, upper, s.lower[i]), run.margin2(bounds.x_norm[i]))) {
+          labels[int64_t(g) * n + i] = a;
+          ++counts.tightened;
+        } else {
+          list[left++] = list[t];
+        }
+      }
+      counts.tried += todo_count[g];
+      todo_count[g] = left;
+      total += left;
+    }
+  }
   if (total == 0) return;
+  // 3. The rest, with the full pass's arithmetic.
   const int width = k * groups;
-  const bool shared = total * (kGatherCost + panel_width(k)) >= rows * (kPackCost + panel_width(width));
+  const bool shared = shared_is_cheaper(total, rows, k, groups);
   float* scores = detail::thread_scratch(detail::kScratchGemmOut, size_t(kKMeansTileRows) * (shared ? width : k));
   if (shared) tile_scores(scores, x + r0 * d, rows, all_panels, c_sqnorm, d, width);
   float* gathered = shared ? nullptr : detail::thread_scratch(detail::kScratchCol, size_t(kKMeansTileRows) * d);
@@ -239,6 +306,7 @@ void KMeansBounds::reset(int64_t n_, int d_, int k_, int slots_, const float* x_
   centres.assign(size_t(slots) * k * d, 0.0f);
   valid.assign(slots, 0);
   pairs = skipped = tightened = 0;
+  tighten_rate = 0.2;
 }
 
 void kmeans_lloyd_pass_bounded(int32_t* labels, float* sums, int64_t* counts, KMeansBounds& bounds,
@@ -269,22 +337,22 @@ void kmeans_lloyd_pass_bounded(int32_t* labels, float* sums, int64_t* counts, KM
     pack_centres_into(run_panels + g * run_panel_floats, c, k, d);
   }
   const float* all_panels = pack_centres(centers, int64_t(k) * groups, d);
-  const int64_t tiles = tile_count(n);
-  int64_t skipped = 0, tightened = 0;
-  // Tiles take very different times (a tile of proven points is cheap), hence dynamic; the labels
-  // do not depend on which thread computes a tile.
-#pragma omp parallel num_threads(threads_for(tiles, double(n) * d * k * groups)) reduction(+ : skipped, tightened)
-  {
+  // The bounded assignment of each block of tiles runs on the thread that then sums it (as in the
+  // full pass): the points it reads (to tighten or recompute) are still in cache for the sums,
+  // and the data are read from memory once per pass.
+  std::atomic<int64_t> skipped{0}, tightened{0}, tried{0};
+  const int nthreads = lloyd_threads(n, double(n) * d * k * groups);
+  lloyd_sums(sums, counts, x, labels, n, d, k, groups, nthreads, [&](int64_t tile_begin, int64_t tile_end) {
     PassCounts mine;
-#pragma omp for schedule(dynamic, 2)
-    for (int64_t tile = 0; tile < tiles; ++tile) {
+    for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
       const int64_t r0 = tile * kKMeansTileRows;
       bounded_tile(labels, state, geo, bounds, all_panels, x, x_sqnorm, centers, c_sqnorm, n, d, k, r0,
                    std::min(kKMeansTileRows, n - r0), mine);
     }
     skipped += mine.skipped;
     tightened += mine.tightened;
-  }
+    tried += mine.tried;
+  });
   for (int g = 0; g < groups; ++g) {
     std::copy(centers + g * centre_floats, centers + (g + 1) * centre_floats,
               bounds.centres.begin() + slots[g] * centre_floats);
@@ -293,7 +361,8 @@ void kmeans_lloyd_pass_bounded(int32_t* labels, float* sums, int64_t* counts, KM
   bounds.pairs = n * groups;
   bounds.skipped = skipped;
   bounds.tightened = tightened;
-  lloyd_sums(sums, counts, x, labels, n, d, k, groups, lloyd_threads(n, double(n) * d * k * groups), {});
+  if (tried > 0) bounds.tighten_rate = double(tightened) / double(tried);
+  if (std::getenv("ZS_BOUNDS_DEBUG")) std::fprintf(stderr, "pass: skipped %.3f tightened %.3f\n", double(bounds.skipped) / (n * groups), double(bounds.tightened) / (n * groups));
 }
 
 }  // namespace zs::cpu

@@ -34,6 +34,9 @@ struct KMeansBounds {
   // Counts of (point, run) pairs in the last pass: all, proven by the bounds alone, proven after
   // tightening u_i; the rest were recomputed (all of them on a slot's first pass).
   int64_t pairs = 0, skipped = 0, tightened = 0;
+  // The fraction of the pairs tried that tightening u_i proved, in the last pass that tried: a tile
+  // whose unproven pairs would still be recomputed in one shared GEMM skips the tightening.
+  double tighten_rate = 0.2;
 
   // Forgets every slot (sizes the arrays; x_sqnorm [n] as given to the passes).
   void reset(int64_t n, int d, int k, int slots, const float* x_sqnorm);
