@@ -21,14 +21,10 @@
 // over d), which covers those few roundings, so the bounds stay bounds of the true distances.
 #include "kernels/cpu/kmeans_bounds.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <cstdio>
-#include <cstdlib>
 #include <limits>
 
 #include "kernels/cpu/cpu_common_impl.h"
@@ -362,7 +358,6 @@ void kmeans_lloyd_pass_bounded(int32_t* labels, float* sums, int64_t* counts, KM
   bounds.skipped = skipped;
   bounds.tightened = tightened;
   if (tried > 0) bounds.tighten_rate = double(tightened) / double(tried);
-  if (std::getenv("ZS_BOUNDS_DEBUG")) std::fprintf(stderr, "pass: skipped %.3f tightened %.3f\n", double(bounds.skipped) / (n * groups), double(bounds.tightened) / (n * groups));
 }
 
 }  // namespace zs::cpu

@@ -10,10 +10,12 @@
 // L_i = max(l_i, 2 s_a - u_i) away (triangle inequality). A point is skipped when L_i^2 - u_i^2
 // exceeds twice the rounding error of the pass's computed scores (the margin, see
 // kmeans_bounds.cpp): then the full pass would pick a_i too, strictly, so ties cannot arise.
-// Otherwise u_i is first tightened to the exact distance (d multiply-adds in double) and the test
-// repeated; points still not proven are recomputed against all k centres of their run by the same
-// panel GEMM and argmin as the full pass (gathered into panels; same bits, see kmeans_impl.h).
-// The centroid sums are always the full pass's sum over all points (kmeans_impl.h, lloyd_sums).
+// Otherwise u_i is first tightened to the distance to c_a (d multiply-adds in float, rounded up
+// by their error bound) and the test repeated; points still not proven are recomputed against
+// all k centres of their run by the same panel GEMM and argmin as the full pass, either gathered
+// run by run or in one GEMM of the whole tile against every run (whichever is cheaper; the same
+// bits either way, see kmeans_impl.h). The centroid sums are always the full pass's sum over all
+// points (kmeans_impl.h, lloyd_sums), block by block on the thread that assigned the block.
 //
 // Only the cpu backend runs this (Backend::kmeans_lloyd_pass_bounded); cuda and emu run the full
 // pass. The state lives in host memory.
