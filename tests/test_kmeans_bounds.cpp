@@ -190,12 +190,18 @@ TEST_CASE("KMeans bounds: a run's gathered GEMM gives the scores of the all-runs
       kmeans_detail::tile_scores(full.data(), data.x.data(), 128, all_p, c_sq.data(), d, width);
       Vec last(size_t(2) * width);  // rows 128, 129: the tile after
       kmeans_detail::tile_scores(last.data(), data.x.data() + 128 * d, 2, all_p, c_sq.data(), d, width);
+      // The rows copied together, and packed straight from their places (what the bounded pass runs).
       kmeans_detail::tile_scores(part.data(), gathered.data(), int64_t(picked.size()), run_p, c_sq.data() + k, d, k);
+      std::vector<const float*> places;
+      for (int64_t i : picked) places.push_back(data.x.data() + i * d);
+      Vec part2(part.size());
+      kmeans_detail::rows_scores(part2.data(), places.data(), int64_t(picked.size()), run_p, c_sq.data() + k, d, k);
       for (size_t t = 0; t < picked.size(); ++t) {
         const float* ref = picked[t] < 128 ? full.data() + picked[t] * width : last.data() + (picked[t] - 128) * width;
         for (int j = 0; j < k; ++j) {
           INFO("row " << picked[t] << " centre " << j);
           CHECK(std::memcmp(&part[t * k + j], &ref[k + j], sizeof(float)) == 0);
+          CHECK(std::memcmp(&part2[t * k + j], &ref[k + j], sizeof(float)) == 0);
         }
       }
     }

@@ -45,11 +45,11 @@ constexpr double kNormUp = 1.0 + 0x1p-22;
 
 // Cost model of one tile's recomputation, in multiply-adds per feature: packing a point for the
 // GEMM costs about kPackCost columns of FMAs (perf: packing 12% of the micro-kernel's time in a
-// 250-wide pass), copying it into the gathered rows kGatherCost more. Recomputing a tile's
+// 250-wide pass), and the small GEMMs of gathered rows kGatherCost more. Recomputing a tile's
 // unproven (point, run) pairs run by run costs (kGatherCost + kPackCost + k rounded to panels)
 // each, the shared all-runs GEMM (kPackCost + k * groups rounded) per point; the cheaper one runs
-// (both give the same bits). Measured at k = 25, 10 runs, d = 784: a gathered pair costs 2.0x
-// (26 rows of a run per tile) to 2.5x (13 rows) a pair of the shared GEMM; the model says 2.5x.
+// (both give the same bits). Measured at k = 25, 10 runs, d = 784: a gathered pair costs 1.7x
+// (52 rows of a run at a time) to 2.5x (13 rows) a pair of the shared GEMM; the model says 2.5x.
 constexpr int64_t kPackCost = 31, kGatherCost = 8;
 
 int64_t panel_width(int64_t cols) { return (cols + detail::kPanelCols - 1) / detail::kPanelCols * detail::kPanelCols; }
@@ -196,11 +196,11 @@ bool shared_is_cheaper(int64_t pairs, int64_t rows, int k, int groups) {
 }
 
 // The assignment of the rows [r0, r0 + rows) of one tile for every run: move the bounds by the
-// drifts, label the points the bounds prove, recompute the rest.
-void bounded_tile(int32_t* labels, const std::vector<SlotState>& slots, const std::vector<RunGeometry>& geo,
-                  const KMeansBounds& bounds, const float* all_panels, const float* x, const float* x_sqnorm,
-                  const float* centers, const float* c_sqnorm, int64_t n, int d, int k, int64_t r0, int64_t rows,
-                  PassCounts& counts) {
+// drifts, label the points the bounds prove, recompute the rest now or append them to pending.
+void bounded_tile(int32_t* labels, std::vector<std::vector<int64_t>>& pending, const std::vector<SlotState>& slots,
+                  const std::vector<RunGeometry>& geo, const KMeansBounds& bounds, const float* all_panels,
+                  const float* x, const float* x_sqnorm, const float* centers, const float* c_sqnorm, int64_t n, int d,
+                  int k, int64_t r0, int64_t rows, PassCounts& counts) {
   const int groups = static_cast<int>(slots.size());
   // todo[g * kKMeansTileRows + t]: the tile rows of run g not proven (yet).
   std::vector<int32_t> todo_rows(size_t(kKMeansTileRows) * groups);
@@ -265,28 +265,51 @@ void bounded_tile(int32_t* labels, const std::vector<SlotState>& slots, const st
     }
   }
   if (total == 0) return;
-  // 3. The rest, with the full pass's arithmetic.
+  // 3. The rest, with the full pass's arithmetic: here in one GEMM of the whole tile against every
+  // run, or later, gathered run by run with the rest of the block's (recompute_gathered).
+  if (!shared_is_cheaper(total, rows, k, groups)) {
+    for (int g = 0; g < groups; ++g)
+      for (int t = 0; t < todo_count[g]; ++t) pending[g].push_back(r0 + todo[int64_t(g) * kKMeansTileRows + t]);
+    return;
+  }
   const int width = k * groups;
-  const bool shared = shared_is_cheaper(total, rows, k, groups);
-  float* scores = detail::thread_scratch(detail::kScratchGemmOut, size_t(kKMeansTileRows) * (shared ? width : k));
-  if (shared) tile_scores(scores, x + r0 * d, rows, all_panels, c_sqnorm, d, width);
-  float* gathered = shared ? nullptr : detail::thread_scratch(detail::kScratchCol, size_t(kKMeansTileRows) * d);
+  float* scores = detail::thread_scratch(detail::kScratchGemmOut, size_t(kKMeansTileRows) * width);
+  tile_scores(scores, x + r0 * d, rows, all_panels, c_sqnorm, d, width);
   for (int g = 0; g < groups; ++g) {
-    const int32_t* list = todo + int64_t(g) * kKMeansTileRows;
-    const int m = todo_count[g];
-    if (m == 0) continue;
-    if (!shared) {
-      for (int t = 0; t < m; ++t) std::memcpy(gathered + int64_t(t) * d, x + (r0 + list[t]) * d, sizeof(float) * d);
-      tile_scores(scores, gathered, m, geo[g].panels, c_sqnorm + int64_t(g) * k, d, k);
-    }
     const SlotState& s = slots[g];
-    for (int t = 0; t < m; ++t) {
-      const int64_t i = r0 + list[t];
-      const float* row = shared ? scores + int64_t(list[t]) * width + int64_t(g) * k : scores + int64_t(t) * k;
-      recompute_bounds(s.label[i], s.upper[i], s.lower[i], row, k, x_sqnorm[i],
+    for (int t = 0; t < todo_count[g]; ++t) {
+      const int64_t r = todo[int64_t(g) * kKMeansTileRows + t], i = r0 + r;
+      recompute_bounds(s.label[i], s.upper[i], s.lower[i], scores + r * width + int64_t(g) * k, k, x_sqnorm[i],
                        geo[g].margin2(bounds.x_norm[i]) * 0.5);
       labels[int64_t(g) * n + i] = s.label[i];
     }
+  }
+}
+
+// Recomputes the points pending[g] of each run g (a block's worth: bigger GEMMs than one tile's)
+// against the run's own centres, gathered kGatherRows at a time, and clears the lists.
+void recompute_gathered(int32_t* labels, std::vector<std::vector<int64_t>>& pending,
+                        const std::vector<SlotState>& slots, const std::vector<RunGeometry>& geo,
+                        const KMeansBounds& bounds, const float* x, const float* x_sqnorm, const float* c_sqnorm,
+                        int64_t n, int d, int k) {
+  constexpr int64_t kGatherRows = 256;
+  const float* gathered[kGatherRows];
+  float* scores = detail::thread_scratch(detail::kScratchGemmOut, size_t(kGatherRows) * k);
+  for (size_t g = 0; g < pending.size(); ++g) {
+    const std::vector<int64_t>& rows = pending[g];
+    const SlotState& s = slots[g];
+    for (size_t first = 0; first < rows.size(); first += kGatherRows) {
+      const int64_t m = std::min<int64_t>(kGatherRows, int64_t(rows.size() - first));
+      for (int64_t t = 0; t < m; ++t) gathered[t] = x + rows[first + t] * d;
+      rows_scores(scores, gathered, m, geo[g].panels, c_sqnorm + int64_t(g) * k, d, k);
+      for (int64_t t = 0; t < m; ++t) {
+        const int64_t i = rows[first + t];
+        recompute_bounds(s.label[i], s.upper[i], s.lower[i], scores + t * k, k, x_sqnorm[i],
+                         geo[g].margin2(bounds.x_norm[i]) * 0.5);
+        labels[int64_t(g) * n + i] = s.label[i];
+      }
+    }
+    pending[g].clear();
   }
 }
 
@@ -340,11 +363,13 @@ void kmeans_lloyd_pass_bounded(int32_t* labels, float* sums, int64_t* counts, KM
   const int nthreads = lloyd_threads(n, double(n) * d * k * groups);
   lloyd_sums(sums, counts, x, labels, n, d, k, groups, nthreads, [&](int64_t tile_begin, int64_t tile_end) {
     PassCounts mine;
+    std::vector<std::vector<int64_t>> pending(groups);
     for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
       const int64_t r0 = tile * kKMeansTileRows;
-      bounded_tile(labels, state, geo, bounds, all_panels, x, x_sqnorm, centers, c_sqnorm, n, d, k, r0,
+      bounded_tile(labels, pending, state, geo, bounds, all_panels, x, x_sqnorm, centers, c_sqnorm, n, d, k, r0,
                    std::min(kKMeansTileRows, n - r0), mine);
     }
+    recompute_gathered(labels, pending, state, geo, bounds, x, x_sqnorm, c_sqnorm, n, d, k);
     skipped += mine.skipped;
     tightened += mine.tightened;
     tried += mine.tried;

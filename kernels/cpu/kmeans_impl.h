@@ -26,6 +26,9 @@ const float* pack_centres(const float* centers, int64_t width, int d);
 // the tile, the column's place among the centres, nor the ISA path (gemm_panels.h).
 void tile_scores(float* scores, const float* x_tile, int64_t rows, const float* centre_panels, const float* c_sqnorm,
                  int d, int width);
+// The same for `rows` points anywhere (row r at points[r]; gathered straight into the panels).
+void rows_scores(float* scores, const float* const* points, int64_t rows, const float* centre_panels,
+                 const float* c_sqnorm, int d, int width);
 
 // The centroid sums and counts of given labels [groups][n] (kmeans.h, kmeans_lloyd_pass): blocks
 // of kTilesPerSumBlock tiles, contiguous block ranges per thread of `nthreads`, float within a
