@@ -335,6 +335,8 @@ void kmeans_lloyd_pass_bounded(int32_t* labels, float* sums, int64_t* counts, KM
   require(n >= 1 && d >= 1 && k >= 1 && groups >= 1, op, "n, d, k and groups must be >= 1");
   require(labels && sums && counts && slots && x && x_sqnorm && centers && c_sqnorm, op, "null buffer");
   require(bounds.n == n && bounds.d == d && bounds.k == k, op, "bounds were reset for other sizes");
+  // The error bounds' gamma_{2d+4} = (2d + 4) u / (1 - (2d + 4) u) needs (2d + 4) u well below 1.
+  require(d <= (1 << 21), op, "d above 2^21: the rounding margin is not derived for it");
   std::vector<SlotState> state(groups);
   std::vector<RunGeometry> geo(groups);
   const size_t centre_floats = size_t(k) * d;
