@@ -4,8 +4,9 @@
 //                      = point-centre-dimension triples per second (n * k * d per iteration).
 //   BM_LloydPass/k/g   the fused assignment + centroid sums (one Lloyd iteration) for g runs of
 //                      k centres sharing the pass (KMeans fit: the n_init runs advance in lockstep).
-//   BM_KMeansFit       the full KMeans fit of the peer comparison: k 25, k-means++, n_init 10,
-//                      max_iter 50, tol 1e-4 (sklearn's default), seed 0.
+//   BM_KMeansFit/n/b   the full KMeans fit of the peer comparison: k 25, k-means++, n_init n
+//                      (10 there), max_iter 50, tol 1e-4 (sklearn's default), seed 0; with the
+//                      distance bounds (b = 1, kernels/cpu/kmeans_bounds.h) or full passes (b = 0).
 //   BM_MiniBatchFit    MiniBatchKMeans k 225, batch 200, n_init 3, max_iter 100.
 //   BM_EngineAssign/device/k  the assignment through the library's KMeansEngine on a small slice
 //                      (2,048 x 784) on cpu and, in builds with it, on the CUDA emulator (emu: the kernels
@@ -108,13 +109,28 @@ void BM_KMeansFit(benchmark::State& state) {
   o.max_iter = 50;
   o.tol = 1e-4;
   o.seed = 0;
+  o.bounds = state.range(1) != 0;
   zs::KMeansFit fit;
   for (auto _ : state) fit = zs::fit_kmeans(zs::MatrixView{d.x.data(), kRows, kDim}, o);
   state.counters["inertia"] = fit.inertia;
   state.counters["n_iter"] = fit.n_iter;
   state.counters["real_data"] = d.real;
+  if (fit.bounds_skip.empty()) return;
+  // The bounded passes' proven fractions, pass by pass, on stderr (bench/README.md quotes them).
+  double sum = 0.0;
+  std::fprintf(stderr, "BM_KMeansFit/%d bounds: proven fraction per pass:", o.n_init);
+  for (double s : fit.bounds_skip) sum += s, std::fprintf(stderr, " %.3f", s);
+  std::fprintf(stderr, "\n");
+  state.counters["proven_mean"] = sum / double(fit.bounds_skip.size());
 }
-BENCHMARK(BM_KMeansFit)->Arg(1)->Arg(10)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+// (n_init, bounds): ZS_KMEANS_BOUNDS=off in the environment turns the bounds off for both.
+BENCHMARK(BM_KMeansFit)
+    ->Args({1, 1})
+    ->Args({10, 1})
+    ->Args({10, 0})
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime();
 
 void BM_MiniBatchFit(benchmark::State& state) {
   const BenchData& d = data();

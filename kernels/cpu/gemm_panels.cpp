@@ -72,12 +72,13 @@ void edge_tile(int64_t kc, const float* ap, const float* bp, float* c, int64_t l
     }
 }
 
-// Panel rows [0, rows) of 8 consecutive columns t0 .. t0+7, each source row contiguous (col_step
-// 1): the 6 (or fewer, the rest zero) row vectors are transposed in registers and each column's 6
-// values stored as 4 + 2 floats.
-void pack_a_columns8(float* dst, const float* src, int64_t rows, int64_t row_step) {
+// Panel rows [0, rows) of 8 consecutive columns, row i's 8 floats at row(i): the 6 (or fewer, the
+// rest zero) row vectors are transposed in registers and each column's 6 values stored as 4 + 2
+// floats.
+template <class RowAt>
+inline void pack_columns8(float* dst, const RowAt& row, int64_t rows) {
   __m256 v[8];
-  for (int64_t i = 0; i < 8; ++i) v[i] = i < rows ? _mm256_loadu_ps(src + i * row_step) : _mm256_setzero_ps();
+  for (int64_t i = 0; i < 8; ++i) v[i] = i < rows ? _mm256_loadu_ps(row(i)) : _mm256_setzero_ps();
   transpose8(v);
   for (int t = 0; t < 8; ++t, dst += kPanelRows) {
     _mm_storeu_ps(dst, _mm256_castps256_ps128(v[t]));
@@ -89,17 +90,33 @@ void pack_a_columns8(float* dst, const float* src, int64_t rows, int64_t row_ste
 
 void pack_a_panels(float* ap, int64_t m, int64_t k, int64_t k0, int64_t len, const float* a, int64_t row_step,
                    int64_t col_step) {
-  static_assert(kPanelRows == 6, "pack_a_columns8 stores 4 + 2 floats per column");
+  static_assert(kPanelRows == 6, "pack_columns8 stores 4 + 2 floats per column");
   for (int64_t p = 0; p * kPanelRows < m; ++p) {
     float* dst = ap + (p * k + k0) * kPanelRows;
     const int64_t rows = std::min<int64_t>(kPanelRows, m - p * kPanelRows);
     const float* src = a + p * kPanelRows * row_step;
     int64_t t = 0;
     if (col_step == 1)  // rows run along k: 8 columns at a time
-      for (; t + 8 <= len; t += 8, dst += 8 * kPanelRows) pack_a_columns8(dst, src + t, rows, row_step);
+      for (; t + 8 <= len; t += 8, dst += 8 * kPanelRows)
+        pack_columns8(dst, [&](int64_t i) { return src + t + i * row_step; }, rows);
     for (; t < len; ++t, dst += kPanelRows) {
       int64_t i = 0;
       for (; i < rows; ++i) dst[i] = src[i * row_step + t * col_step];
+      for (; i < kPanelRows; ++i) dst[i] = 0.f;
+    }
+  }
+}
+
+void pack_a_rows(float* ap, int64_t m, int64_t k, const float* const* rows) {
+  for (int64_t p = 0; p * kPanelRows < m; ++p) {
+    float* dst = ap + p * k * kPanelRows;
+    const int64_t count = std::min<int64_t>(kPanelRows, m - p * kPanelRows);
+    const float* const* src = rows + p * kPanelRows;
+    int64_t t = 0;
+    for (; t + 8 <= k; t += 8, dst += 8 * kPanelRows) pack_columns8(dst, [&](int64_t i) { return src[i] + t; }, count);
+    for (; t < k; ++t, dst += kPanelRows) {
+      int64_t i = 0;
+      for (; i < count; ++i) dst[i] = src[i][t];
       for (; i < kPanelRows; ++i) dst[i] = 0.f;
     }
   }

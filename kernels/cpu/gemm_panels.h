@@ -46,6 +46,10 @@ inline int64_t b_panels_floats(int64_t k, int64_t n) { return (n + kPanelCols - 
 void pack_a_panels(float* ap, int64_t m, int64_t k, int64_t k0, int64_t len, const float* a, int64_t row_step,
                    int64_t col_step);
 
+// All of A (m x k) from row pointers: A(i, t) = rows[i][t] (gathered rows; rows m .. the panel
+// end are zero). The same panels as pack_a_panels over contiguous rows.
+void pack_a_rows(float* ap, int64_t m, int64_t k, const float* const* rows);
+
 // B(kk, j0 + t) = src[t] for t < len: a run along one row of B, split across panels.
 void put_b_row_run(float* bp, int64_t k, int64_t kk, int64_t j0, const float* src, int64_t len);
 // Zeroes the padding columns n .. the last panel's end.

@@ -12,7 +12,9 @@
 //               independent); (2) fused into the assignment pass with per-thread double partials,
 //               point by point across groups (the 1.5 MB of double accumulators of 10 x 25 centres
 //               thrashed L2: 27% of a fit); (3) the same by blocks of 1024 points, group by group,
-//               float within a block and double across blocks (kmeans_lloyd_pass).
+//               float within a block and double across blocks; (4) the same blocks point by
+//               point across groups into float block sums (same bits as (3); the bounded pass of
+//               kmeans_bounds.cpp leaves most of a block uncached, and (3) read it once per group).
 #include "kernels/cpu/kmeans.h"
 
 #include <omp.h>
@@ -24,13 +26,10 @@
 
 #include "kernels/cpu/cpu_common_impl.h"
 #include "kernels/cpu/gemm_panels.h"
+#include "kernels/cpu/kmeans_impl.h"
 
 namespace zs::cpu {
-namespace {
-
-using detail::require;
-
-int64_t tile_count(int64_t n) { return (n + kKMeansTileRows - 1) / kKMeansTileRows; }
+namespace kmeans_detail {
 
 // Below this many floats touched, a loop runs serially: starting a parallel region costs more
 // (microseconds on an idle machine, a scheduler time slice on a busy one).
@@ -45,24 +44,17 @@ constexpr int64_t kTilesPerSumBlock = 8;
 // time slice, which turned MiniBatchKMeans' 600 small steps from 2 s into 10 s.
 constexpr double kParallelMinMacs = double(int64_t(1) << 26);
 
-// Threads worth starting for `chunks` chunks of work: none idle at the barrier, one for small work.
 int threads_for(int64_t chunks, double macs) {
   if (macs < kParallelMinMacs) return 1;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(detail::max_threads(), chunks)));
 }
 
-void check_sizes(const char* op, int64_t n, int d, int k) {
-  require(n >= 1, op, "n (number of points) must be >= 1");
-  require(d >= 1, op, "d (dimension) must be >= 1");
-  require(k >= 1, op, "k (number of centres) must be >= 1");
-}
+int64_t sum_blocks(int64_t n) { return (tile_count(n) + kTilesPerSumBlock - 1) / kTilesPerSumBlock; }
 
-// The centres of all groups (width x d) as gemm_panels.h B panels, times -2 (exact in float), so
-// that the GEMM accumulating onto ||c||^2 yields ||c||^2 - 2 x.c. Packed once per call into the
-// calling thread's scratch and read by every thread (sgemm re-packed them for every tile).
-const float* pack_centres(const float* centers, int64_t width, int d) {
+int lloyd_threads(int64_t n, double macs) { return threads_for(sum_blocks(n), macs); }
+
+void pack_centres_into(float* bp, const float* centers, int64_t width, int d) {
   using detail::kPanelCols;
-  float* bp = detail::thread_scratch(detail::kScratchWeights, size_t(detail::b_panels_floats(d, width)));
   for (int64_t j0 = 0; j0 < width; j0 += kPanelCols) {
     float* panel = bp + j0 * d;  // panel j0 / 16 starts at (j0 / 16) * d * 16 floats
     const int64_t cols = std::min<int64_t>(kPanelCols, width - j0);
@@ -73,19 +65,51 @@ const float* pack_centres(const float* centers, int64_t width, int d) {
     for (int64_t jj = cols; jj < kPanelCols; ++jj)
       for (int f = 0; f < d; ++f) panel[f * kPanelCols + jj] = 0.f;
   }
+}
+
+// Packed once per call into the calling thread's scratch and read by every thread (sgemm
+// re-packed the centres for every tile).
+const float* pack_centres(const float* centers, int64_t width, int d) {
+  float* bp = detail::thread_scratch(detail::kScratchWeights, size_t(detail::b_panels_floats(d, width)));
+  pack_centres_into(bp, centers, width, d);
   return bp;
 }
 
-// scores[r][j] = ||c_j||^2 - 2 x_r.c_j for the `rows` points of one tile: ||c||^2 is written into
-// the output first and the panel GEMM accumulates onto it. The tile's points are packed into A
-// panels (in L2) and multiplied by the fp32 panel GEMM of the active ISA path, never bf16: the
-// conv precision does not apply to distances. Each score's summation order depends only on d.
+// ||c||^2 is written into the output first and the panel GEMM accumulates onto it: the points'
+// A panels times the centres' B panels by the fp32 panel GEMM of the active ISA path, never bf16
+// (the conv precision does not apply to distances).
+void packed_scores(float* scores, const float* a_panels, int64_t rows, const float* centre_panels,
+                   const float* c_sqnorm, int d, int width) {
+  for (int64_t r = 0; r < rows; ++r) std::copy(c_sqnorm, c_sqnorm + width, scores + r * width);
+  detail::gemm_panels_fp32(rows, width, d, a_panels, centre_panels, scores, width, true);
+}
+
+// The tile's points are packed into A panels (in L2).
 void tile_scores(float* scores, const float* x_tile, int64_t rows, const float* centre_panels, const float* c_sqnorm,
                  int d, int width) {
-  for (int64_t r = 0; r < rows; ++r) std::copy(c_sqnorm, c_sqnorm + width, scores + r * width);
   float* ap = detail::thread_scratch(detail::kScratchPackedA, size_t(detail::a_panels_floats(rows, d)));
   detail::pack_a_panels(ap, rows, d, 0, d, x_tile, d, 1);
-  detail::gemm_panels_fp32(rows, width, d, ap, centre_panels, scores, width, true);
+  packed_scores(scores, ap, rows, centre_panels, c_sqnorm, d, width);
+}
+
+void rows_scores(float* scores, const float* const* points, int64_t rows, const float* centre_panels,
+                 const float* c_sqnorm, int d, int width) {
+  float* ap = detail::thread_scratch(detail::kScratchPackedA, size_t(detail::a_panels_floats(rows, d)));
+  detail::pack_a_rows(ap, rows, d, points);
+  packed_scores(scores, ap, rows, centre_panels, c_sqnorm, d, width);
+}
+
+}  // namespace kmeans_detail
+
+namespace {
+
+using detail::require;
+using namespace kmeans_detail;
+
+void check_sizes(const char* op, int64_t n, int d, int k) {
+  require(n >= 1, op, "n (number of points) must be >= 1");
+  require(d >= 1, op, "d (dimension) must be >= 1");
+  require(k >= 1, op, "k (number of centres) must be >= 1");
 }
 
 // Argmin of one row of scores (ties -> smallest index) and the clamped squared distance.
@@ -177,15 +201,26 @@ void kmeans_lloyd_pass(int32_t* labels, float* min_dist, float* sums, int64_t* c
   check_sizes("kmeans_lloyd_pass", n, d, k);
   require(groups >= 1, "kmeans_lloyd_pass", "groups must be >= 1");
   require(labels && sums && counts && x && x_sqnorm && centers && c_sqnorm, "kmeans_lloyd_pass", "null buffer");
+  const float* centre_panels = pack_centres(centers, int64_t(k) * groups, d);
+  // Each block is assigned on the thread that sums it, just before: its points are still in cache.
+  lloyd_sums(sums, counts, x, labels, n, d, k, groups, lloyd_threads(n, double(n) * d * k * groups),
+             [&](int64_t tile_begin, int64_t tile_end) {
+               assign_tiles(labels, min_dist, x, x_sqnorm, centre_panels, c_sqnorm, n, d, k, groups, tile_begin,
+                            tile_end);
+             });
+}
+
+namespace kmeans_detail {
+
+void lloyd_sums(float* sums, int64_t* counts, const float* x, const int32_t* labels, int64_t n, int d, int k, int groups,
+                int nthreads, const std::function<void(int64_t, int64_t)>& before_block) {
   const int64_t tiles = tile_count(n);
-  const int64_t blocks = (tiles + kTilesPerSumBlock - 1) / kTilesPerSumBlock;
-  const int nthreads = threads_for(blocks, double(n) * d * k * groups);
+  const int64_t blocks = sum_blocks(n);
   const int64_t centres = int64_t(k) * groups;
   const size_t width = static_cast<size_t>(centres) * d;
   // One double accumulator per thread; slots of threads the runtime did not start stay empty.
   std::vector<std::vector<double>> thread_sums(nthreads);
   std::vector<std::vector<int64_t>> thread_counts(nthreads);
-  const float* centre_panels = pack_centres(centers, centres, d);
   // One parallel region for the pass and its reduction: on a busy machine every extra region
   // costs a scheduling round trip per thread.
 #pragma omp parallel num_threads(nthreads)
@@ -195,7 +230,7 @@ void kmeans_lloyd_pass(int32_t* labels, float* min_dist, float* sums, int64_t* c
     std::vector<int64_t>& cnt = thread_counts[t];
     acc.assign(width, 0.0);
     cnt.assign(centres, 0);
-    std::vector<float> block_sums(static_cast<size_t>(k) * d);
+    std::vector<float> block_sums(width);
     // Threads take whole blocks, so every block (and its float partial sums) is the same for
     // any thread count.
     int64_t first_block, end_block;
@@ -203,18 +238,21 @@ void kmeans_lloyd_pass(int32_t* labels, float* min_dist, float* sums, int64_t* c
     for (int64_t b = first_block; b < end_block; ++b) {
       const int64_t block = b * kTilesPerSumBlock;
       const int64_t block_end = std::min(tiles, block + kTilesPerSumBlock);
-      assign_tiles(labels, min_dist, x, x_sqnorm, centre_panels, c_sqnorm, n, d, k, groups, block, block_end);
-      // Group by group, so that one group's accumulators stay in cache while the block's points
-      // (still in L3) are added; point by point across all groups would thrash the cache. The
-      // block is summed in float (at most kTilesPerSumBlock * kKMeansTileRows points: ~1e-7
+      if (before_block) before_block(block, block_end);
+      // The block is summed in float (at most kTilesPerSumBlock * kKMeansTileRows points: ~1e-7
       // relative error), then flushed into the double accumulators: half the bytes per add.
+      // Point by point, each point into every group's float sums (groups x k x d floats: 784 KB
+      // at 10 x 25 x 784, in L2) while the point is in L1. Group by group re-read the 3 MB block
+      // from L3 (or memory, when the bounded pass did not touch it) once per group: measured 1.3x
+      // slower at that size. Either way each element adds its points in point order: same bits.
       const int64_t r0 = block * kKMeansTileRows, r1 = std::min(n, block_end * kKMeansTileRows);
+      std::fill(block_sums.begin(), block_sums.end(), 0.0f);
+      for (int64_t i = r0; i < r1; ++i)
+        for (int g = 0; g < groups; ++g)
+          add_row(block_sums.data() + (int64_t(g) * k + labels[int64_t(g) * n + i]) * d, x + i * d, d);
+      for (size_t e = 0; e < width; ++e) acc[e] += block_sums[e];
       for (int g = 0; g < groups; ++g) {
         const int32_t* lab = labels + int64_t(g) * n;
-        std::fill(block_sums.begin(), block_sums.end(), 0.0f);
-        for (int64_t i = r0; i < r1; ++i) add_row(block_sums.data() + int64_t(lab[i]) * d, x + i * d, d);
-        double* acc_g = acc.data() + int64_t(g) * k * d;
-        for (int64_t e = 0; e < int64_t(k) * d; ++e) acc_g[e] += block_sums[e];
         int64_t* cnt_g = cnt.data() + int64_t(g) * k;
         for (int64_t i = r0; i < r1; ++i) ++cnt_g[lab[i]];
       }
@@ -237,6 +275,8 @@ void kmeans_lloyd_pass(int32_t* labels, float* min_dist, float* sums, int64_t* c
     }
   }
 }
+
+}  // namespace kmeans_detail
 
 void kmeans_centroid_sums(float* sums, int64_t* counts, const float* x, const int32_t* labels, int64_t n, int d,
                           int k) {

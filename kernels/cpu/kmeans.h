@@ -20,6 +20,8 @@
 // - The N x k distance matrix is never stored: points are processed in tiles of kKMeansTileRows
 //   rows, one panel GEMM (gemm_panels.h, fp32 on the active ISA path) per tile against all centres
 //   of all groups, packed once per call, then a fused running argmin over the tile.
+// - kmeans_bounds.h: the same Lloyd pass with distance bounds that skip the points whose label
+//   cannot change (exact accelerated Lloyd: the same labels, sums and counts, bit for bit).
 // - Determinism: tiles have a fixed size, threads take contiguous tile ranges, and every scalar
 //   reduction (potentials, inertia) sums per-TILE partials in tile order, so scalars do not depend
 //   on the thread count. Centroid sums are accumulated in float over fixed blocks of points,

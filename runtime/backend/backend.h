@@ -16,6 +16,9 @@
 #include "runtime/backend/op_list.h"
 
 namespace zs {
+namespace cpu {
+struct KMeansBounds;  // kernels/cpu/kmeans_bounds.h
+}
 
 // A recorded sequence of backend work (a CUDA graph on the cuda backend) that can be re-run with
 // one launch. It reads and writes the same buffers every time.
@@ -106,6 +109,20 @@ class Backend : public DeviceMemory {
     conv2d_forward(g, dx, dy, w, nullptr, Act::None);
     if (dx_act != Act::None) activation_backward(dx_act, dx, dx, x, g.y_size());
   }
+  // Exact accelerated Lloyd (kernels/cpu/kmeans_bounds.h): the labels, sums and counts of
+  // kmeans_lloyd_pass for these centres, skipping the points that distance bounds (host memory,
+  // run g's in bounds' slot slots[g]) prove keep their label; min_dist is then not written.
+  // Returns whether it did so. This default runs the full pass (min_dist filled, bounds
+  // untouched) and returns false: the cuda and emu backends keep the full pass.
+  virtual bool kmeans_lloyd_pass_bounded(int32_t* labels, float* min_dist, float* sums, int64_t* counts,
+                                         cpu::KMeansBounds& bounds, const int32_t* slots, const float* x,
+                                         const float* x_sqnorm, const float* centers, const float* c_sqnorm,
+                                         int64_t n, int d, int k, int groups) {
+    (void)bounds, (void)slots;
+    kmeans_lloyd_pass(labels, min_dist, sums, counts, x, x_sqnorm, centers, c_sqnorm, n, d, k, groups);
+    return false;
+  }
+
   // dst[r][.] = src[indices[r]][.]: reshuffles a data set that stays in backend memory; only the
   // permutation comes from the host. Every index must lie in [0, src_rows) (std::out_of_range).
   void gather_rows(float* dst, const float* src, int64_t src_rows, std::span<const int32_t> indices, int row_len);

@@ -6,6 +6,7 @@
 
 #include "kernels/cpu/columns.h"
 #include "kernels/cpu/kmeans.h"
+#include "kernels/cpu/kmeans_bounds.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/tsne.h"
 #include "kernels/cpu/vae.h"
@@ -56,6 +57,14 @@ class CpuBackend final : public Backend {
   void conv2d_transpose_layer_backward(const ConvGeom& g, float* dw, float* db, float* dx, const float* x,
                                        const float* dy, const float* w, Act dx_act) override {
     cpu::conv2d_transpose_layer_backward(g, dw, db, dx, x, dy, w, {dx_act, x});
+  }
+  bool kmeans_lloyd_pass_bounded(int32_t* labels, float* /*min_dist*/, float* sums, int64_t* counts,
+                                 cpu::KMeansBounds& bounds, const int32_t* slots, const float* x,
+                                 const float* x_sqnorm, const float* centers, const float* c_sqnorm, int64_t n,
+                                 int d, int k, int groups) override {
+    cpu::kmeans_lloyd_pass_bounded(labels, sums, counts, bounds, slots, x, x_sqnorm, centers, c_sqnorm, n, d, k,
+                                   groups);
+    return true;
   }
   void gather_checked_rows(float* dst, const float* src, std::span<const int32_t> indices, int row_len) override {
     cpu::gather_rows(dst, src, indices.data(), int64_t(indices.size()), row_len);

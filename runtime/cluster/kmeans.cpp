@@ -2,6 +2,7 @@
 #include "runtime/cluster/kmeans.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <numeric>
 #include <span>
 #include <string>
@@ -18,6 +19,12 @@ namespace {
 using namespace cluster_detail;
 
 constexpr const char* kWho = "KMeans";
+
+// ZS_KMEANS_BOUNDS=off (or 0) runs the full passes: for benchmarks and bisecting.
+bool kmeans_bounds_enabled() {
+  const char* env = std::getenv("ZS_KMEANS_BOUNDS");
+  return !env || (std::string_view(env) != "off" && std::string_view(env) != "0");
+}
 
 // sklearn's _relocate_empty_clusters: every empty cluster takes the point that is farthest from
 // its centre (distances from the assignment just made), which leaves its old cluster's sums.
@@ -77,8 +84,10 @@ void stack_centers(std::vector<float>& out, std::span<LloydRun* const> runs) {
 // criteria exactly as it would alone; the others go on. Distributed (comm not null): the engine
 // holds this rank's block (at layout.offset); the sums, counts, "labels changed" and inertia are
 // reduced over the ranks, so every rank takes the same decisions.
+// With `skips` (bounds on), the passes are bounded ones (kmeans_engine.h): run r keeps bound slot
+// r; each pass's fraction of proven pairs is appended to skips.
 void run_lloyd_lockstep(KMeansEngine& engine, std::span<LloydRun> runs, int k, int max_iter, double tol_abs,
-                        Communicator* comm, const ShardLayout& layout) {
+                        Communicator* comm, const ShardLayout& layout, std::vector<double>* skips) {
   const int64_t n = engine.rows();
   const int d = engine.cols();
   const size_t centre_floats = size_t(k) * d;
@@ -86,7 +95,9 @@ void run_lloyd_lockstep(KMeansEngine& engine, std::span<LloydRun> runs, int k, i
   std::vector<int32_t> labels;
   std::vector<int64_t> counts;
   std::vector<LloydRun*> active;
+  std::vector<int32_t> slots;
   for (LloydRun& r : runs) r.labels_old.assign(n, -1);
+  if (skips) engine.bounds_begin(static_cast<int>(runs.size()), k);
   for (int it = 0; it < max_iter; ++it) {
     active.clear();
     for (LloydRun& r : runs)
@@ -97,7 +108,11 @@ void run_lloyd_lockstep(KMeansEngine& engine, std::span<LloydRun> runs, int k, i
     labels.resize(size_t(groups) * n);
     sums.resize(size_t(groups) * centre_floats);
     counts.resize(size_t(groups) * k);
-    engine.lloyd_pass(labels.data(), sums.data(), counts.data(), centres.data(), k, groups);
+    slots.clear();
+    for (const LloydRun* r : active) slots.push_back(static_cast<int32_t>(r - runs.data()));
+    engine.lloyd_pass(labels.data(), sums.data(), counts.data(), centres.data(), k, groups,
+                      skips ? slots.data() : nullptr);
+    if (skips) skips->push_back(engine.last_skip_fraction());
     std::vector<int64_t> changed(groups);   // per group: 1 if a label changed (reduced: ranks with a change)
     for (int g = 0; g < groups; ++g) {
       const int32_t* lab = labels.data() + size_t(g) * n;
@@ -228,9 +243,10 @@ KMeansFit fit_kmeans(DeviceMatrixView x, const KMeansOptions& options) {
   std::vector<LloydRun> runs(options.n_init);
   for (int r = 0; r < options.n_init; ++r) runs[r].centers = std::move(inits[r]);
   const size_t chunk = static_cast<size_t>(runs_per_pass(k));
+  const bool bounds = options.bounds && kmeans_bounds_enabled();
   for (size_t r0 = 0; r0 < runs.size(); r0 += chunk)
     run_lloyd_lockstep(engine, std::span<LloydRun>(runs).subspan(r0, std::min(chunk, runs.size() - r0)), k,
-                       options.max_iter, fit.tol_abs, comm, layout);
+                       options.max_iter, fit.tol_abs, comm, layout, bounds ? &fit.bounds_skip : nullptr);
   int best_index = 0;
   for (int r = 0; r < options.n_init; ++r) {
     fit.init_inertias.push_back(runs[r].inertia);

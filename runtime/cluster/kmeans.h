@@ -61,6 +61,12 @@ struct KMeansOptions {
   // single-process fit, untouched. R ranks give the single-process fit up to float rounding
   // (runtime/cluster/kmeans_dist.h says exactly which).
   Communicator* comm = nullptr;
+  // Exact accelerated Lloyd (kernels/cpu/kmeans_bounds.h, like sklearn's algorithm="elkan"):
+  // Hamerly's distance bounds skip the points whose label provably cannot change. Same labels,
+  // centres, inertia and n_iter as the full passes, bit for bit; only the cpu backend has the
+  // bounded pass (cuda / emu run the full one either way). The environment variable
+  // ZS_KMEANS_BOUNDS=off turns it off for a whole process (benchmarks).
+  bool bounds = true;
 };
 
 // Fitted centres; what predict needs.
@@ -82,6 +88,9 @@ struct KMeansFit {
   std::vector<double> init_inertias;  // Lloyd: final inertia of each run; minibatch: validation inertia of each init
   bool converged = false;             // stopped before max_iter (labels stable, tol, or no improvement)
   double tol_abs = 0.0;               // the absolute tolerance that was applied to the centre shift
+  // Lloyd with bounds: per pass over the data (all runs in lockstep, chunk after chunk), the
+  // fraction of (point, run) pairs whose label the bounds proved without the distance GEMM.
+  std::vector<double> bounds_skip;
 };
 
 KMeansFit fit_kmeans(MatrixView x, const KMeansOptions& options);

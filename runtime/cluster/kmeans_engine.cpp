@@ -2,13 +2,15 @@
 
 #include <span>
 
+#include "kernels/cpu/kmeans_bounds.h"
+
 namespace zs {
 
 KMeansEngine::KMeansEngine(Backend& backend, MatrixView x, const float* x_sqnorm)
     : be_(backend), n_(x.rows), d_(x.cols), x_owned_(backend, 0), x_sqnorm_owned_(backend, 0), centres_(backend, 0),
       c_sqnorm_(backend, 0), min_dist_(backend, 0), sums_(backend, 0), closest_(backend, 0), cand_dist_(backend, 0),
       batch_(backend, 0), batch_sqnorm_(backend, 0), centres_new_(backend, 0), picked_(backend, 0),
-      labels_(backend, 0), cand_ids_(backend, 0), counts_(backend, 0), inertia_(backend, 0), cand_pot_(backend, 0), uniforms_(backend, 0),
+      labels_(backend, 0), cand_ids_(backend, 0), relabel_(backend, 0), counts_(backend, 0), inertia_(backend, 0), cand_pot_(backend, 0), uniforms_(backend, 0),
       minibatch_counts_(backend, 0) {
   if (!x.data) return;   // the DeviceMatrixView constructor fills the data in
   x_ = resident(x_owned_, x.data, static_cast<size_t>(x.size()));
@@ -56,18 +58,51 @@ void KMeansEngine::assign(int32_t* labels, float* min_dist, const float* centers
   if (min_dist) be_.to_host(min_dist, min_dist_.data(), count);
 }
 
+KMeansEngine::~KMeansEngine() = default;
+
+void KMeansEngine::bounds_begin(int runs, int k) {
+  if (!bounds_) bounds_ = std::make_unique<cpu::KMeansBounds>();
+  // The bounds are host memory: only a backend whose memory is the host's runs the bounded pass.
+  if (be_.memory_is_host()) bounds_->reset(n_, d_, k, runs, x_sqnorm_);
+}
+
 void KMeansEngine::lloyd_pass(int32_t* labels, float* sums, int64_t* counts, const float* centers, int k,
                               int groups) {
+  lloyd_pass(labels, sums, counts, centers, k, groups, nullptr);
+}
+
+void KMeansEngine::lloyd_pass(int32_t* labels, float* sums, int64_t* counts, const float* centers, int k, int groups,
+                              const int32_t* slots) {
   upload_centres(centers, k, groups);
   const size_t count = static_cast<size_t>(groups) * n_, centres = static_cast<size_t>(groups) * k;
-  be_.kmeans_lloyd_pass(labels_.reserve(count), min_dist_.reserve(count), sums_.reserve(centres * d_),
-                        counts_.reserve(centres), x_, x_sqnorm_, centres_.data(), c_sqnorm_.data(), n_, d_, k, groups);
+  last_k_ = k;
+  last_bounded_ = false;
+  last_skip_ = 0.0;
+  if (slots && bounds_ && be_.memory_is_host() && bounds_->k == k) {
+    last_bounded_ = be_.kmeans_lloyd_pass_bounded(labels_.reserve(count), min_dist_.reserve(count),
+                                                  sums_.reserve(centres * d_), counts_.reserve(centres), *bounds_,
+                                                  slots, x_, x_sqnorm_, centres_.data(), c_sqnorm_.data(), n_, d_, k,
+                                                  groups);
+    if (last_bounded_) last_skip_ = double(bounds_->skipped + bounds_->tightened) / double(bounds_->pairs);
+  } else {
+    be_.kmeans_lloyd_pass(labels_.reserve(count), min_dist_.reserve(count), sums_.reserve(centres * d_),
+                          counts_.reserve(centres), x_, x_sqnorm_, centres_.data(), c_sqnorm_.data(), n_, d_, k,
+                          groups);
+  }
   be_.to_host(labels, labels_.data(), count);
   be_.to_host(sums, sums_.data(), centres * d_);
   be_.to_host(counts, counts_.data(), centres);
 }
 
 void KMeansEngine::last_min_dist(float* dist, int group) {
+  if (last_bounded_) {
+    // The bounded pass skipped most distances: the full pass's, for this group's centres (still
+    // uploaded), are one assignment away; each distance has the same bits (kmeans_impl.h).
+    const size_t offset = static_cast<size_t>(group) * n_;
+    be_.kmeans_assign(relabel_.reserve(static_cast<size_t>(n_)), min_dist_.data() + offset, x_, x_sqnorm_,
+                      centres_.data() + static_cast<size_t>(group) * last_k_ * d_,
+                      c_sqnorm_.data() + static_cast<size_t>(group) * last_k_, n_, d_, last_k_, 1);
+  }
   be_.to_host(dist, min_dist_.data() + static_cast<size_t>(group) * n_, static_cast<size_t>(n_));
 }
 

@@ -14,6 +14,7 @@
 // distances and sums within float rounding (see kernels/kmeans.cuh for the exact relations).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@ class KMeansEngine {
   KMeansEngine(Backend& backend, DeviceMatrixView x);
   KMeansEngine(const KMeansEngine&) = delete;
   KMeansEngine& operator=(const KMeansEngine&) = delete;
+  ~KMeansEngine();
 
   std::string name() const { return be_.name(); }   // "cpu", "cuda", "emu"
   int64_t rows() const { return n_; }
@@ -47,6 +49,18 @@ class KMeansEngine {
   void lloyd_pass(int32_t* labels, float* sums, int64_t* counts, const float* centers, int k, int groups);
   // dist[n] = the squared distances of group `group` in the last lloyd_pass.
   void last_min_dist(float* dist, int group);
+
+  // ---- exact accelerated Lloyd (kernels/cpu/kmeans_bounds.h) ----
+  // Starts bound state for `runs` runs of k centres: lloyd_pass with slots[g] (the run of group g,
+  // in [0, runs)) then skips the points the bounds prove keep their label, on a backend that has
+  // the bounded pass (cpu); the results are the full pass's bits. Without slots, or on cuda / emu,
+  // lloyd_pass is the full pass.
+  void bounds_begin(int runs, int k);
+  void lloyd_pass(int32_t* labels, float* sums, int64_t* counts, const float* centers, int k, int groups,
+                  const int32_t* slots);
+  // Fraction of (point, run) pairs of the last lloyd_pass whose label the bounds proved without
+  // the distance GEMM (0 after a full pass).
+  double last_skip_fraction() const { return last_skip_; }
 
   // inertia[g] = sum_i ||x_i - c_{g, labels[g][i]}||^2 (double).
   void inertia(double* inertia, const float* centers, const int32_t* labels, int k, int groups);
@@ -83,7 +97,11 @@ class KMeansEngine {
   const float* x_sqnorm_ = nullptr;
   DeviceBuffer<float> centres_, c_sqnorm_, min_dist_, sums_, closest_, cand_dist_, batch_, batch_sqnorm_, centres_new_,
       picked_;
-  DeviceBuffer<int32_t> labels_, cand_ids_;
+  DeviceBuffer<int32_t> labels_, cand_ids_, relabel_;
+  std::unique_ptr<cpu::KMeansBounds> bounds_;
+  bool last_bounded_ = false;   // the last lloyd_pass left min_dist_ unwritten
+  int last_k_ = 0;
+  double last_skip_ = 0.0;
   std::vector<int32_t> picked_ids_;
   DeviceBuffer<int64_t> counts_;
   DeviceBuffer<double> inertia_, cand_pot_, uniforms_, minibatch_counts_;
