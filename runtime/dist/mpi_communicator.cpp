@@ -13,6 +13,9 @@
 namespace zs {
 namespace {
 
+// Set by bind_local_gpu when a node has more ranks than GPUs (they share them round-robin).
+bool g_ranks_share_gpus = false;
+
 template <class T> MPI_Datatype mpi_type();
 template <> MPI_Datatype mpi_type<double>() { return MPI_DOUBLE; }
 template <> MPI_Datatype mpi_type<float>() { return MPI_FLOAT; }
@@ -52,11 +55,15 @@ class MpiCommunicator final : public Communicator {
   void allreduce_sum(std::span<float> v) override { reduce(v); }
   void allreduce_sum(std::span<int64_t> v) override { reduce(v); }
 
-  // NCCL when every rank runs on cuda (agreed over MPI once: a mix of devices stages through the
-  // host everywhere, since all ranks must take the same path).
+  // NCCL when every rank runs on cuda on a GPU of its own (agreed over MPI once: a mix of devices
+  // stages through the host everywhere, since all ranks must take the same path). Ranks that share
+  // a GPU (more ranks than GPUs on a node: NCCL refuses two ranks on one device) or ZS_NCCL=off
+  // reduce through the host as well.
   void allreduce_sum_device(Backend& be, float* values, size_t count, double weight) override {
     if (use_nccl_ < 0) {
-      std::vector<int64_t> on_cuda{be.name() == "cuda" && nccl_in_build() ? 1 : 0};
+      const char* off = std::getenv("ZS_NCCL");
+      const bool can = be.name() == "cuda" && nccl_in_build() && !g_ranks_share_gpus && !(off && std::string(off) == "off");
+      std::vector<int64_t> on_cuda{can ? 1 : 0};
       allreduce_sum(std::span<int64_t>(on_cuda));
       use_nccl_ = on_cuda[0] == size_ ? 1 : 0;
       if (use_nccl_)
@@ -158,6 +165,8 @@ void bind_local_gpu() {
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
     ++gpus;
   if (gpus < 1) return;
+  const char* local_size = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  g_ranks_share_gpus = local_size && std::atoi(local_size) > gpus;
   setenv("CUDA_VISIBLE_DEVICES", std::to_string(std::atoi(local) % gpus).c_str(), 1);
 }
 

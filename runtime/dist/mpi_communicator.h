@@ -23,8 +23,8 @@ std::unique_ptr<Communicator> make_mpi_communicator();
 
 // One GPU per rank: unless CUDA_VISIBLE_DEVICES is set, shows this rank only GPU
 // (node-local rank mod the node's GPUs, counted in /proc/driver/nvidia/gpus without touching CUDA).
-// Call before anything initialises CUDA. Ranks beyond the GPU count share them (host-reduced
-// KMeans works so; NCCL refuses two ranks on one GPU).
+// Call before anything initialises CUDA. Ranks beyond the GPU count share them; their device
+// buffers are then reduced through the host (NCCL refuses two ranks on one GPU), as with ZS_NCCL=off.
 void bind_local_gpu();
 
 // Whether this build has MPI / NCCL.
