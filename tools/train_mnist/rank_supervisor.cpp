@@ -87,7 +87,12 @@ void supervise_rank_if_launched() {
   if (!launched_by_mpi()) return;
   if (const char* off = std::getenv("ZS_NO_RANK_SUPERVISOR"); off && std::string(off) == "1") return;
   const pid_t supervisor = ::getpid();
-  // Handlers first, so that no signal between fork and the wait is lost.
+  // The forwarded signals are blocked until the worker's pid is known (they stay pending, then
+  // reach the handler once), and the handler is installed before the fork.
+  sigset_t forwarded, unblocked;
+  sigemptyset(&forwarded);
+  for (int sig : kForwardedSignals) sigaddset(&forwarded, sig);
+  ::sigprocmask(SIG_BLOCK, &forwarded, &unblocked);
   struct sigaction forward {};
   forward.sa_handler = forward_to_worker;
   sigemptyset(&forward.sa_mask);
@@ -107,10 +112,11 @@ void supervise_rank_if_launched() {
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != supervisor) std::_Exit(128 + SIGKILL);   // the supervisor died before prctl
+    ::sigprocmask(SIG_SETMASK, &unblocked, nullptr);
     return;
   }
   g_worker = worker;
-  if (g_forwarded != 0) ::kill(worker, g_forwarded);   // a signal that came before g_worker was set
+  ::sigprocmask(SIG_SETMASK, &unblocked, nullptr);   // a signal that came meanwhile is forwarded now
   wait_for_worker(worker);
 }
 
