@@ -287,21 +287,35 @@ inline void check_reparam_slice(const Repeater& repeat, TwinBits twin_bits) {
       }
       std::vector<Checked> both = outputs;   // the host-step launch, then the device-step one
       both.insert(both.end(), outputs.begin(), outputs.end());
-      const Producer produce = [&]() -> Outputs {
-        DeviceBuffer<float> d_ml(kernel_memory(), ml),
-            z(kernel_memory(), std::vector<float>(std::size_t(s.n) * s.zdim, NAN)),
-            eps(kernel_memory(), std::vector<float>(std::size_t(s.n) * s.zdim, NAN));
-        DeviceBuffer<int64_t> step(kernel_memory(), std::vector<int64_t>{k.step});
-        kns::vae_reparam_forward(z.data(), eps.data(), d_ml.data(), s.n, s.zdim, k.seed, k.step, true, s.first_row,
-                                 nullptr);
-        Outputs out{z.download(), eps.download()};
-        kns::vae_reparam_forward_device(z.data(), eps.data(), d_ml.data(), s.n, s.zdim, k.seed, step.data(), true,
-                                        s.first_row, nullptr);
-        out.push_back(z.download());
-        out.push_back(eps.download());
-        return out;
-      };
-      check_vae_runs(repeat, produce, both, context);
+      // Each pointer one float off alone (1 z, 2 eps, 3 mu_logvar; 0 none): the kernel's loads and
+      // stores are scalar, so any float alignment must give the same bits.
+      for (int off = 0; off < 4; ++off) {
+        const auto padded = [&](int which, std::vector<float> v) {
+          if (off == which) v.insert(v.begin(), NAN);
+          return v;
+        };
+        const std::vector<float> blank(std::size_t(s.n) * s.zdim, NAN);
+        const Producer produce = [&]() -> Outputs {
+          DeviceBuffer<float> d_ml(kernel_memory(), padded(3, ml)), z(kernel_memory(), padded(1, blank)),
+              eps(kernel_memory(), padded(2, blank));
+          float* zp = z.data() + (off == 1);
+          float* ep = eps.data() + (off == 2);
+          const float* mp = d_ml.data() + (off == 3);
+          DeviceBuffer<int64_t> step(kernel_memory(), std::vector<int64_t>{k.step});
+          const auto read = [&](const DeviceBuffer<float>& b, int which) {
+            std::vector<float> v = b.download();
+            if (off == which) v.erase(v.begin());
+            return v;
+          };
+          kns::vae_reparam_forward(zp, ep, mp, s.n, s.zdim, k.seed, k.step, true, s.first_row, nullptr);
+          Outputs out{read(z, 1), read(eps, 2)};
+          kns::vae_reparam_forward_device(zp, ep, mp, s.n, s.zdim, k.seed, step.data(), true, s.first_row, nullptr);
+          out.push_back(read(z, 1));
+          out.push_back(read(eps, 2));
+          return out;
+        };
+        check_vae_runs(repeat, produce, both, context + (off ? " (pointer " + std::to_string(off) + " one float off)" : ""));
+      }
     }
   }
 }
