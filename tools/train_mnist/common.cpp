@@ -147,6 +147,14 @@ static DeviceKind parse_device(const std::string& d) {
   throw UserError("--device " + d + ": unknown device; use auto, cpu, cuda or emu");
 }
 
+void require_nonempty_block(int64_t block_rows, int64_t total) {
+  if (block_rows > 0) return;
+  throw UserError("this rank gets no training sample: the " + std::to_string(total) +
+                  " samples are split between the ranks in blocks of " + std::to_string(kRankShardAlign) +
+                  "; run at most " + std::to_string((total + kRankShardAlign - 1) / kRankShardAlign) +
+                  " ranks, or more samples (--train-limit)");
+}
+
 // This rank's part of the training set: a block under mpirun for the data-parallel commands.
 static TrainShard train_shard(TrainSplit split) {
   Communicator& comm = world();
@@ -159,11 +167,7 @@ static TrainShard train_shard(TrainSplit split) {
 static std::vector<uint8_t> all_train_labels(const Dataset& data, const TrainShard& shard) {
   Communicator& comm = world();
   if (shard.ranks == 1) return data.train.labels;
-  if (data.train.count == 0)
-    throw UserError("this rank gets no training sample: the " + std::to_string(data.train_total) +
-                    " samples are split between the ranks in blocks of " + std::to_string(kRankShardAlign) +
-                    "; run at most " + std::to_string((data.train_total + kRankShardAlign - 1) / kRankShardAlign) +
-                    " ranks, or more samples (--train-limit)");
+  require_nonempty_block(data.train.count, data.train_total);
   const std::vector<int32_t> local(data.train.labels.begin(), data.train.labels.end());
   const std::vector<int32_t> all = comm.allgather(std::span<const int32_t>(local));
   return {all.begin(), all.end()};

@@ -94,6 +94,10 @@ struct RunContext {
   void say(const std::string& line) const;  // one line on stderr unless --quiet
 };
 
+// Throws UserError when this rank's block of the `total` training samples is empty, naming the
+// largest rank count that gives every rank a block.
+void require_nonempty_block(int64_t block_rows, int64_t total);
+
 // The rows of every rank's block of the training set (TrainSplit::RankShard), `dim` floats each,
 // concatenated in rank order on every rank: the whole set's rows, as one process computes them
 // (latents are small; the images are never gathered). One process: `block` itself.

@@ -156,10 +156,7 @@ void keep_rank_block(FeatureSet& f) {
   Communicator& comm = world();
   if (!distributed(&comm)) return;
   const Shard block = shard_of(f.train_count, comm.rank(), comm.size(), kRankShardAlign);
-  if (block.rows() == 0)
-    throw UserError("this rank gets no training sample: the " + std::to_string(f.train_count) +
-                    " rows are split between the ranks in blocks of " + std::to_string(kRankShardAlign) +
-                    "; run fewer ranks");
+  require_nonempty_block(block.rows(), f.train_count);
   f.train.erase(f.train.begin() + block.end * f.dim, f.train.end());
   f.train.erase(f.train.begin(), f.train.begin() + block.begin * f.dim);
   f.train_count = block.rows();
