@@ -83,6 +83,26 @@ std::pair<RunResult, double> timed(Run run, const std::string& line) {
   RunResult r = run(line);
   return {std::move(r), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
 }
+// `args` (a train_mnist command line ending in --out) run in one process into `one`, then under
+// mpirun -np 2 into `two`; both must succeed. Returns their metrics.json: {one process, 2 ranks}.
+std::pair<nlohmann::json, nlohmann::json> one_process_and_two_ranks(const std::string& args, const fs::path& one,
+                                                                     const fs::path& two) {
+  run_train_mnist_ok(args + " " + one.string());
+  const RunResult r = mpirun("-np 2 " + train_mnist_path() + " " + args + " " + two.string());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return {read_json(one / "metrics.json"), read_json(two / "metrics.json")};
+}
+
+// A KMeans fit on 2 ranks (metrics b, --out two) against one process's (a, one): the same
+// iterations, inertia to 1e-9, errors and clusters.
+void check_same_kmeans(const nlohmann::json& a, const nlohmann::json& b, const fs::path& one, const fs::path& two) {
+  CHECK(b["n_iter"] == a["n_iter"]);
+  CHECK(std::fabs(b["inertia"].get<double>() - a["inertia"].get<double>()) <= 1e-9 * a["inertia"].get<double>());
+  CHECK(b["train_error"] == a["train_error"]);
+  CHECK(b["test_error"] == a["test_error"]);
+  CHECK(slurp(two / "clusters.csv") == slurp(one / "clusters.csv"));
+}
 #define ZS_REQUIRE_MPI()
 #else
 #define ZS_REQUIRE_MPI()                                   \
@@ -99,19 +119,11 @@ TEST_CASE("mpi driver: kmeans on 2 ranks gives one process's clusters, rank 0 al
 #ifdef ZSPACE_HAVE_MPI
   const fs::path data = synthetic_mnist_dir("mpi-kmeans-data", 2500, 200);
   const fs::path one = fresh_dir("mpi-kmeans-one"), two = fresh_dir("mpi-kmeans-two");
-  const std::string args = " kmeans --k 12 --n-init 2 --data " + data.string() + " --device cpu --threads 1 --quiet --out ";
-  run_train_mnist_ok(args.substr(1) + one.string());
-  const RunResult r = mpirun("-np 2 " + train_mnist_path() + args + two.string());
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  const nlohmann::json a = read_json(one / "metrics.json"), b = read_json(two / "metrics.json");
+  const auto [a, b] = one_process_and_two_ranks(
+      "kmeans --k 12 --n-init 2 --data " + data.string() + " --device cpu --threads 1 --quiet --out", one, two);
   CHECK(b["train_size"] == a["train_size"]);
-  CHECK(b["n_iter"] == a["n_iter"]);
   CHECK(b["best_init"] == a["best_init"]);
-  CHECK(std::fabs(b["inertia"].get<double>() - a["inertia"].get<double>()) <= 1e-9 * a["inertia"].get<double>());
-  CHECK(b["train_error"] == a["train_error"]);
-  CHECK(b["test_error"] == a["test_error"]);
-  CHECK(slurp(two / "clusters.csv") == slurp(one / "clusters.csv"));
+  check_same_kmeans(a, b, one, two);
   CHECK(file_count(two) == file_count(one));   // rank 1 wrote nothing there
   fs::remove_all(one);
   fs::remove_all(two);
@@ -128,20 +140,12 @@ TEST_CASE("mpi driver: standardized kmeans and elbow on 2 ranks, each loading on
                                      std::string("elbow --k-min 4 --k-max 12 --k-step 4 --n-init 1")}) {
     INFO(command);
     const fs::path one = fresh_dir("mpi-std-one"), two = fresh_dir("mpi-std-two");
-    const std::string args = " " + command + " --data " + data.string() + " --device cpu --threads 1 --quiet --out ";
-    run_train_mnist_ok(args.substr(1) + one.string());
-    const RunResult r = mpirun("-np 2 " + train_mnist_path() + args + two.string());
-    INFO(r.err);
-    REQUIRE(r.exit_code == 0);
-    const nlohmann::json a = read_json(one / "metrics.json"), b = read_json(two / "metrics.json");
+    const auto [a, b] = one_process_and_two_ranks(
+        command + " --data " + data.string() + " --device cpu --threads 1 --quiet --out", one, two);
     CHECK(b["train_size"] == 2500);
     CHECK(b.value("ranks", 0) == 2);
     if (command.starts_with("kmeans")) {
-      CHECK(b["n_iter"] == a["n_iter"]);
-      CHECK(std::fabs(b["inertia"].get<double>() - a["inertia"].get<double>()) <= 1e-9 * a["inertia"].get<double>());
-      CHECK(b["train_error"] == a["train_error"]);
-      CHECK(b["test_error"] == a["test_error"]);
-      CHECK(slurp(two / "clusters.csv") == slurp(one / "clusters.csv"));
+      check_same_kmeans(a, b, one, two);
     } else {
       REQUIRE(b["inertias"].size() == a["inertias"].size());
       for (size_t i = 0; i < a["inertias"].size(); ++i)
@@ -182,16 +186,13 @@ TEST_CASE("mpi driver: ae on 2 ranks trains one process's model and resumes", "[
   // 1100 samples: rank 0 holds rows 0-1023, rank 1 the other 76 (blocks of 1024), each only its own.
   const fs::path data = synthetic_mnist_dir("mpi-ae-data", 1100, 100);
   const fs::path one = fresh_dir("mpi-ae-one"), two = fresh_dir("mpi-ae-two"), resumed = fresh_dir("mpi-ae-resumed");
-  const std::string args = " ae --epochs 1 --data " + data.string() + " --device cpu --threads 1 --quiet --out ";
-  run_train_mnist_ok(args.substr(1) + one.string());
-  RunResult r = mpirun("-np 2 " + train_mnist_path() + args + two.string());
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  const nlohmann::json a = read_json(one / "metrics.json"), b = read_json(two / "metrics.json");
+  const std::string args = "ae --epochs 1 --data " + data.string() + " --device cpu --threads 1 --quiet --out";
+  const auto [a, b] = one_process_and_two_ranks(args, one, two);
   // Float rounding of the gradients' grouping (tests/mpi/mpi_train_check.cpp): ~1e-7 relative.
   CHECK(std::fabs(b["test_loss"].get<double>() - a["test_loss"].get<double>()) <= 1e-5 * a["test_loss"].get<double>());
   CHECK(file_count(two) == file_count(one));
-  r = mpirun("-np 2 " + train_mnist_path() + args + resumed.string() + " --resume " + (two / "model.safetensors").string());
+  const RunResult r = mpirun("-np 2 " + train_mnist_path() + " " + args + " " + resumed.string() + " --resume " +
+                             (two / "model.safetensors").string());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(read_json(resumed / "metrics.json")["test_loss_per_epoch"].size() == 1);
@@ -206,12 +207,8 @@ TEST_CASE("mpi driver: vae on 2 ranks trains one process's model (each slice dra
 #ifdef ZSPACE_HAVE_MPI
   const fs::path data = synthetic_mnist_dir("mpi-vae-data", 1100, 100);
   const fs::path one = fresh_dir("mpi-vae-one"), two = fresh_dir("mpi-vae-two");
-  const std::string args = " vae --epochs 1 --data " + data.string() + " --device cpu --threads 1 --quiet --out ";
-  run_train_mnist_ok(args.substr(1) + one.string());
-  const RunResult r = mpirun("-np 2 " + train_mnist_path() + args + two.string());
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  const nlohmann::json a = read_json(one / "metrics.json"), b = read_json(two / "metrics.json");
+  const auto [a, b] = one_process_and_two_ranks(
+      "vae --epochs 1 --data " + data.string() + " --device cpu --threads 1 --quiet --out", one, two);
   CHECK(b["ranks"] == 2);
   // Float rounding of the gradients' grouping, as for ae; a slice drawing other noise than one
   // process (the rows' own eps) moves the losses by far more.
@@ -232,13 +229,9 @@ TEST_CASE("mpi driver: ae-kmeans on 2 ranks trains and clusters as one process",
   // One loaded block per rank serves both halves: the training and the clustering of its latents.
   const fs::path data = synthetic_mnist_dir("mpi-aek-data", 2100, 100);
   const fs::path one = fresh_dir("mpi-aek-one"), two = fresh_dir("mpi-aek-two");
-  const std::string args = " ae-kmeans --epochs 1 --k 10 --n-init 1 --data " + data.string() +
-                           " --device cpu --threads 1 --quiet --out ";
-  run_train_mnist_ok(args.substr(1) + one.string());
-  const RunResult r = mpirun("-np 2 " + train_mnist_path() + args + two.string());
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  const nlohmann::json a = read_json(one / "metrics.json"), b = read_json(two / "metrics.json");
+  const auto [a, b] = one_process_and_two_ranks(
+      "ae-kmeans --epochs 1 --k 10 --n-init 1 --data " + data.string() + " --device cpu --threads 1 --quiet --out", one,
+      two);
   CHECK(b["kmeans"]["train_size"] == 2100);
   CHECK(b["kmeans"]["ranks"] == 2);
   // The latents differ from one process's by the gradients' rounding (~1e-7): the fit's inertia
